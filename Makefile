@@ -1,0 +1,51 @@
+# The two commands a new user needs: `make run` and `make test`. Everything else is here for them.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PROTOS := $(wildcard protos/swg/v1/*.proto)
+GENERATED := gateway/api/swg/v1/envelope_pb2.py
+PKI := certs-example/ca/ca.crt
+NODE ?= de-node
+
+.PHONY: run test test-unit test-integration test-security test-faults lint-imports gen pki demo bench clean install lint-proto
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+gen: $(GENERATED)
+
+$(GENERATED): $(PROTOS) scripts/gen_protos.py $(VENV)/.installed
+	$(BIN)/python scripts/gen_protos.py
+	touch $@
+
+pki: $(PKI)
+
+$(PKI): $(VENV)/.installed $(GENERATED)
+	$(BIN)/gateway pki init --federation examples/federation.toml --out certs-example
+
+run: install gen pki
+	$(BIN)/gateway serve --config examples/$(NODE).toml
+
+lint-imports: install gen
+	$(BIN)/lint-imports
+
+test: install gen lint-imports
+	$(BIN)/python -m pytest -q tests
+
+test-unit: install gen
+	$(BIN)/python -m pytest -q tests/unit tests/adapters
+
+test-integration: install gen
+	$(BIN)/python -m pytest -q tests/integration
+
+# Needs `buf` (npm install -g @bufbuild/buf); buf.yaml says which STANDARD rules are relaxed and why.
+lint-proto:
+	buf lint
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

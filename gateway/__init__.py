@@ -1,0 +1,1 @@
+"""Single Window gateway node: authenticates, translates, seals, routes, stores and forwards documents."""

@@ -1,0 +1,207 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from gateway.api.swg.v1 import exchange_pb2 as _exchange_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class GetDirectoryRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetDirectoryResponse(_message.Message):
+    __slots__ = ("directory", "signature", "version", "issued_at")
+    DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_AT_FIELD_NUMBER: _ClassVar[int]
+    directory: bytes
+    signature: str
+    version: int
+    issued_at: _timestamp_pb2.Timestamp
+    def __init__(self, directory: _Optional[bytes] = ..., signature: _Optional[str] = ..., version: _Optional[int] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class VerifyAuditRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class VerifyAuditResponse(_message.Message):
+    __slots__ = ("ok", "entries_checked", "checkpoints_checked", "first_bad_sequence", "reason", "head_sha256")
+    OK_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINTS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    FIRST_BAD_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    HEAD_SHA256_FIELD_NUMBER: _ClassVar[int]
+    ok: bool
+    entries_checked: int
+    checkpoints_checked: int
+    first_bad_sequence: int
+    reason: str
+    head_sha256: bytes
+    def __init__(self, ok: _Optional[bool] = ..., entries_checked: _Optional[int] = ..., checkpoints_checked: _Optional[int] = ..., first_bad_sequence: _Optional[int] = ..., reason: _Optional[str] = ..., head_sha256: _Optional[bytes] = ...) -> None: ...
+
+class GetKpisRequest(_message.Message):
+    __slots__ = ("to", "partner", "period")
+    FROM_FIELD_NUMBER: _ClassVar[int]
+    TO_FIELD_NUMBER: _ClassVar[int]
+    PARTNER_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    to: _timestamp_pb2.Timestamp
+    partner: str
+    period: str
+    def __init__(self, to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., partner: _Optional[str] = ..., period: _Optional[str] = ..., **kwargs) -> None: ...
+
+class KpiRow(_message.Message):
+    __slots__ = ("partner", "period_start", "items_with_aed", "aed_lead_time_p50_s", "pre_loading_share", "decision_time_p50_s", "decision_time_p90_s", "released_share", "held_share", "do_not_load_share", "seized_share", "refused_by_reason", "delivery_latency_p50_s", "delivery_latency_p99_s", "retries", "decisions")
+    class RefusedByReasonEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    PARTNER_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_START_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_WITH_AED_FIELD_NUMBER: _ClassVar[int]
+    AED_LEAD_TIME_P50_S_FIELD_NUMBER: _ClassVar[int]
+    PRE_LOADING_SHARE_FIELD_NUMBER: _ClassVar[int]
+    DECISION_TIME_P50_S_FIELD_NUMBER: _ClassVar[int]
+    DECISION_TIME_P90_S_FIELD_NUMBER: _ClassVar[int]
+    RELEASED_SHARE_FIELD_NUMBER: _ClassVar[int]
+    HELD_SHARE_FIELD_NUMBER: _ClassVar[int]
+    DO_NOT_LOAD_SHARE_FIELD_NUMBER: _ClassVar[int]
+    SEIZED_SHARE_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_BY_REASON_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_LATENCY_P50_S_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_LATENCY_P99_S_FIELD_NUMBER: _ClassVar[int]
+    RETRIES_FIELD_NUMBER: _ClassVar[int]
+    DECISIONS_FIELD_NUMBER: _ClassVar[int]
+    partner: str
+    period_start: _timestamp_pb2.Timestamp
+    items_with_aed: int
+    aed_lead_time_p50_s: float
+    pre_loading_share: float
+    decision_time_p50_s: float
+    decision_time_p90_s: float
+    released_share: float
+    held_share: float
+    do_not_load_share: float
+    seized_share: float
+    refused_by_reason: _containers.ScalarMap[str, int]
+    delivery_latency_p50_s: float
+    delivery_latency_p99_s: float
+    retries: int
+    decisions: int
+    def __init__(self, partner: _Optional[str] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., items_with_aed: _Optional[int] = ..., aed_lead_time_p50_s: _Optional[float] = ..., pre_loading_share: _Optional[float] = ..., decision_time_p50_s: _Optional[float] = ..., decision_time_p90_s: _Optional[float] = ..., released_share: _Optional[float] = ..., held_share: _Optional[float] = ..., do_not_load_share: _Optional[float] = ..., seized_share: _Optional[float] = ..., refused_by_reason: _Optional[_Mapping[str, int]] = ..., delivery_latency_p50_s: _Optional[float] = ..., delivery_latency_p99_s: _Optional[float] = ..., retries: _Optional[int] = ..., decisions: _Optional[int] = ...) -> None: ...
+
+class GetKpisResponse(_message.Message):
+    __slots__ = ("rows",)
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[KpiRow]
+    def __init__(self, rows: _Optional[_Iterable[_Union[KpiRow, _Mapping]]] = ...) -> None: ...
+
+class ListDeliveriesRequest(_message.Message):
+    __slots__ = ("states", "recipient", "limit")
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    states: _containers.RepeatedScalarFieldContainer[_exchange_pb2.DeliveryState]
+    recipient: str
+    limit: int
+    def __init__(self, states: _Optional[_Iterable[_Union[_exchange_pb2.DeliveryState, str]]] = ..., recipient: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class DeliveryInfo(_message.Message):
+    __slots__ = ("message_id", "recipient", "sender", "document_type", "state", "attempts", "last_error", "updated_at", "route")
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    SENDER_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    recipient: str
+    sender: str
+    document_type: str
+    state: _exchange_pb2.DeliveryState
+    attempts: int
+    last_error: str
+    updated_at: _timestamp_pb2.Timestamp
+    route: str
+    def __init__(self, message_id: _Optional[str] = ..., recipient: _Optional[str] = ..., sender: _Optional[str] = ..., document_type: _Optional[str] = ..., state: _Optional[_Union[_exchange_pb2.DeliveryState, str]] = ..., attempts: _Optional[int] = ..., last_error: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., route: _Optional[str] = ...) -> None: ...
+
+class ListDeliveriesResponse(_message.Message):
+    __slots__ = ("deliveries",)
+    DELIVERIES_FIELD_NUMBER: _ClassVar[int]
+    deliveries: _containers.RepeatedCompositeFieldContainer[DeliveryInfo]
+    def __init__(self, deliveries: _Optional[_Iterable[_Union[DeliveryInfo, _Mapping]]] = ...) -> None: ...
+
+class RetryDeliveriesRequest(_message.Message):
+    __slots__ = ("message_ids", "recipient")
+    MESSAGE_IDS_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    message_ids: _containers.RepeatedScalarFieldContainer[str]
+    recipient: str
+    def __init__(self, message_ids: _Optional[_Iterable[str]] = ..., recipient: _Optional[str] = ...) -> None: ...
+
+class RetryDeliveriesResponse(_message.Message):
+    __slots__ = ("requeued",)
+    REQUEUED_FIELD_NUMBER: _ClassVar[int]
+    requeued: int
+    def __init__(self, requeued: _Optional[int] = ...) -> None: ...
+
+class ExportEvidenceRequest(_message.Message):
+    __slots__ = ("message_id",)
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    def __init__(self, message_id: _Optional[str] = ...) -> None: ...
+
+class ExportEvidenceResponse(_message.Message):
+    __slots__ = ("bundle",)
+    BUNDLE_FIELD_NUMBER: _ClassVar[int]
+    bundle: bytes
+    def __init__(self, bundle: _Optional[bytes] = ...) -> None: ...
+
+class ListAssistanceCasesRequest(_message.Message):
+    __slots__ = ("only_open",)
+    ONLY_OPEN_FIELD_NUMBER: _ClassVar[int]
+    only_open: bool
+    def __init__(self, only_open: _Optional[bool] = ...) -> None: ...
+
+class AssistanceCase(_message.Message):
+    __slots__ = ("conversation_id", "request_message_id", "requesting_administration", "requested_administration", "agreement_reference", "requested_at", "deadline", "answered", "overdue", "answer_message_id")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUESTING_ADMINISTRATION_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_ADMINISTRATION_FIELD_NUMBER: _ClassVar[int]
+    AGREEMENT_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_AT_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    ANSWERED_FIELD_NUMBER: _ClassVar[int]
+    OVERDUE_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    request_message_id: str
+    requesting_administration: str
+    requested_administration: str
+    agreement_reference: str
+    requested_at: _timestamp_pb2.Timestamp
+    deadline: _timestamp_pb2.Timestamp
+    answered: bool
+    overdue: bool
+    answer_message_id: str
+    def __init__(self, conversation_id: _Optional[str] = ..., request_message_id: _Optional[str] = ..., requesting_administration: _Optional[str] = ..., requested_administration: _Optional[str] = ..., agreement_reference: _Optional[str] = ..., requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., answered: _Optional[bool] = ..., overdue: _Optional[bool] = ..., answer_message_id: _Optional[str] = ...) -> None: ...
+
+class ListAssistanceCasesResponse(_message.Message):
+    __slots__ = ("cases",)
+    CASES_FIELD_NUMBER: _ClassVar[int]
+    cases: _containers.RepeatedCompositeFieldContainer[AssistanceCase]
+    def __init__(self, cases: _Optional[_Iterable[_Union[AssistanceCase, _Mapping]]] = ...) -> None: ...

@@ -1,0 +1,99 @@
+"""The one error hierarchy of the node.
+
+Modules raise these; only ``gateway.services.status`` turns them into gRPC status codes. Each class
+names the status it maps to, so the mapping is data, not a chain of ``isinstance`` checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """One problem in a request or document: where (XPath, JSON pointer or request field) and why."""
+
+    field: str
+    description: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.description}"
+
+
+class GatewayError(Exception):
+    """Base of every error the node reports to a caller."""
+
+    grpc_code = "INTERNAL"
+
+    def __init__(self, message: str, *, violations: tuple[FieldViolation, ...] | list[FieldViolation] = ()):
+        super().__init__(message)
+        self.message = message
+        self.violations = tuple(violations)
+
+    def __str__(self) -> str:
+        if not self.violations:
+            return self.message
+        return self.message + "; " + "; ".join(str(v) for v in self.violations)
+
+
+class InvalidArgument(GatewayError):
+    """The request or document is malformed or invalid; nothing was stored."""
+
+    grpc_code = "INVALID_ARGUMENT"
+
+
+class Unauthenticated(GatewayError):
+    grpc_code = "UNAUTHENTICATED"
+
+
+class PermissionDenied(GatewayError):
+    grpc_code = "PERMISSION_DENIED"
+
+
+class NotFound(GatewayError):
+    grpc_code = "NOT_FOUND"
+
+
+class AlreadyExists(GatewayError):
+    grpc_code = "ALREADY_EXISTS"
+
+
+class ResourceExhausted(GatewayError):
+    """A limit was hit (size, rate, storage). ``retry_after_s`` is set when waiting helps."""
+
+    grpc_code = "RESOURCE_EXHAUSTED"
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class FailedPrecondition(GatewayError):
+    grpc_code = "FAILED_PRECONDITION"
+
+
+class Unavailable(GatewayError):
+    """A dependency (database, peer node) is not usable right now; retrying later may succeed."""
+
+    grpc_code = "UNAVAILABLE"
+
+
+class ConfigError(Exception):
+    """Configuration is invalid; ``problems`` name the exact key of each problem."""
+
+    def __init__(self, problems: list[FieldViolation] | tuple[FieldViolation, ...]):
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass
+class Problems:
+    """Collects violations so that a caller gets all of them at once, not the first only."""
+
+    items: list[FieldViolation] = field(default_factory=list)
+
+    def add(self, path: str, reason: str) -> None:
+        self.items.append(FieldViolation(path, reason))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
