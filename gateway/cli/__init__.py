@@ -8,6 +8,9 @@ import sys
 
 # Command modules, in the order `gateway --help` lists them.
 COMMAND_MODULES = [
+    "gateway.cli.node_cmd",
+    "gateway.cli.exchange_cmd",
+    "gateway.cli.token_cmd",
     "gateway.cli.pki_cmd",
 ]
 

@@ -1,0 +1,75 @@
+"""Helpers shared by the client commands: profiles, stubs, readable gRPC errors, progress."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from gateway.client import ClientProfile, TokenSource, secure_channel
+from gateway.errors import ConfigError
+
+
+def add_client_arg(parser: Any) -> None:
+    parser.add_argument("--client", required=True, metavar="FILE",
+                        help="client profile TOML (participant, address, ca, cert, key, [token])")
+
+
+def load_profile(path: str) -> ClientProfile:
+    try:
+        return ClientProfile.load(path)
+    except ConfigError as exc:
+        for p in exc.problems:
+            print(f"{path}: {p}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def connect(path: str, scopes: tuple[str, ...] | None = None) -> tuple[ClientProfile, grpc.Channel, TokenSource]:
+    profile = load_profile(path)
+    return profile, secure_channel(profile), TokenSource(profile, scopes)
+
+
+def explain(err: grpc.RpcError) -> str:
+    """One line per problem: the status, then each field violation (path: reason)."""
+    lines = [f"{err.code().name}: {err.details()}"]  # type: ignore[attr-defined]
+    try:
+        st = rpc_status.from_call(err)  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001 - a malformed details trailer must not hide the status itself
+        st = None
+    if st is not None:
+        for detail in st.details:
+            if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+                br = error_details_pb2.BadRequest()
+                detail.Unpack(br)
+                lines += [f"  {v.field}: {v.description}" for v in br.field_violations]
+            elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+                ri = error_details_pb2.RetryInfo()
+                detail.Unpack(ri)
+                lines.append(f"  retry after {ri.retry_delay.seconds + ri.retry_delay.nanos / 1e9:.1f} s")
+    return "\n".join(lines)
+
+
+def fail(err: grpc.RpcError) -> int:
+    print(explain(err), file=sys.stderr)
+    return 1
+
+
+class Progress:
+    """A one-line progress counter on stderr (only when stderr is a terminal, or when forced)."""
+
+    def __init__(self, total: int, label: str, force: bool = False):
+        self.total, self.label, self.done = total, label, 0
+        self.enabled = force or sys.stderr.isatty()
+
+    def step(self, n: int = 1) -> None:
+        self.done += n
+        if self.enabled:
+            pct = 100 * self.done // max(self.total, 1)
+            print(f"\r{self.label}: {self.done}/{self.total} ({pct}%)", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.enabled:
+            print(file=sys.stderr)

@@ -1,0 +1,185 @@
+"""`gateway submit`, `gateway receive`, `gateway status`: a participant's side of the Exchange service."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+
+from gateway.api.swg.v1 import exchange_pb2, exchange_pb2_grpc
+from gateway.cli._common import Progress, add_client_arg, connect, explain, fail
+
+EXTENSIONS = {".xml", ".json", ".pb", ".bin"}
+
+
+def register(sub: Any) -> None:
+    s = sub.add_parser("submit", help="submit documents (files or a folder); prints one message id per document")
+    add_client_arg(s)
+    s.add_argument("--format", required=True, help="format of the files, e.g. upu.itmatt.v1, swg.aed.v1")
+    s.add_argument("--to", action="append", default=[], metavar="PARTICIPANT", help="explicit recipient (repeat)")
+    s.add_argument("--message-id", help="idempotency key (single file only)")
+    s.add_argument("--conversation-id", default="")
+    s.add_argument("--in-reply-to", default="")
+    s.add_argument("paths", nargs="+", metavar="PATH")
+    s.set_defaults(func=_submit)
+
+    r = sub.add_parser("receive", help="receive deliveries, print or write them, acknowledge each")
+    add_client_arg(r)
+    r.add_argument("--format", default="", help="format to receive in (default: the directory's preference)")
+    r.add_argument("--out", metavar="DIR", help="write each document to DIR/<message_id>.<ext> with a .json sidecar")
+    r.add_argument("--count", type=int, default=0, help="stop after N deliveries (default: run until Ctrl-C)")
+    r.add_argument("--timeout", type=float, default=0, help="stop after this many seconds without a delivery")
+    r.add_argument("--no-ack", action="store_true", help="do not acknowledge (deliveries come again)")
+    r.set_defaults(func=_receive)
+
+    st = sub.add_parser("status", help="per-recipient state of a message you sent, with receipts")
+    add_client_arg(st)
+    st.add_argument("message_id")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=_status)
+
+
+def _files(paths: list[str]) -> list[Path]:
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in EXTENSIONS)
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise SystemExit(f"no such file or folder: {p}")
+    return out
+
+
+def _submit(args: Any) -> int:
+    files = _files(args.paths)
+    if args.message_id and len(files) != 1:
+        print("--message-id needs exactly one file", file=sys.stderr)
+        return 2
+    _, channel, tokens = connect(args.client)
+    stub = exchange_pb2_grpc.ExchangeStub(channel)
+    failures = 0
+    progress = Progress(len(files), "submitting") if len(files) > 1 else None
+
+    def requests():  # type: ignore[no-untyped-def]
+        for f in files:
+            yield exchange_pb2.SubmitRequest(
+                message_id=args.message_id or "", format=args.format, content=f.read_bytes(), recipients=args.to,
+                conversation_id=args.conversation_id, in_reply_to=args.in_reply_to)
+
+    try:
+        if len(files) == 1:
+            resp = stub.Submit(next(requests()), metadata=tokens.metadata())
+            print(f"{resp.message_id}\t{files[0]}\t{','.join(resp.recipients)}" + ("\t(duplicate)" if resp.duplicate else ""))
+            return 0
+        for f, resp in zip(files, stub.SubmitStream(requests(), metadata=tokens.metadata())):
+            if progress:
+                progress.step()
+            if resp.HasField("error"):
+                failures += 1
+                print(f"\nREFUSED\t{f}\t{resp.error.message}", file=sys.stderr)
+            else:
+                print(f"{resp.message_id}\t{f}\t{','.join(resp.recipients)}")
+    except grpc.RpcError as err:
+        return fail(err)
+    finally:
+        if progress:
+            progress.close()
+        channel.close()
+    return 1 if failures else 0
+
+
+def _receive(args: Any) -> int:
+    _, channel, tokens = connect(args.client)
+    stub = exchange_pb2_grpc.ExchangeStub(channel)
+    out = Path(args.out) if args.out else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    received = 0
+    kwargs: dict[str, Any] = {"metadata": tokens.metadata()}
+    stream = stub.Receive(exchange_pb2.ReceiveRequest(format=args.format), **kwargs)
+    try:
+        while True:
+            try:
+                delivery = _next_with_timeout(stream, args.timeout)
+            except StopIteration:
+                break
+            received += 1
+            meta = {"message_id": delivery.message_id, "conversation_id": delivery.conversation_id,
+                    "in_reply_to": delivery.in_reply_to, "sender": delivery.sender,
+                    "document_type": delivery.document_type, "format": delivery.format, "attempt": delivery.attempt,
+                    "envelope_sha256": delivery.envelope_sha256.hex()}
+            if out:
+                ext = ".xml" if "upu." in delivery.format else ".json" if delivery.format.endswith(("json", "wco.ecommerce.v1")) else ".pb"
+                (out / f"{delivery.message_id}{ext}").write_bytes(delivery.content)
+                (out / f"{delivery.message_id}.meta.json").write_text(json.dumps(meta, indent=2))
+                print(f"{delivery.message_id}\t{delivery.sender}\t{delivery.document_type}\t{delivery.format}")
+            else:
+                print(json.dumps(meta))
+                print(delivery.content.decode("utf-8", errors="replace") if not delivery.format.startswith("swg.") or delivery.format.endswith("+json") else f"<{len(delivery.content)} bytes>")
+            if not args.no_ack:
+                ack = stub.Acknowledge(exchange_pb2.AcknowledgeRequest(message_ids=[delivery.message_id]),
+                                       metadata=tokens.metadata())
+                if out:
+                    (out / f"{delivery.message_id}.receipt.jws").write_text(ack.receipts[0].jws + "\n")
+            if args.count and received >= args.count:
+                break
+    except grpc.RpcError as err:
+        if err.code() != grpc.StatusCode.CANCELLED:  # type: ignore[attr-defined]
+            return fail(err)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stream.cancel()
+        channel.close()
+    print(f"received {received} deliveries", file=sys.stderr)
+    return 0
+
+
+def _next_with_timeout(stream: Any, timeout: float) -> Any:
+    if not timeout:
+        return next(stream)
+    import queue
+    import threading
+
+    box: queue.Queue[Any] = queue.Queue()
+
+    def pull() -> None:
+        try:
+            box.put(("ok", next(stream)))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            box.put(("err", exc))
+
+    threading.Thread(target=pull, daemon=True).start()
+    try:
+        kind, value = box.get(timeout=timeout)
+    except queue.Empty:
+        raise StopIteration from None
+    if kind == "err":
+        raise value
+    return value
+
+
+def _status(args: Any) -> int:
+    _, channel, tokens = connect(args.client)
+    try:
+        resp = exchange_pb2_grpc.ExchangeStub(channel).GetStatus(
+            exchange_pb2.GetStatusRequest(message_id=args.message_id), metadata=tokens.metadata())
+    except grpc.RpcError as err:
+        print(explain(err), file=sys.stderr)
+        return 1
+    finally:
+        channel.close()
+    if args.json:
+        print(json_format.MessageToJson(resp, indent=2))
+        return 0
+    print(f"message {resp.message_id} ({resp.document_type}) from {resp.sender}, conversation {resp.conversation_id}")
+    for r in resp.recipients:
+        state = exchange_pb2.DeliveryState.Name(r.state).removeprefix("DELIVERY_STATE_")
+        extra = f" — {r.last_error}" if r.last_error else ""
+        print(f"  {r.recipient:<20} {state:<13} attempts={r.attempts} receipts={len(r.receipts)}{extra}")
+    return 0

@@ -1,0 +1,78 @@
+"""`gateway serve`, `gateway config check`, `gateway health`."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from gateway.cli._common import add_client_arg, load_profile
+from gateway.client import channel_credentials
+from gateway.errors import ConfigError
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("serve", help="run a node")
+    p.add_argument("--config", required=True, metavar="FILE", help="node config TOML")
+    p.set_defaults(func=_serve)
+
+    c = sub.add_parser("config", help="node configuration")
+    csub = c.add_subparsers(dest="config_command", required=True)
+    chk = csub.add_parser("check", help="validate a node config and its directory; names every bad key")
+    chk.add_argument("file")
+    chk.set_defaults(func=_check)
+
+    h = sub.add_parser("health", help="gRPC health of a node: prints SERVING or the reason")
+    add_client_arg(h)
+    h.add_argument("--service", default="", help="service name (default: the whole node)")
+    h.add_argument("--timeout", type=float, default=5.0)
+    h.set_defaults(func=_health)
+
+
+def _serve(args: Any) -> int:
+    from gateway.server import configure_logging, serve
+
+    configure_logging()
+
+    def ready(address: str) -> None:
+        print(f"gateway node listening on {address} (mTLS; Ctrl-C stops it)", flush=True)
+
+    try:
+        asyncio.run(serve(args.config, ready=ready))
+    except ConfigError as exc:
+        for p in exc.problems:
+            print(f"{args.config}: {p}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _check(args: Any) -> int:
+    from gateway.config import check
+
+    try:
+        cfg, directory = check(args.file)
+    except ConfigError as exc:
+        for p in exc.problems:
+            print(f"{args.file}: {p}", file=sys.stderr)
+        return 2
+    print(f"{args.file}: OK — node {cfg.name} on {cfg.listen}, {len(cfg.participants)} hosted participant(s); "
+          f"directory {directory.name} v{directory.version}: {len(directory.nodes)} node(s), "
+          f"{len(directory.participants)} participant(s), {len(directory.routes)} route(s)")
+    return 0
+
+
+def _health(args: Any) -> int:
+    profile = load_profile(args.client)
+    with grpc.secure_channel(profile.address, channel_credentials(profile)) as ch:
+        try:
+            resp = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=args.service),
+                                                        timeout=args.timeout)
+        except grpc.RpcError as err:
+            print(f"UNREACHABLE: {err.code().name}: {err.details()}")  # type: ignore[attr-defined]
+            return 1
+    name = health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)
+    print(name)
+    return 0 if resp.status == health_pb2.HealthCheckResponse.SERVING else 1

@@ -1,0 +1,438 @@
+"""Node configuration (one TOML file per node) and the federation directory, as typed settings.
+
+Every problem is reported with the exact key it concerns (``participants[1].signing_key: file not
+found``), all at once, so that ``gateway config check`` tells an operator everything in one run.
+Relative paths are resolved against the directory of the file that names them.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway.errors import ConfigError, FieldViolation
+
+PARTICIPANT_ID = re.compile(r"^[A-Z]{2}/[A-Z]+/[A-Z0-9_-]+$")
+NODE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+ADDRESS = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$")
+SCOPES = frozenset({"submit", "receive", "status", "assist", "admin"})
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    ca: Path
+    cert: Path
+    key: Path
+    crl: Path | None
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    issuer: str
+    audience: str
+    # Certificate of the key that signs bearer tokens for this node; the key is needed only to issue.
+    signing_certificate: Path
+    signing_key: Path | None
+    max_lifetime_s: int
+    # Leeway for clock skew between the token issuer and this node.
+    leeway_s: int
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_message_bytes: int
+    default_ttl_s: int
+    max_ttl_s: int
+    visibility_timeout_s: float
+    max_in_flight_per_stream: int
+    # Token bucket per participant: sustained rate and burst; 0 disables.
+    rate_per_s: float
+    burst: int
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    poll_interval_s: float
+    expiry_sweep_s: float
+    retry_initial_s: float
+    retry_max_s: float
+    retry_multiplier: float
+    retry_jitter: float
+    max_attempts: int
+
+
+@dataclass(frozen=True)
+class HostedParticipant:
+    id: str
+    signing_key: Path
+    signing_cert: Path
+    encryption_key: Path
+    encryption_cert: Path
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    path: Path
+    name: str
+    listen: str
+    metrics_listen: str | None
+    directory: Path
+    database_url: str
+    database_auto_migrate: bool
+    tls: TlsSettings
+    tokens: TokenSettings
+    limits: Limits
+    delivery: DeliverySettings
+    participants: tuple[HostedParticipant, ...]
+    log_level: str
+
+
+@dataclass(frozen=True)
+class DirectoryNode:
+    name: str
+    address: str
+    # The node's TLS certificate: peers pin it (not just any certificate of the federation).
+    tls_certificate: Path
+
+
+@dataclass(frozen=True)
+class DirectoryParticipant:
+    id: str
+    node: str
+    name: str
+    encryption_certificate: Path
+    # Preferred format per document type, e.g. {"swg.aed.v1": "wco.ecommerce.v1"}.
+    formats: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Route:
+    """An access right and, when ``default``, a default route.
+
+    ``senders``/``recipients`` are patterns (``*`` matches one id component, e.g. ``*/POST/*``);
+    recipients may also be placeholders resolved per message, e.g. ``@item_sender``.
+    ``when`` holds routing attributes that must all match (e.g. destination_country = "DE").
+    """
+
+    document_type: str
+    senders: tuple[str, ...]
+    recipients: tuple[str, ...]
+    when: dict[str, str]
+    default: bool
+
+
+@dataclass(frozen=True)
+class Directory:
+    path: Path
+    name: str
+    version: int
+    nodes: dict[str, DirectoryNode]
+    participants: dict[str, DirectoryParticipant]
+    routes: tuple[Route, ...]
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+class _Reader:
+    """Reads typed values out of a TOML table, recording problems under their full key path."""
+
+    def __init__(self, base: Path, problems: list[FieldViolation]):
+        self.base = base
+        self.problems = problems
+
+    def problem(self, key: str, reason: str) -> None:
+        self.problems.append(FieldViolation(key, reason))
+
+    def table(self, data: dict[str, Any], key: str, prefix: str = "", required: bool = True) -> dict[str, Any]:
+        value = data.get(key)
+        if value is None:
+            if required:
+                self.problem(prefix + key, "missing table")
+            return {}
+        if not isinstance(value, dict):
+            self.problem(prefix + key, "must be a table")
+            return {}
+        return value
+
+    def str_(self, data: dict[str, Any], key: str, prefix: str, default: str | None = None,
+             pattern: re.Pattern[str] | None = None, what: str = "") -> str:
+        value = data.get(key, default)
+        if value is None:
+            self.problem(prefix + key, "missing")
+            return ""
+        if not isinstance(value, str) or not value:
+            self.problem(prefix + key, "must be a non-empty string")
+            return ""
+        if pattern is not None and not pattern.match(value):
+            self.problem(prefix + key, f"{value!r} is not {what or 'valid'}")
+        return value
+
+    def num(self, data: dict[str, Any], key: str, prefix: str, default: float | int,
+            minimum: float = 0, integer: bool = True) -> Any:
+        value = data.get(key, default)
+        ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok_type:
+            self.problem(prefix + key, "must be an integer" if integer else "must be a number")
+            return default
+        if value < minimum:
+            self.problem(prefix + key, f"must be >= {minimum}")
+            return default
+        return value
+
+    def path(self, data: dict[str, Any], key: str, prefix: str, required: bool = True,
+             must_exist: bool = True) -> Path | None:
+        value = data.get(key)
+        if value is None:
+            if required:
+                self.problem(prefix + key, "missing")
+            return None
+        if not isinstance(value, str) or not value:
+            self.problem(prefix + key, "must be a path string")
+            return None
+        p = (self.base / value).resolve()
+        if must_exist and not p.is_file():
+            self.problem(prefix + key, f"file not found: {p}")
+        return p
+
+    def unknown(self, data: dict[str, Any], allowed: set[str], prefix: str) -> None:
+        for key in data:
+            if key not in allowed:
+                self.problem(prefix + key, "unknown key")
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError([FieldViolation(str(path), "file not found")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([FieldViolation(str(path), f"not valid TOML: {exc}")]) from None
+
+
+def _database_url(url: str, base: Path) -> str:
+    # A relative SQLite path is relative to the config file, like every other path in it.
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str((base / url[len(prefix):]).resolve())
+    return url
+
+
+def load_node_config(path: str | Path) -> NodeConfig:
+    path = Path(path).resolve()
+    data = _load_toml(path)
+    problems: list[FieldViolation] = []
+    r = _Reader(path.parent, problems)
+    r.unknown(data, {"node", "tls", "database", "tokens", "limits", "delivery", "participants", "logging"}, "")
+
+    node = r.table(data, "node")
+    r.unknown(node, {"name", "listen", "metrics_listen", "directory"}, "node.")
+    name = r.str_(node, "name", "node.", pattern=NODE_NAME, what="a node name (lowercase letters, digits, -)")
+    listen = r.str_(node, "listen", "node.", pattern=ADDRESS, what="host:port")
+    metrics = node.get("metrics_listen")
+    if metrics is not None:
+        metrics = r.str_(node, "metrics_listen", "node.", pattern=ADDRESS, what="host:port")
+    directory = r.path(node, "directory", "node.")
+
+    tls = r.table(data, "tls")
+    r.unknown(tls, {"ca", "cert", "key", "crl"}, "tls.")
+    tls_settings = TlsSettings(
+        ca=r.path(tls, "ca", "tls.") or Path(),
+        cert=r.path(tls, "cert", "tls.") or Path(),
+        key=r.path(tls, "key", "tls.") or Path(),
+        crl=r.path(tls, "crl", "tls.", required=False),
+    )
+
+    db = r.table(data, "database")
+    r.unknown(db, {"url", "auto_migrate"}, "database.")
+    url = r.str_(db, "url", "database.")
+    if url and not (url.startswith("sqlite") or url.startswith("postgresql")):
+        r.problem("database.url", "must be a sqlite:/// or postgresql+psycopg:// URL")
+    auto_migrate = db.get("auto_migrate", True)
+    if not isinstance(auto_migrate, bool):
+        r.problem("database.auto_migrate", "must be true or false")
+        auto_migrate = True
+
+    tok = r.table(data, "tokens")
+    r.unknown(tok, {"issuer", "audience", "signing_certificate", "signing_key", "max_lifetime_s", "leeway_s"},
+              "tokens.")
+    tokens = TokenSettings(
+        issuer=r.str_(tok, "issuer", "tokens."),
+        audience=r.str_(tok, "audience", "tokens."),
+        signing_certificate=r.path(tok, "signing_certificate", "tokens.") or Path(),
+        signing_key=r.path(tok, "signing_key", "tokens.", required=False),
+        max_lifetime_s=r.num(tok, "max_lifetime_s", "tokens.", 3600, minimum=1),
+        leeway_s=r.num(tok, "leeway_s", "tokens.", 30),
+    )
+
+    lim = r.table(data, "limits", required=False)
+    r.unknown(lim, {"max_message_bytes", "default_ttl_s", "max_ttl_s", "visibility_timeout_s",
+                    "max_in_flight_per_stream", "rate_per_s", "burst"}, "limits.")
+    limits = Limits(
+        max_message_bytes=r.num(lim, "max_message_bytes", "limits.", 4 * 1024 * 1024, minimum=1024),
+        default_ttl_s=r.num(lim, "default_ttl_s", "limits.", 7 * 86400, minimum=1),
+        max_ttl_s=r.num(lim, "max_ttl_s", "limits.", 30 * 86400, minimum=1),
+        visibility_timeout_s=r.num(lim, "visibility_timeout_s", "limits.", 30.0, minimum=0.1, integer=False),
+        max_in_flight_per_stream=r.num(lim, "max_in_flight_per_stream", "limits.", 256, minimum=1),
+        rate_per_s=r.num(lim, "rate_per_s", "limits.", 0.0, integer=False),
+        burst=r.num(lim, "burst", "limits.", 0),
+    )
+    if limits.default_ttl_s > limits.max_ttl_s:
+        r.problem("limits.default_ttl_s", "must not exceed limits.max_ttl_s")
+
+    dl = r.table(data, "delivery", required=False)
+    r.unknown(dl, {"poll_interval_s", "expiry_sweep_s", "retry_initial_s", "retry_max_s", "retry_multiplier",
+                   "retry_jitter", "max_attempts"}, "delivery.")
+    delivery = DeliverySettings(
+        poll_interval_s=r.num(dl, "poll_interval_s", "delivery.", 1.0, minimum=0.01, integer=False),
+        expiry_sweep_s=r.num(dl, "expiry_sweep_s", "delivery.", 10.0, minimum=0.01, integer=False),
+        retry_initial_s=r.num(dl, "retry_initial_s", "delivery.", 1.0, minimum=0.01, integer=False),
+        retry_max_s=r.num(dl, "retry_max_s", "delivery.", 300.0, minimum=0.01, integer=False),
+        retry_multiplier=r.num(dl, "retry_multiplier", "delivery.", 2.0, minimum=1.0, integer=False),
+        retry_jitter=r.num(dl, "retry_jitter", "delivery.", 0.2, integer=False),
+        max_attempts=r.num(dl, "max_attempts", "delivery.", 0),
+    )
+
+    log = r.table(data, "logging", required=False)
+    r.unknown(log, {"level"}, "logging.")
+    level = str(log.get("level", "info")).lower()
+    if level not in {"debug", "info", "warning", "error"}:
+        r.problem("logging.level", "must be debug, info, warning or error")
+
+    participants: list[HostedParticipant] = []
+    raw_parts = data.get("participants", [])
+    if not isinstance(raw_parts, list) or not raw_parts:
+        r.problem("participants", "at least one [[participants]] entry is required")
+        raw_parts = []
+    seen: set[str] = set()
+    for i, p in enumerate(raw_parts):
+        prefix = f"participants[{i}]."
+        if not isinstance(p, dict):
+            r.problem(f"participants[{i}]", "must be a table")
+            continue
+        r.unknown(p, {"id", "signing_key", "signing_cert", "encryption_key", "encryption_cert"}, prefix)
+        pid = r.str_(p, "id", prefix, pattern=PARTICIPANT_ID, what="a participant id CC/ROLE/CODE")
+        if pid in seen:
+            r.problem(prefix + "id", f"{pid} is listed twice")
+        seen.add(pid)
+        participants.append(HostedParticipant(
+            id=pid,
+            signing_key=r.path(p, "signing_key", prefix) or Path(),
+            signing_cert=r.path(p, "signing_cert", prefix) or Path(),
+            encryption_key=r.path(p, "encryption_key", prefix) or Path(),
+            encryption_cert=r.path(p, "encryption_cert", prefix) or Path(),
+        ))
+
+    if problems:
+        raise ConfigError(problems)
+    assert directory is not None
+    return NodeConfig(
+        path=path, name=name, listen=listen, metrics_listen=metrics, directory=directory,
+        database_url=_database_url(url, path.parent), database_auto_migrate=auto_migrate, tls=tls_settings,
+        tokens=tokens, limits=limits, delivery=delivery, participants=tuple(participants), log_level=level,
+    )
+
+
+def parse_directory(data: dict[str, Any], path: Path) -> Directory:
+    problems: list[FieldViolation] = []
+    r = _Reader(path.parent, problems)
+    r.unknown(data, {"federation", "nodes", "participants", "routes", "agreements", "revenue"}, "")
+    fed = r.table(data, "federation")
+    r.unknown(fed, {"name", "version"}, "federation.")
+    name = r.str_(fed, "name", "federation.")
+    version = r.num(fed, "version", "federation.", 0, minimum=1)
+
+    nodes: dict[str, DirectoryNode] = {}
+    for i, n in enumerate(data.get("nodes", []) or []):
+        prefix = f"nodes[{i}]."
+        r.unknown(n, {"name", "address", "tls_certificate"}, prefix)
+        nname = r.str_(n, "name", prefix, pattern=NODE_NAME, what="a node name")
+        if nname in nodes:
+            r.problem(prefix + "name", f"node {nname} is listed twice")
+        nodes[nname] = DirectoryNode(
+            name=nname,
+            address=r.str_(n, "address", prefix, pattern=ADDRESS, what="host:port"),
+            tls_certificate=r.path(n, "tls_certificate", prefix) or Path(),
+        )
+    if not nodes:
+        r.problem("nodes", "at least one [[nodes]] entry is required")
+
+    participants: dict[str, DirectoryParticipant] = {}
+    for i, p in enumerate(data.get("participants", []) or []):
+        prefix = f"participants[{i}]."
+        r.unknown(p, {"id", "node", "name", "encryption_certificate", "formats"}, prefix)
+        pid = r.str_(p, "id", prefix, pattern=PARTICIPANT_ID, what="a participant id CC/ROLE/CODE")
+        if pid in participants:
+            r.problem(prefix + "id", f"participant {pid} is listed twice")
+        node = r.str_(p, "node", prefix)
+        if node and nodes and node not in nodes:
+            r.problem(prefix + "node", f"no node {node!r} in [[nodes]]")
+        formats = p.get("formats", {})
+        if not isinstance(formats, dict) or not all(isinstance(v, str) for v in formats.values()):
+            r.problem(prefix + "formats", "must be a table of document type = format")
+            formats = {}
+        participants[pid] = DirectoryParticipant(
+            id=pid, node=node, name=str(p.get("name", pid)),
+            encryption_certificate=r.path(p, "encryption_certificate", prefix) or Path(),
+            formats=dict(formats),
+        )
+
+    routes: list[Route] = []
+    for i, rt in enumerate(data.get("routes", []) or []):
+        prefix = f"routes[{i}]."
+        r.unknown(rt, {"document_type", "from", "to", "when", "default"}, prefix)
+        doc = r.str_(rt, "document_type", prefix)
+        senders = rt.get("from")
+        recipients = rt.get("to")
+        for key, value in (("from", senders), ("to", recipients)):
+            if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+                r.problem(prefix + key, "must be a non-empty list of participant patterns")
+        when = rt.get("when", {})
+        if not isinstance(when, dict):
+            r.problem(prefix + "when", "must be a table of attribute = value")
+            when = {}
+        default = rt.get("default", True)
+        if not isinstance(default, bool):
+            r.problem(prefix + "default", "must be true or false")
+        routes.append(Route(
+            document_type=doc,
+            senders=tuple(senders or ()) if isinstance(senders, list) else (),
+            recipients=tuple(recipients or ()) if isinstance(recipients, list) else (),
+            when={str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in when.items()},
+            default=bool(default),
+        ))
+
+    if problems:
+        raise ConfigError(problems)
+    return Directory(path=path, name=name, version=version, nodes=nodes, participants=participants,
+                     routes=tuple(routes), raw=data)
+
+
+def load_directory(path: str | Path) -> Directory:
+    path = Path(path).resolve()
+    return parse_directory(_load_toml(path), path)
+
+
+def check(path: str | Path) -> tuple[NodeConfig, Directory]:
+    """Validate a node config and the directory it names, including how they fit together."""
+    cfg = load_node_config(path)
+    try:
+        directory = load_directory(cfg.directory)
+    except ConfigError as exc:
+        raise ConfigError([FieldViolation(f"{cfg.directory.name}: {p.field}", p.description)
+                           for p in exc.problems]) from None
+    problems: list[FieldViolation] = []
+    if cfg.name not in directory.nodes:
+        problems.append(FieldViolation("node.name", f"node {cfg.name!r} is not in the directory"))
+    for i, p in enumerate(cfg.participants):
+        entry = directory.participants.get(p.id)
+        if entry is None:
+            problems.append(FieldViolation(f"participants[{i}].id", f"{p.id} is not in the directory"))
+        elif entry.node != cfg.name:
+            problems.append(FieldViolation(f"participants[{i}].id",
+                                           f"the directory says {p.id} is hosted by {entry.node}, not {cfg.name}"))
+    if problems:
+        raise ConfigError(problems)
+    return cfg, directory

@@ -1,0 +1,194 @@
+"""Getting stored messages to their recipients: Receive streams, acknowledgements, receipts, expiry.
+
+Delivery is at least once. A delivery handed out on a stream is leased for the visibility timeout;
+without an Acknowledge in time, or when its stream ends, it is handed out again (attempt + 1).
+Acknowledge makes this node sign a receipt on the recipient's behalf, stored for the sender's status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+import structlog
+from google.protobuf import timestamp_pb2
+
+from adapters import registry
+from adapters.errors import AdapterError
+from gateway import audit, envelope
+from gateway.api.swg.v1 import envelope_pb2, exchange_pb2
+from gateway.errors import FieldViolation, GatewayError, InvalidArgument, NotFound
+from gateway.node import Node, now_us
+from gateway.store import Claimed, ReceiptRecord
+
+log = structlog.get_logger("gateway.delivery")
+
+
+def ts(us: int) -> timestamp_pb2.Timestamp:
+    return timestamp_pb2.Timestamp(seconds=us // 1_000_000, nanos=(us % 1_000_000) * 1000)
+
+
+def receipt_message(rec: ReceiptRecord) -> envelope_pb2.Receipt:
+    return envelope_pb2.Receipt(message_id=rec.message_id, recipient=rec.recipient,
+                                envelope_sha256=rec.envelope_sha256, received_at=ts(rec.issued_us),
+                                issuing_node=rec.issuing_node, jws=rec.jws)
+
+
+@dataclass
+class _Stream:
+    participant: str
+    owner: str
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # message id -> (delivery id, lease expiry in µs): what this stream handed out and awaits acks for.
+    outstanding: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+class LocalDelivery:
+    """Receive streams of hosted participants, and their acknowledgements."""
+
+    def __init__(self, node: Node):
+        self.node = node
+        self._streams: dict[str, set[_Stream]] = defaultdict(set)
+
+    def notify(self, participants: Sequence[str]) -> None:
+        for p in participants:
+            for s in self._streams.get(p, ()):
+                s.wake.set()
+
+    def _format_for(self, participant: str, document_type: str, asked: str) -> str:
+        if asked:
+            try:
+                if registry.get(asked).document_type == document_type:
+                    return asked
+            except AdapterError:
+                pass
+        return self.node.preferred_format(participant, document_type)
+
+    def check_format(self, asked: str) -> None:
+        if asked and asked not in registry.known_formats():
+            raise InvalidArgument("unknown format", violations=[FieldViolation(
+                "format", f"unknown format {asked!r}; known: {', '.join(registry.known_formats())}")])
+
+    def _open(self, claimed: Claimed, asked_format: str, include_envelope: bool) -> exchange_pb2.Delivery:
+        keys = self.node.keys_of(claimed.recipient)
+        opened = envelope.open(claimed.envelope, keys, self.node.trust)
+        h = opened.header
+        doc_cls = registry.DOCUMENT_TYPES[h.document_type]
+        doc = doc_cls.FromString(opened.payload)
+        fmt = self._format_for(claimed.recipient, h.document_type, asked_format)
+        content = registry.encode(fmt, h.document_type, doc)
+        return exchange_pb2.Delivery(
+            message_id=h.message_id, conversation_id=h.conversation_id, in_reply_to=h.in_reply_to, sender=h.sender,
+            document_type=h.document_type, format=fmt, content=content, created_at=h.created_at,
+            expires_at=h.expires_at, attempt=claimed.attempt, envelope_sha256=claimed.envelope_sha256,
+            envelope=claimed.envelope if include_envelope else b"")
+
+    async def _fail(self, claimed: Claimed, err: Exception) -> None:
+        reason = f"{type(err).__name__}: {err}"
+        log.error("delivery failed", message_id=claimed.message_id, recipient=claimed.recipient, reason=reason)
+        store = self.node.store
+        ev = audit.AuditEvent(audit.FAILED, claimed.message_id, subject=claimed.recipient, detail={"reason": reason[:200]})
+        await asyncio.wrap_future(store.writer.submit(store.op_fail(claimed.delivery_id, reason, ev, now_us())))
+
+    async def stream(self, participant: str, req: exchange_pb2.ReceiveRequest) -> AsyncIterator[exchange_pb2.Delivery]:
+        self.node.keys_of(participant)
+        self.check_format(req.format)
+        cfg = self.node.config
+        max_in_flight = min(req.max_in_flight or 64, cfg.limits.max_in_flight_per_stream)
+        lease_us = int(cfg.limits.visibility_timeout_s * 1_000_000)
+        s = _Stream(participant, f"{self.node.name}/{uuid.uuid4()}")
+        self._streams[participant].add(s)
+        store = self.node.store
+        log.info("receive stream opened", recipient=participant, owner=s.owner)
+        try:
+            while True:
+                now = now_us()
+                # Leases that ran out are no longer this stream's: the claim query hands them out again.
+                for mid, (_, until) in list(s.outstanding.items()):
+                    if until <= now:
+                        del s.outstanding[mid]
+                room = max_in_flight - len(s.outstanding)
+                claimed: list[Claimed] = []
+                if room > 0:
+                    s.wake.clear()
+                    claimed = await asyncio.wrap_future(store.writer.submit(store.op_claim(
+                        recipient=participant, route="local", owner=s.owner, limit=room, now_us=now,
+                        lease_us=lease_us, document_types=list(req.document_types))))
+                for c in claimed:
+                    try:
+                        delivery = self._open(c, req.format, req.include_envelope)
+                    except (GatewayError, AdapterError, ValueError) as exc:
+                        await self._fail(c, exc)
+                        continue
+                    s.outstanding[c.message_id] = (c.delivery_id, now + lease_us)
+                    log.info("delivered", message_id=c.message_id, recipient=participant,
+                             document_type=delivery.document_type, attempt=c.attempt)
+                    yield delivery
+                if claimed:
+                    continue
+                try:
+                    await asyncio.wait_for(s.wake.wait(), timeout=cfg.delivery.poll_interval_s)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            self._streams[participant].discard(s)
+            ids = [d for d, _ in s.outstanding.values()]
+            if ids:
+                # The stream is gone: what it still held goes back to the queue for the next stream.
+                store.writer.submit(store.op_release(ids, s.owner, now_us()))
+            log.info("receive stream closed", recipient=participant, owner=s.owner, unacknowledged=len(ids))
+
+    async def acknowledge(self, participant: str, message_ids: Sequence[str]) -> list[envelope_pb2.Receipt]:
+        keys = self.node.keys_of(participant)
+        if not message_ids:
+            raise InvalidArgument("nothing to acknowledge", violations=[FieldViolation("message_ids", "empty")])
+        ids = list(dict.fromkeys(message_ids))
+        store = self.node.store
+        found = await asyncio.to_thread(store.deliveries_for, participant, ids)
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise NotFound(f"no delivery to {participant} of message(s) {', '.join(missing[:5])}")
+        now = now_us()
+        receipts: list[ReceiptRecord] = []
+        events: list[audit.AuditEvent] = []
+        for mid in ids:
+            _, digest = found[mid]
+            r = envelope.issue_receipt(message_id=mid, envelope_sha256=digest, recipient=keys,
+                                       issuing_node=self.node.name)
+            receipts.append(ReceiptRecord(mid, participant, "acknowledged", r.jws, digest,
+                                          r.received_at.seconds * 1_000_000 + r.received_at.nanos // 1000,
+                                          self.node.name))
+            events.append(audit.AuditEvent(audit.ACKNOWLEDGED, mid, actor=participant, detail={
+                "envelope_sha256": digest.hex(), "receipt": "issued"}))
+        outcome = await asyncio.wrap_future(store.writer.submit(
+            store.op_acknowledge(participant, receipts, events, now)))
+        for s in self._streams.get(participant, ()):
+            for mid in ids:
+                s.outstanding.pop(mid, None)
+            s.wake.set()
+        log.info("acknowledged", recipient=participant, count=len(outcome.acknowledged))
+        return [receipt_message(outcome.receipts[mid]) for mid in ids]
+
+
+class ExpiryWorker:
+    """Periodically turns undelivered, expired deliveries into EXPIRED (audited, never silently dropped)."""
+
+    def __init__(self, node: Node):
+        self.node = node
+
+    async def run(self) -> None:
+        store = self.node.store
+        while True:
+            try:
+                expired = await asyncio.wrap_future(store.writer.submit(store.op_expire(now_us())))
+                for d in expired:
+                    log.warning("expired", message_id=d.message_id, recipient=d.recipient, attempts=d.attempts)
+                if len(expired) >= 1000:
+                    continue
+            except GatewayError as exc:
+                log.error("expiry sweep failed", reason=str(exc))
+            await asyncio.sleep(self.node.config.delivery.expiry_sweep_s)
+

@@ -1,0 +1,91 @@
+"""A node's runtime state, loaded once from its config: directory, trust, keys, store, router.
+
+Everything the servicers and workers need hangs off ``Node``; nothing here knows gRPC's server objects.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from gateway import envelope
+from gateway.auth import Authenticator
+from gateway.config import Directory, NodeConfig, check
+from gateway.errors import ConfigError, FieldViolation, NotFound, PermissionDenied
+from gateway.routing import Router
+from gateway.store import Store
+from gateway.trust import TrustStore
+
+log = structlog.get_logger("gateway.node")
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+@dataclass
+class Node:
+    config: NodeConfig
+    directory: Directory
+    trust: TrustStore
+    store: Store
+    keys: dict[str, envelope.ParticipantKeys]
+    router: Router
+    authenticator: Authenticator
+    _recipient_certs: dict[str, envelope.RecipientCertificate] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @classmethod
+    def load(cls, config_path: str | Path, *, create_schema: bool | None = None) -> Node:
+        cfg, directory = check(config_path)
+        trust = TrustStore.from_files(cfg.tls.ca, cfg.tls.crl)
+        keys: dict[str, envelope.ParticipantKeys] = {}
+        problems: list[FieldViolation] = []
+        for i, p in enumerate(cfg.participants):
+            try:
+                keys[p.id] = envelope.ParticipantKeys.from_files(
+                    p.id, p.signing_key, p.signing_cert, p.encryption_key, p.encryption_cert)
+            except Exception as exc:  # noqa: BLE001 - reported per participant with its config key
+                problems.append(FieldViolation(f"participants[{i}]", f"keys of {p.id} are unusable: {exc}"))
+        if problems:
+            raise ConfigError(problems)
+        store = Store(cfg.database_url)
+        if create_schema if create_schema is not None else cfg.database_auto_migrate:
+            store.create_schema()
+        authenticator = Authenticator(
+            trust, issuer=cfg.tokens.issuer, audience=cfg.tokens.audience,
+            token_certificate=cfg.tokens.signing_certificate, max_lifetime_s=cfg.tokens.max_lifetime_s,
+            leeway_s=cfg.tokens.leeway_s)
+        return cls(config=cfg, directory=directory, trust=trust, store=store, keys=keys,
+                   router=Router(directory, store), authenticator=authenticator)
+
+    def keys_of(self, participant: str) -> envelope.ParticipantKeys:
+        keys = self.keys.get(participant)
+        if keys is None:
+            raise PermissionDenied(f"participant {participant} is not hosted by node {self.name}")
+        return keys
+
+    def recipient_certificate(self, participant: str) -> envelope.RecipientCertificate:
+        cert = self._recipient_certs.get(participant)
+        if cert is None:
+            entry = self.directory.participants.get(participant)
+            if entry is None:
+                raise NotFound(f"participant {participant} is not in the directory")
+            cert = envelope.RecipientCertificate.from_pem(participant, entry.encryption_certificate.read_bytes())
+            self._recipient_certs[participant] = cert
+        return cert
+
+    def preferred_format(self, participant: str, document_type: str) -> str:
+        entry = self.directory.participants.get(participant)
+        if entry is None:
+            return document_type
+        return entry.formats.get(document_type, document_type)
+
+    def close(self) -> None:
+        self.store.close()

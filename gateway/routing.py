@@ -1,0 +1,167 @@
+"""Which participants receive a document, and whether the sender may send it to them. Deny by default.
+
+The directory's ``[[routes]]`` are both access rights and default routes: a route names a document
+type, the senders it applies to, the recipients (exact ids, patterns such as ``*/CUSTOMS/*`` for
+explicit recipients only, or placeholders resolved per message), and ``when`` conditions on routing
+attributes extracted from the document (e.g. ``destination_country = "DE"``).
+
+Placeholders: ``@item_sender`` (the participant that sent the AED of the items concerned),
+``@reply_to_sender`` (the sender of the message named by ``in_reply_to``), ``@requested_administration``
+(an assistance request's addressee).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from google.protobuf.message import Message
+
+from adapters import registry
+from gateway.config import Directory, Route
+from gateway.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
+
+ITEM_SENDER = "@item_sender"
+REPLY_TO_SENDER = "@reply_to_sender"
+REQUESTED_ADMINISTRATION = "@requested_administration"
+
+
+class Lookup(Protocol):
+    def senders_of_items(self, item_ids: Sequence[str], document_type: str) -> dict[str, str]: ...
+
+    def sender_of(self, message_id: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    recipients: tuple[str, ...]
+    attributes: dict[str, str]
+    item_ids: tuple[str, ...]
+
+
+def matches(pattern: str, participant: str) -> bool:
+    """``*`` stands for one whole component of CC/ROLE/CODE."""
+    if pattern == "*":
+        return True
+    pp, ids = pattern.split("/"), participant.split("/")
+    return len(pp) == len(ids) and all(p == "*" or p == i for p, i in zip(pp, ids))
+
+
+def _uniform(values: list[tuple[str, str]], name: str) -> str:
+    """The one value all entries share; a violation naming the first odd one out otherwise."""
+    present = [(path, v) for path, v in values if v]
+    if not present:
+        return ""
+    first = present[0][1]
+    for path, v in present:
+        if v != first:
+            raise InvalidArgument(
+                f"a document must concern one {name}",
+                violations=[FieldViolation(path, f"{name} {v} differs from {first} of the first entry; "
+                                                 f"submit one document per {name}")])
+    return first
+
+
+def attributes_of(document_type: str, doc: Message) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Routing attributes (never personal data) and the S10 item ids a document concerns."""
+    attrs: dict[str, str] = {}
+    items: tuple[str, ...] = ()
+    if document_type == registry.AED:
+        items = tuple(i.item_id for i in doc.items)  # type: ignore[attr-defined]
+        attrs["destination_country"] = _uniform(
+            [(f"items[{n}].destination_country", i.destination_country) for n, i in enumerate(doc.items)],  # type: ignore[attr-defined]
+            "destination country")
+        attrs["origin_country"] = _uniform(
+            [(f"items[{n}].origin_country", i.origin_country) for n, i in enumerate(doc.items)],  # type: ignore[attr-defined]
+            "origin country")
+    elif document_type == registry.INSPECTION:
+        results = doc.results  # type: ignore[attr-defined]
+        items = tuple(r.item_id for r in results)
+        assessed = any(r.outcome == 8 or len(r.taxes) > 0 for r in results)  # 8: DUTIES_ASSESSED
+        attrs["duties_assessed"] = "true" if assessed else "false"
+    elif document_type == registry.REVENUE:
+        notices = doc.notices  # type: ignore[attr-defined]
+        items = tuple(n.item_id for n in notices)
+        attrs["destination_country"] = _uniform(
+            [(f"notices[{k}].destination_country", n.destination_country) for k, n in enumerate(notices)],
+            "destination country")
+    elif document_type == registry.ASSISTANCE_REQUEST:
+        attrs["requested_administration"] = doc.requested_administration  # type: ignore[attr-defined]
+        attrs["agreement_reference"] = doc.agreement_reference  # type: ignore[attr-defined]
+        attrs["information_category"] = doc.information_category  # type: ignore[attr-defined]
+    elif document_type == registry.ASSISTANCE_RESPONSE:
+        attrs["agreement_reference"] = doc.agreement_reference  # type: ignore[attr-defined]
+    return {k: v for k, v in attrs.items() if v}, items
+
+
+class Router:
+    def __init__(self, directory: Directory, lookup: Lookup):
+        self.directory = directory
+        self.lookup = lookup
+
+    def _resolve(self, token: str, sender: str, attrs: dict[str, str], items: tuple[str, ...],
+                 in_reply_to: str) -> list[str]:
+        if token == ITEM_SENDER:
+            if not items:
+                return []
+            found = self.lookup.senders_of_items(items, registry.AED)
+            return sorted(set(found.values()))
+        if token == REPLY_TO_SENDER:
+            if not in_reply_to:
+                return []
+            s = self.lookup.sender_of(in_reply_to)
+            return [s] if s else []
+        if token == REQUESTED_ADMINISTRATION:
+            r = attrs.get("requested_administration")
+            return [r] if r else []
+        return [token]
+
+    def route(self, *, sender: str, document_type: str, doc: Message, explicit: Sequence[str],
+              in_reply_to: str) -> RouteDecision:
+        attrs, items = attributes_of(document_type, doc)
+        rules = [r for r in self.directory.routes
+                 if r.document_type == document_type and any(matches(p, sender) for p in r.senders)]
+        if not rules:
+            raise PermissionDenied(f"{sender} may not send {document_type}: no route in the directory allows it")
+        applicable = [r for r in rules if all(attrs.get(k) == v for k, v in r.when.items())]
+        resolved: list[tuple[Route, list[str]]] = [
+            (r, [x for tok in r.recipients for x in self._resolve(tok, sender, attrs, items, in_reply_to)])
+            for r in applicable
+        ]
+        if explicit:
+            recipients = self._check_explicit(sender, document_type, explicit, resolved, attrs)
+        else:
+            recipients = []
+            for r, targets in resolved:
+                if r.default:
+                    recipients += [x for x in targets if "*" not in x and x != sender]
+            recipients = list(dict.fromkeys(recipients))
+            if not recipients:
+                facts = ", ".join(f"{k}={v}" for k, v in sorted(attrs.items())) or "no routing attributes"
+                raise PermissionDenied(f"no default recipient for {document_type} from {sender} ({facts}); "
+                                       "the directory has no route for it")
+        for pid in recipients:
+            if pid not in self.directory.participants:
+                raise PermissionDenied(f"recipient {pid} is not a participant of the federation")
+        return RouteDecision(tuple(recipients), attrs, items)
+
+    def _check_explicit(self, sender: str, document_type: str, explicit: Sequence[str],
+                        resolved: list[tuple[Route, list[str]]], attrs: dict[str, str]) -> list[str]:
+        violations = [FieldViolation(f"recipients[{i}]", f"unknown participant {pid!r}")
+                      for i, pid in enumerate(explicit) if pid not in self.directory.participants]
+        if violations:
+            raise InvalidArgument("unknown recipients", violations=violations)
+        for pid in explicit:
+            if not any(matches(p, pid) for _, targets in resolved for p in targets):
+                raise PermissionDenied(f"{sender} may not send {document_type} to {pid}: no route in the "
+                                       "directory allows it")
+        return list(dict.fromkeys(explicit))
+
+
+def route_for(directory: Directory, recipient: str, local_node: str) -> str:
+    """Where a recipient's delivery goes: "local" or the name of the node hosting it."""
+    entry = directory.participants.get(recipient)
+    if entry is None:
+        raise NotFound(f"recipient {recipient} is not in the directory")
+    return "local" if entry.node == local_node else entry.node

@@ -1,0 +1,164 @@
+"""Assembles a node: gRPC server with mTLS, auth interceptor, servicers, health, reflection, workers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import time
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from gateway import audit
+from gateway.api.swg.v1 import exchange_pb2, exchange_pb2_grpc
+from gateway.auth import AuthInterceptor
+from gateway.delivery import ExpiryWorker, LocalDelivery
+from gateway.errors import GatewayError
+from gateway.node import Node, now_us
+from gateway.services.exchange import ExchangeServicer
+from gateway.services.status import abort
+from gateway.submission import Submitter
+
+log = structlog.get_logger("gateway.server")
+
+HEALTH_INTERVAL_S = 5.0
+# Headroom above the largest accepted document for the rest of a request (ids, recipients, framing).
+ENVELOPE_OVERHEAD = 256 * 1024
+
+
+def configure_logging(level: str = "info") -> None:
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.dict_tracebacks,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper(), logging.INFO)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+
+
+class GatewayServer:
+    """One node's gRPC server and background workers, started and stopped together."""
+
+    def __init__(self, node: Node):
+        self.node = node
+        self.local = LocalDelivery(node)
+        self.submitter = Submitter(node, self.local.notify)
+        self.health = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
+        self._server: grpc.aio.Server | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.port: int = 0
+
+    def _credentials(self) -> grpc.ServerCredentials:
+        tls = self.node.config.tls
+        return grpc.ssl_server_credentials(
+            [(tls.key.read_bytes(), tls.cert.read_bytes())],
+            root_certificates=tls.ca.read_bytes(),
+            require_client_auth=True,
+        )
+
+    def _on_refused(self, method: str, err: GatewayError) -> None:
+        log.warning("call refused", method=method, code=err.grpc_code, reason=err.message)
+
+    async def start(self) -> int:
+        cfg = self.node.config
+        limit = cfg.limits.max_message_bytes + ENVELOPE_OVERHEAD
+        server = grpc.aio.server(
+            interceptors=[AuthInterceptor(self.node.authenticator, abort, self._on_refused)],
+            options=[
+                ("grpc.max_receive_message_length", limit),
+                ("grpc.max_send_message_length", limit),
+                ("grpc.so_reuseport", 0),
+                ("grpc.keepalive_time_ms", 30_000),
+                ("grpc.http2.max_pings_without_data", 0),
+                ("grpc.keepalive_permit_without_calls", 1),
+            ],
+        )
+        exchange_pb2_grpc.add_ExchangeServicer_to_server(
+            ExchangeServicer(self.node, self.submitter, self.local), server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        names = [
+            exchange_pb2.DESCRIPTOR.services_by_name["Exchange"].full_name,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ]
+        reflection.enable_server_reflection(names, server)
+        self.port = server.add_secure_port(cfg.listen, self._credentials())
+        if self.port == 0:
+            raise OSError(f"cannot listen on {cfg.listen}")
+        await server.start()
+        self._server = server
+        await self._check_health()
+        self._tasks.append(asyncio.create_task(self._health_loop(), name="health"))
+        self._tasks.append(asyncio.create_task(ExpiryWorker(self.node).run(), name="expiry"))
+        await asyncio.wrap_future(self.node.store.writer.submit(self.node.store.op_audit(
+            [audit.AuditEvent(audit.NODE_STARTED, actor=self.node.name, detail={
+                "participants": sorted(self.node.keys), "directory_version": self.node.directory.version})],
+            now_us())))
+        log.info("node serving", node=self.node.name, address=self.address, participants=sorted(self.node.keys))
+        return self.port
+
+    @property
+    def address(self) -> str:
+        host = self.node.config.listen.rsplit(":", 1)[0]
+        return f"{host}:{self.port}"
+
+    async def _check_health(self) -> None:
+        status = health_pb2.HealthCheckResponse.SERVING
+        try:
+            await asyncio.to_thread(self.node.store.ping)
+        except GatewayError as exc:
+            log.error("database not usable", reason=str(exc))
+            status = health_pb2.HealthCheckResponse.NOT_SERVING
+        for service in ("", "swg.v1.Exchange"):
+            await self.health.set(service, status)
+
+    async def _health_loop(self) -> None:
+        while True:
+            await asyncio.sleep(HEALTH_INTERVAL_S)
+            await self._check_health()
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Graceful: stop taking calls, let in-flight calls finish within the grace period, then close."""
+        if self._server is None:
+            return
+        await self.health.enter_graceful_shutdown()
+        await self._server.stop(grace_s)
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with suppress(asyncio.CancelledError, Exception):
+                await t
+        self._server = None
+        await asyncio.to_thread(self.node.close)
+        log.info("node stopped", node=self.node.name)
+
+
+async def serve(config_path: str | Path, *, ready: Any = None) -> None:
+    """Run a node until SIGINT/SIGTERM; ``ready(address)`` is called once it serves."""
+    started = time.monotonic()
+    node = await asyncio.to_thread(Node.load, config_path)
+    configure_logging(node.config.log_level)
+    server = GatewayServer(node)
+    await server.start()
+    log.info("startup", seconds=round(time.monotonic() - started, 3))
+    if ready is not None:
+        ready(server.address)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down", node=node.name)
+    await server.stop()

@@ -1,0 +1,83 @@
+"""swg.v1.Exchange: decode the request, call one module, encode the response."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from gateway import status_view
+from gateway.api.swg.v1 import exchange_pb2, exchange_pb2_grpc
+from gateway.auth import current_identity
+from gateway.delivery import LocalDelivery
+from gateway.errors import GatewayError
+from gateway.node import Node
+from gateway.services.status import abort, to_status
+from gateway.submission import Submitter
+
+
+class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
+    def __init__(self, node: Node, submitter: Submitter, local: LocalDelivery):
+        self._node = node
+        self._submitter = submitter
+        self._local = local
+
+    async def Submit(self, request: exchange_pb2.SubmitRequest, context: Any) -> exchange_pb2.SubmitResponse:
+        try:
+            return (await self._submitter.submit(current_identity().principal, request)).response
+        except GatewayError as err:
+            await abort(context, err)
+            raise  # abort raises; this line is for type checkers
+
+    async def SubmitStream(self, request_iterator: AsyncIterator[exchange_pb2.SubmitRequest],
+                           context: Any) -> AsyncIterator[exchange_pb2.SubmitResponse]:
+        sender = current_identity().principal
+        # Requests are processed concurrently (so their commits share transactions) and answered in order.
+        pending: asyncio.Queue[asyncio.Task[Any] | None] = asyncio.Queue(maxsize=512)
+
+        async def one(req: exchange_pb2.SubmitRequest) -> exchange_pb2.SubmitResponse:
+            try:
+                return (await self._submitter.submit(sender, req)).response
+            except GatewayError as err:
+                return exchange_pb2.SubmitResponse(message_id=req.message_id, error=to_status(err))
+
+        async def feed() -> None:
+            try:
+                async for req in request_iterator:
+                    await pending.put(asyncio.ensure_future(one(req)))
+            finally:
+                await pending.put(None)
+
+        feeder = asyncio.ensure_future(feed())
+        try:
+            while True:
+                task = await pending.get()
+                if task is None:
+                    break
+                yield await task
+            await feeder
+        finally:
+            feeder.cancel()
+
+    async def Receive(self, request: exchange_pb2.ReceiveRequest, context: Any) -> AsyncIterator[exchange_pb2.Delivery]:
+        try:
+            async for delivery in self._local.stream(current_identity().principal, request):
+                yield delivery
+        except GatewayError as err:
+            await abort(context, err)
+
+    async def Acknowledge(self, request: exchange_pb2.AcknowledgeRequest, context: Any) -> exchange_pb2.AcknowledgeResponse:
+        try:
+            receipts = await self._local.acknowledge(current_identity().principal, list(request.message_ids))
+            return exchange_pb2.AcknowledgeResponse(receipts=receipts)
+        except GatewayError as err:
+            await abort(context, err)
+            raise
+
+    async def GetStatus(self, request: exchange_pb2.GetStatusRequest, context: Any) -> exchange_pb2.GetStatusResponse:
+        try:
+            return await asyncio.to_thread(status_view.status_of, self._node, current_identity().principal,
+                                           request.message_id)
+        except GatewayError as err:
+            await abort(context, err)
+            raise

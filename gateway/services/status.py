@@ -1,0 +1,54 @@
+"""The one mapping from the node's typed errors to gRPC status codes with rich details.
+
+Bad documents carry ``google.rpc.BadRequest`` field violations (path + reason); limits carry
+``google.rpc.RetryInfo`` when waiting helps. Clients read them with ``grpc_status.rpc_status``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+from gateway.errors import GatewayError, ResourceExhausted
+
+MAX_VIOLATIONS = 200
+
+
+def to_status(err: GatewayError) -> status_pb2.Status:
+    code = getattr(code_pb2, err.grpc_code)
+    st = status_pb2.Status(code=code, message=describe(err))
+    if err.violations:
+        br = error_details_pb2.BadRequest()
+        for v in err.violations[:MAX_VIOLATIONS]:
+            br.field_violations.add(field=v.field, description=v.description)
+        detail = any_pb2.Any()
+        detail.Pack(br)
+        st.details.append(detail)
+    if isinstance(err, ResourceExhausted) and err.retry_after_s is not None:
+        ri = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(
+            seconds=int(err.retry_after_s), nanos=int((err.retry_after_s % 1) * 1e9)))
+        detail = any_pb2.Any()
+        detail.Pack(ri)
+        st.details.append(detail)
+    return st
+
+
+def describe(err: GatewayError) -> str:
+    """The status message: the reason, then the first violations, readable without decoding details."""
+    if not err.violations:
+        return err.message
+    shown = "; ".join(str(v) for v in err.violations[:5])
+    more = f" (+{len(err.violations) - 5} more)" if len(err.violations) > 5 else ""
+    return f"{err.message}: {shown}{more}"
+
+
+async def abort(context: Any, err: GatewayError) -> None:
+    st = to_status(err)
+    await context.abort(
+        grpc.StatusCode[err.grpc_code],
+        describe(err),
+        trailing_metadata=(("grpc-status-details-bin", st.SerializeToString()),),
+    )

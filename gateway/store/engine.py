@@ -1,0 +1,170 @@
+"""Database engines and the group-commit writer.
+
+All writes of a node process go through one ``Writer`` thread: each operation is a function of a
+connection, run inside a SAVEPOINT of a shared transaction, so that concurrent submits share one
+commit (and one fsync) without one bad operation spoiling the others. A caller's future resolves only
+after the commit returned: accepted means durable.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import QueuePool
+
+from gateway.errors import GatewayError, ResourceExhausted, Unavailable
+
+T = TypeVar("T")
+WriteOp = Callable[[Connection], T]
+
+MAX_BATCH = 256
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def _sqlite_engine(url: str, *, writer: bool) -> Engine:
+    # The writer thread needs one connection; readers get a small pool of their own.
+    engine = create_engine(
+        url, poolclass=QueuePool, pool_size=1 if writer else 8, max_overflow=0 if writer else 8,
+        connect_args={"check_same_thread": False, "timeout": 30},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, emit BEGIN, so that SAVEPOINTs work (pysqlite quirk).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit is on disk before the submitter is answered, even across a power loss.
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+    return engine
+
+
+def make_engines(url: str) -> tuple[Engine, Engine]:
+    """(write engine, read engine) for ``url``."""
+    if is_sqlite(url):
+        return _sqlite_engine(url, writer=True), _sqlite_engine(url, writer=False)
+    engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return engine, engine
+
+
+def translate_db_error(exc: Exception) -> GatewayError:
+    text = str(getattr(exc, "orig", exc)).lower()
+    if "disk is full" in text or "database or disk is full" in text or "no space left" in text:
+        return ResourceExhausted("the node's storage is full; the message was not accepted", retry_after_s=30.0)
+    return Unavailable(f"database unavailable: {str(getattr(exc, 'orig', exc)).splitlines()[0][:200]}")
+
+
+class Writer:
+    """One thread that batches write operations into shared transactions (group commit)."""
+
+    def __init__(self, engine: Engine, name: str = "db-writer"):
+        self._engine = engine
+        self._queue: queue.SimpleQueue[tuple[WriteOp[Any], concurrent.futures.Future[Any]] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._closed = False
+        self._thread.start()
+
+    def submit(self, op: WriteOp[T]) -> concurrent.futures.Future[T]:
+        fut: concurrent.futures.Future[T] = concurrent.futures.Future()
+        if self._closed:
+            fut.set_exception(Unavailable("the node is shutting down"))
+        else:
+            self._queue.put((op, fut))
+        return fut
+
+    def run(self, op: WriteOp[T]) -> T:
+        """Blocking convenience for non-async callers."""
+        return self.submit(op).result()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            self._commit(batch)
+            if stop:
+                return
+
+    def _commit(self, batch: list[tuple[WriteOp[Any], concurrent.futures.Future[Any]]]) -> None:
+        results: list[tuple[concurrent.futures.Future[Any], bool, Any]] = []
+        try:
+            with self._engine.begin() as conn:
+                for op, fut in batch:
+                    if len(batch) == 1:
+                        ok, value = self._call(op, conn)
+                    else:
+                        savepoint = conn.begin_nested()
+                        ok, value = self._call(op, conn)
+                        if ok:
+                            savepoint.commit()
+                        else:
+                            savepoint.rollback()
+                    if not ok and len(batch) == 1:
+                        raise _OpFailed(value)
+                    results.append((fut, ok, value))
+        except _OpFailed as failed:
+            batch[0][1].set_exception(failed.error)
+            return
+        except OperationalError as exc:
+            err = translate_db_error(exc)
+            for _, fut in batch:
+                fut.set_exception(err)
+            return
+        except Exception as exc:  # noqa: BLE001 - every waiter must hear about a failed commit
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        for fut, ok, value in results:
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
+
+    @staticmethod
+    def _call(op: WriteOp[Any], conn: Connection) -> tuple[bool, Any]:
+        try:
+            return True, op(conn)
+        except OperationalError:
+            raise  # the database itself is in trouble: the whole batch fails
+        except Exception as exc:  # noqa: BLE001 - handed to the op's own caller
+            return False, exc
+
+
+class _OpFailed(Exception):
+    def __init__(self, error: Exception):
+        self.error = error

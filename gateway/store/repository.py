@@ -1,0 +1,496 @@
+"""The node's repository: every query the node makes, as typed functions.
+
+Write operations are built as functions of a connection and handed to the group-commit ``Writer``;
+read operations run on the read engine. Nothing outside ``gateway.store`` sees SQL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy.exc import OperationalError
+
+from gateway import audit
+from gateway.errors import AlreadyExists, NotFound
+from gateway.store import schema as t
+from gateway.store.engine import Writer, is_sqlite, make_engines, translate_db_error
+from gateway.store.states import ACKNOWLEDGED, EXPIRED, FAILED, IN_FLIGHT, QUEUED
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    recipient: str
+    route: str  # "local" or the name of the node hosting the recipient
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    message_id: str
+    conversation_id: str
+    in_reply_to: str
+    sender: str
+    document_type: str
+    submit_sha256: bytes | None
+    envelope: bytes
+    envelope_sha256: bytes
+    created_us: int
+    expires_us: int
+    accepted_us: int
+    origin: str
+    attributes: dict[str, str]
+    item_ids: tuple[str, ...]
+    deliveries: tuple[NewDelivery, ...]
+    audit_event: audit.AuditEvent
+
+
+@dataclass(frozen=True)
+class Accepted:
+    message_id: str
+    conversation_id: str
+    document_type: str
+    recipients: tuple[str, ...]
+    accepted_us: int
+    duplicate: bool
+    envelope_sha256: bytes
+
+
+@dataclass(frozen=True)
+class ReceiptRecord:
+    message_id: str
+    recipient: str
+    kind: str
+    jws: str
+    envelope_sha256: bytes
+    issued_us: int
+    issuing_node: str
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    id: int
+    message_id: str
+    recipient: str
+    route: str
+    state: int
+    attempts: int
+    last_error: str
+    updated_us: int
+    next_attempt_us: int
+    sender: str
+    document_type: str
+    expires_us: int
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    message_id: str
+    conversation_id: str
+    in_reply_to: str
+    sender: str
+    document_type: str
+    envelope_sha256: bytes
+    created_us: int
+    expires_us: int
+    accepted_us: int
+    origin: str
+    attributes: dict[str, str]
+
+
+@dataclass(frozen=True)
+class MessageStatus:
+    message: MessageRecord
+    deliveries: tuple[DeliveryRecord, ...]
+    receipts: tuple[ReceiptRecord, ...]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery handed out on a Receive stream (local) or to a relay worker (peer)."""
+
+    delivery_id: int
+    message_id: str
+    recipient: str
+    route: str
+    attempt: int
+    envelope: bytes
+    envelope_sha256: bytes
+    expires_us: int
+
+
+@dataclass
+class AckOutcome:
+    acknowledged: list[str] = field(default_factory=list)
+    receipts: dict[str, ReceiptRecord] = field(default_factory=dict)
+
+
+def _append_audit(conn: Connection, ev: audit.AuditEvent, at_us: int) -> int:
+    """Append one audit entry; the head row update serialises appends across writers."""
+    head_q = select(t.audit_head.c.seq, t.audit_head.c.entry_hash).where(t.audit_head.c.id == 1)
+    if conn.dialect.name == "postgresql":
+        head_q = head_q.with_for_update()
+    head = conn.execute(head_q).first()
+    if head is None:
+        seq, prev = 1, audit.GENESIS
+        insert_head = True
+    else:
+        seq, prev = head.seq + 1, bytes(head.entry_hash)
+        insert_head = False
+    detail = audit.canonical_detail(ev.detail)
+    h = audit.entry_hash(seq, at_us, ev.event, ev.message_id, ev.actor, ev.subject, detail, prev)
+    conn.execute(insert(t.audit_log).values(seq=seq, at_us=at_us, event=ev.event, message_id=ev.message_id,
+                                            actor=ev.actor, subject=ev.subject, detail=detail, prev_hash=prev,
+                                            entry_hash=h))
+    if insert_head:
+        conn.execute(insert(t.audit_head).values(id=1, seq=seq, entry_hash=h))
+    else:
+        conn.execute(update(t.audit_head).where(t.audit_head.c.id == 1).values(seq=seq, entry_hash=h))
+    return seq
+
+
+def _message_record(row: Any) -> MessageRecord:
+    return MessageRecord(
+        message_id=row.message_id, conversation_id=row.conversation_id, in_reply_to=row.in_reply_to,
+        sender=row.sender, document_type=row.document_type, envelope_sha256=bytes(row.envelope_sha256),
+        created_us=row.created_us, expires_us=row.expires_us, accepted_us=row.accepted_us, origin=row.origin,
+        attributes=json.loads(row.attributes or "{}"),
+    )
+
+
+def _delivery_record(row: Any) -> DeliveryRecord:
+    return DeliveryRecord(
+        id=row.id, message_id=row.message_id, recipient=row.recipient, route=row.route, state=row.state,
+        attempts=row.attempts, last_error=row.last_error, updated_us=row.updated_us,
+        next_attempt_us=row.next_attempt_us, sender=row.sender, document_type=row.document_type,
+        expires_us=row.expires_us,
+    )
+
+
+def _receipt_record(row: Any) -> ReceiptRecord:
+    return ReceiptRecord(message_id=row.message_id, recipient=row.recipient, kind=row.kind, jws=row.jws,
+                         envelope_sha256=bytes(row.envelope_sha256), issued_us=row.issued_us,
+                         issuing_node=row.issuing_node)
+
+
+class Store:
+    def __init__(self, url: str):
+        self.url = url
+        self.dialect = "sqlite" if is_sqlite(url) else "postgresql"
+        self._write_engine, self._read_engine = make_engines(url)
+        self.writer = Writer(self._write_engine)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def create_schema(self) -> None:
+        t.metadata.create_all(self._write_engine)
+
+    def ping(self) -> None:
+        try:
+            with self._read_engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except OperationalError as exc:
+            raise translate_db_error(exc) from exc
+
+    def close(self) -> None:
+        self.writer.close()
+        self._write_engine.dispose()
+        if self._read_engine is not self._write_engine:
+            self._read_engine.dispose()
+
+    def _read(self) -> Any:
+        return self._read_engine.connect()
+
+    # -- writes (each returns an operation for the Writer) -----------------------------------------
+
+    @staticmethod
+    def op_accept(msg: NewMessage) -> Any:
+        def op(conn: Connection) -> Accepted:
+            existing = conn.execute(
+                select(t.messages.c.message_id, t.messages.c.conversation_id, t.messages.c.document_type,
+                       t.messages.c.submit_sha256, t.messages.c.accepted_us, t.messages.c.envelope_sha256,
+                       t.messages.c.sender)
+                .where(t.messages.c.message_id == msg.message_id)
+            ).first()
+            if existing is not None:
+                same = existing.sender == msg.sender and (
+                    (msg.submit_sha256 is not None and existing.submit_sha256 == msg.submit_sha256)
+                    or (msg.submit_sha256 is None and bytes(existing.envelope_sha256) == msg.envelope_sha256))
+                if not same:
+                    raise AlreadyExists(f"message_id {msg.message_id!r} is already used for different content")
+                recipients = conn.execute(
+                    select(t.deliveries.c.recipient).where(t.deliveries.c.message_id == msg.message_id)
+                    .order_by(t.deliveries.c.id)).scalars().all()
+                return Accepted(existing.message_id, existing.conversation_id, existing.document_type,
+                                tuple(recipients), existing.accepted_us, True, bytes(existing.envelope_sha256))
+            conn.execute(insert(t.messages).values(
+                message_id=msg.message_id, conversation_id=msg.conversation_id, in_reply_to=msg.in_reply_to,
+                sender=msg.sender, document_type=msg.document_type, submit_sha256=msg.submit_sha256,
+                envelope=msg.envelope, envelope_sha256=msg.envelope_sha256, created_us=msg.created_us,
+                expires_us=msg.expires_us, accepted_us=msg.accepted_us, origin=msg.origin,
+                attributes=json.dumps(msg.attributes, sort_keys=True),
+            ))
+            if msg.item_ids:
+                conn.execute(insert(t.message_items), [
+                    {"item_id": i, "message_id": msg.message_id, "sender": msg.sender,
+                     "document_type": msg.document_type, "accepted_us": msg.accepted_us}
+                    for i in dict.fromkeys(msg.item_ids)])
+            conn.execute(insert(t.deliveries), [
+                {"message_id": msg.message_id, "recipient": d.recipient, "route": d.route, "state": QUEUED,
+                 "attempts": 0, "next_attempt_us": msg.accepted_us, "last_error": "", "created_us": msg.accepted_us,
+                 "updated_us": msg.accepted_us, "expires_us": msg.expires_us, "sender": msg.sender,
+                 "document_type": msg.document_type}
+                for d in msg.deliveries])
+            _append_audit(conn, msg.audit_event, msg.accepted_us)
+            return Accepted(msg.message_id, msg.conversation_id, msg.document_type,
+                            tuple(d.recipient for d in msg.deliveries), msg.accepted_us, False, msg.envelope_sha256)
+        return op
+
+    @staticmethod
+    def op_audit(events: Sequence[audit.AuditEvent], at_us: int) -> Any:
+        def op(conn: Connection) -> list[int]:
+            return [_append_audit(conn, ev, at_us) for ev in events]
+        return op
+
+    @staticmethod
+    def op_claim(*, recipient: str | None, route: str, owner: str, limit: int, now_us: int, lease_us: int,
+                 document_types: Sequence[str] = ()) -> Any:
+        """Take up to ``limit`` due deliveries (queued, or in flight with an expired lease)."""
+        d, m = t.deliveries, t.messages
+
+        def op(conn: Connection) -> list[Claimed]:
+            due = or_(and_(d.c.state == QUEUED, d.c.next_attempt_us <= now_us),
+                      and_(d.c.state == IN_FLIGHT, d.c.lease_expires_us < now_us))
+            cond = [d.c.route == route, due, d.c.expires_us > now_us]
+            if recipient is not None:
+                cond.append(d.c.recipient == recipient)
+            if document_types:
+                cond.append(d.c.document_type.in_(list(document_types)))
+            q = select(d.c.id).where(*cond).order_by(d.c.id).limit(limit)
+            if conn.dialect.name == "postgresql":
+                q = q.with_for_update(skip_locked=True)
+            ids = conn.execute(q).scalars().all()
+            if not ids:
+                return []
+            conn.execute(update(d).where(d.c.id.in_(ids)).values(
+                state=IN_FLIGHT, attempts=d.c.attempts + 1, lease_owner=owner,
+                lease_expires_us=now_us + lease_us, updated_us=now_us))
+            rows = conn.execute(
+                select(d.c.id, d.c.message_id, d.c.recipient, d.c.route, d.c.attempts, d.c.expires_us,
+                       m.c.envelope, m.c.envelope_sha256)
+                .join(m, m.c.message_id == d.c.message_id).where(d.c.id.in_(ids)).order_by(d.c.id)).all()
+            return [Claimed(r.id, r.message_id, r.recipient, r.route, r.attempts, bytes(r.envelope),
+                            bytes(r.envelope_sha256), r.expires_us) for r in rows]
+        return op
+
+    @staticmethod
+    def op_release(delivery_ids: Sequence[int], owner: str, now_us: int) -> Any:
+        """Give back in-flight deliveries of a stream that ended, so they are delivered again at once."""
+        def op(conn: Connection) -> int:
+            if not delivery_ids:
+                return 0
+            d = t.deliveries
+            res = conn.execute(update(d).where(d.c.id.in_(list(delivery_ids)), d.c.state == IN_FLIGHT,
+                                               d.c.lease_owner == owner)
+                               .values(state=QUEUED, lease_owner=None, lease_expires_us=None, updated_us=now_us,
+                                       next_attempt_us=now_us))
+            return int(res.rowcount or 0)
+        return op
+
+    @staticmethod
+    def op_acknowledge(recipient: str, receipts: Sequence[ReceiptRecord], events: Sequence[audit.AuditEvent],
+                       now_us: int) -> Any:
+        """Mark deliveries acknowledged and store their receipts; an earlier receipt wins (idempotent)."""
+        def op(conn: Connection) -> AckOutcome:
+            out = AckOutcome()
+            d, r = t.deliveries, t.receipts
+            ids = [rc.message_id for rc in receipts]
+            existing = {row.message_id: _receipt_record(row) for row in conn.execute(
+                select(r).where(r.c.message_id.in_(ids), r.c.recipient == recipient, r.c.kind == "acknowledged"))}
+            for rc, ev in zip(receipts, events):
+                if rc.message_id in existing:
+                    out.receipts[rc.message_id] = existing[rc.message_id]
+                    continue
+                conn.execute(update(d).where(d.c.message_id == rc.message_id, d.c.recipient == recipient)
+                             .values(state=ACKNOWLEDGED, lease_owner=None, lease_expires_us=None, updated_us=now_us))
+                conn.execute(insert(r).values(message_id=rc.message_id, recipient=rc.recipient, kind=rc.kind,
+                                              jws=rc.jws, envelope_sha256=rc.envelope_sha256,
+                                              issued_us=rc.issued_us, issuing_node=rc.issuing_node))
+                _append_audit(conn, ev, now_us)
+                out.acknowledged.append(rc.message_id)
+                out.receipts[rc.message_id] = rc
+            return out
+        return op
+
+    @staticmethod
+    def op_fail(delivery_id: int, error: str, event: audit.AuditEvent, now_us: int) -> Any:
+        """A delivery that can never succeed (e.g. the envelope does not open for its recipient)."""
+        def op(conn: Connection) -> None:
+            d = t.deliveries
+            conn.execute(update(d).where(d.c.id == delivery_id).values(
+                state=FAILED, lease_owner=None, lease_expires_us=None, updated_us=now_us, last_error=error[:500]))
+            _append_audit(conn, event, now_us)
+        return op
+
+    @staticmethod
+    def op_expire(now_us: int, limit: int = 1000) -> Any:
+        """Turn undelivered deliveries past their message's expiry into EXPIRED, each audited."""
+        def op(conn: Connection) -> list[DeliveryRecord]:
+            d = t.deliveries
+            rows = conn.execute(select(d).where(d.c.state.in_([QUEUED, IN_FLIGHT]), d.c.expires_us <= now_us)
+                                .order_by(d.c.id).limit(limit)).all()
+            if not rows:
+                return []
+            conn.execute(update(d).where(d.c.id.in_([r.id for r in rows]))
+                         .values(state=EXPIRED, lease_owner=None, lease_expires_us=None, updated_us=now_us,
+                                 last_error="expired before delivery"))
+            for r in rows:
+                _append_audit(conn, audit.AuditEvent(audit.EXPIRED, r.message_id, subject=r.recipient,
+                                                     detail={"attempts": r.attempts}), now_us)
+            return [_delivery_record(r) for r in rows]
+        return op
+
+    @staticmethod
+    def op_retry(message_ids: Sequence[str], recipient: str | None, now_us: int, actor: str) -> Any:
+        """Operator retry: FAILED or EXPIRED deliveries back to QUEUED (expiry extended if it passed)."""
+        def op(conn: Connection) -> int:
+            d = t.deliveries
+            cond = [d.c.message_id.in_(list(message_ids)), d.c.state.in_([FAILED, EXPIRED])]
+            if recipient:
+                cond.append(d.c.recipient == recipient)
+            rows = conn.execute(select(d.c.id, d.c.message_id, d.c.recipient, d.c.expires_us).where(*cond)).all()
+            for r in rows:
+                conn.execute(update(d).where(d.c.id == r.id).values(
+                    state=QUEUED, next_attempt_us=now_us, updated_us=now_us, last_error="",
+                    expires_us=max(r.expires_us, now_us + 86_400_000_000)))
+                _append_audit(conn, audit.AuditEvent(audit.RETRIED, r.message_id, actor=actor, subject=r.recipient),
+                              now_us)
+            return len(rows)
+        return op
+
+    # -- reads -------------------------------------------------------------------------------------
+
+    def message_exists(self, message_id: str) -> tuple[bytes | None, str] | None:
+        """(submit digest, sender) of a stored message, or None."""
+        with self._read() as conn:
+            row = conn.execute(select(t.messages.c.submit_sha256, t.messages.c.sender)
+                               .where(t.messages.c.message_id == message_id)).first()
+        return None if row is None else (bytes(row.submit_sha256) if row.submit_sha256 else None, row.sender)
+
+    def message(self, message_id: str) -> MessageRecord:
+        with self._read() as conn:
+            row = conn.execute(select(t.messages).where(t.messages.c.message_id == message_id)).first()
+        if row is None:
+            raise NotFound(f"no message {message_id!r}")
+        return _message_record(row)
+
+    def envelope(self, message_id: str) -> bytes:
+        with self._read() as conn:
+            data = conn.execute(select(t.messages.c.envelope)
+                                .where(t.messages.c.message_id == message_id)).scalar_one_or_none()
+        if data is None:
+            raise NotFound(f"no message {message_id!r}")
+        return bytes(data)
+
+    def status(self, message_id: str) -> MessageStatus:
+        with self._read() as conn:
+            row = conn.execute(select(t.messages).where(t.messages.c.message_id == message_id)).first()
+            if row is None:
+                raise NotFound(f"no message {message_id!r}")
+            dels = conn.execute(select(t.deliveries).where(t.deliveries.c.message_id == message_id)
+                                .order_by(t.deliveries.c.id)).all()
+            recs = conn.execute(select(t.receipts).where(t.receipts.c.message_id == message_id)
+                                .order_by(t.receipts.c.id)).all()
+        return MessageStatus(_message_record(row), tuple(_delivery_record(d) for d in dels),
+                             tuple(_receipt_record(r) for r in recs))
+
+    def deliveries_for(self, recipient: str, message_ids: Sequence[str]) -> dict[str, tuple[DeliveryRecord, bytes]]:
+        """Deliveries of ``message_ids`` to ``recipient`` with each message's envelope digest."""
+        d, m = t.deliveries, t.messages
+        with self._read() as conn:
+            rows = conn.execute(select(d, m.c.envelope_sha256).join(m, m.c.message_id == d.c.message_id)
+                                .where(d.c.recipient == recipient, d.c.message_id.in_(list(message_ids)))).all()
+        return {r.message_id: (_delivery_record(r), bytes(r.envelope_sha256)) for r in rows}
+
+    def sender_of(self, message_id: str) -> str | None:
+        with self._read() as conn:
+            return conn.execute(select(t.messages.c.sender)
+                                .where(t.messages.c.message_id == message_id)).scalar_one_or_none()
+
+    def parties_of(self, message_id: str) -> tuple[str, str, tuple[str, ...]] | None:
+        """(sender, conversation id, recipients) of a stored message."""
+        with self._read() as conn:
+            row = conn.execute(select(t.messages.c.sender, t.messages.c.conversation_id)
+                               .where(t.messages.c.message_id == message_id)).first()
+            if row is None:
+                return None
+            recipients = conn.execute(select(t.deliveries.c.recipient)
+                                      .where(t.deliveries.c.message_id == message_id)).scalars().all()
+        return row.sender, row.conversation_id, tuple(recipients)
+
+    def senders_of_items(self, item_ids: Iterable[str], document_type: str) -> dict[str, str]:
+        """item id → the participant that sent its latest ``document_type`` message (e.g. its AED)."""
+        ids = list(dict.fromkeys(item_ids))
+        mi = t.message_items
+        out: dict[str, str] = {}
+        with self._read() as conn:
+            rows = conn.execute(select(mi.c.item_id, mi.c.sender).where(mi.c.item_id.in_(ids),
+                                                                         mi.c.document_type == document_type)
+                                .order_by(mi.c.accepted_us)).all()
+        for r in rows:
+            out[r.item_id] = r.sender
+        return out
+
+    def list_deliveries(self, states: Sequence[int], recipient: str | None, limit: int) -> list[DeliveryRecord]:
+        d = t.deliveries
+        cond = []
+        if states:
+            cond.append(d.c.state.in_(list(states)))
+        if recipient:
+            cond.append(d.c.recipient == recipient)
+        with self._read() as conn:
+            rows = conn.execute(select(d).where(*cond).order_by(d.c.id).limit(limit)).all()
+        return [_delivery_record(r) for r in rows]
+
+    def has_pending(self, recipient: str, now_us: int) -> bool:
+        d = t.deliveries
+        with self._read() as conn:
+            row = conn.execute(select(d.c.id).where(
+                d.c.recipient == recipient, d.c.route == "local", d.c.expires_us > now_us,
+                or_(and_(d.c.state == QUEUED, d.c.next_attempt_us <= now_us),
+                    and_(d.c.state == IN_FLIGHT, d.c.lease_expires_us < now_us))).limit(1)).first()
+        return row is not None
+
+    def queue_depths(self) -> dict[str, int]:
+        d = t.deliveries
+        with self._read() as conn:
+            rows = conn.execute(select(d.c.recipient, func.count()).where(d.c.state.in_([QUEUED, IN_FLIGHT]))
+                                .group_by(d.c.recipient)).all()
+        return {r[0]: int(r[1]) for r in rows}
+
+    def audit_entries(self, batch: int = 5000) -> Iterator[audit.AuditEntry]:
+        """Every audit entry in storage (primary key) order, read in pages."""
+        a = t.audit_log
+        last = 0
+        while True:
+            with self._read() as conn:
+                rows = conn.execute(select(a).where(a.c.seq > last).order_by(a.c.seq).limit(batch)).all()
+            if not rows:
+                return
+            for r in rows:
+                yield audit.AuditEntry(r.seq, r.at_us, r.event, r.message_id, r.actor, r.subject, r.detail,
+                                       bytes(r.prev_hash), bytes(r.entry_hash))
+            last = rows[-1].seq
+
+    def audit_head(self) -> tuple[int, bytes] | None:
+        with self._read() as conn:
+            row = conn.execute(select(t.audit_head.c.seq, t.audit_head.c.entry_hash)
+                               .where(t.audit_head.c.id == 1)).first()
+        return None if row is None else (row.seq, bytes(row.entry_hash))
+
+    def count(self, table: str) -> int:
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(t.metadata.tables[table])).scalar_one())
+

@@ -1,0 +1,138 @@
+"""Tables of a node's database. Times are integer microseconds since the Unix epoch (UTC), which sort,
+compare and survive both SQLite and PostgreSQL without time-zone surprises.
+
+Only sealed envelopes are stored: no column holds a plaintext payload. The few plaintext columns are
+routing metadata (ids, participant ids, document type, S10 item ids) that every node on the path sees.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("message_id", String(128), primary_key=True),
+    Column("conversation_id", String(128), nullable=False, index=True),
+    Column("in_reply_to", String(128), nullable=False, default=""),
+    Column("sender", String(64), nullable=False),
+    Column("document_type", String(64), nullable=False),
+    # SHA-256 over what the submitter sent (format, content, recipients, ...): the idempotency check.
+    Column("submit_sha256", LargeBinary(32), nullable=True),
+    Column("envelope", LargeBinary, nullable=False),
+    Column("envelope_sha256", LargeBinary(32), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
+    Column("accepted_us", BigInteger, nullable=False, index=True),
+    # "local" when submitted here, else the name of the peer node that relayed it.
+    Column("origin", String(64), nullable=False, default="local"),
+    # JSON object of routing attributes (never personal data), e.g. destination_country.
+    Column("attributes", Text, nullable=False, default="{}"),
+)
+
+message_items = Table(
+    "message_items",
+    metadata,
+    Column("item_id", String(16), primary_key=True),
+    Column("message_id", String(128), ForeignKey("messages.message_id"), primary_key=True),
+    Column("sender", String(64), nullable=False),
+    Column("document_type", String(64), nullable=False),
+    Column("accepted_us", BigInteger, nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("message_id", String(128), ForeignKey("messages.message_id"), nullable=False),
+    Column("recipient", String(64), nullable=False),
+    # "local" for a participant hosted by this node, else the name of the node that hosts it.
+    Column("route", String(64), nullable=False),
+    Column("state", SmallInteger, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_us", BigInteger, nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires_us", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("created_us", BigInteger, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
+    Column("sender", String(64), nullable=False),
+    Column("document_type", String(64), nullable=False),
+    UniqueConstraint("message_id", "recipient"),
+    Index("ix_deliveries_work", "recipient", "state", "next_attempt_us"),
+    Index("ix_deliveries_route_state", "route", "state", "id"),
+    Index("ix_deliveries_state_expires", "state", "expires_us"),
+)
+
+receipts = Table(
+    "receipts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("message_id", String(128), ForeignKey("messages.message_id"), nullable=False),
+    Column("recipient", String(64), nullable=False),
+    # "delivered" (the recipient's node took it over) or "acknowledged" (the application confirmed).
+    Column("kind", String(16), nullable=False),
+    Column("jws", Text, nullable=False),
+    Column("envelope_sha256", LargeBinary(32), nullable=False),
+    Column("issued_us", BigInteger, nullable=False),
+    Column("issuing_node", String(64), nullable=False),
+    UniqueConstraint("message_id", "recipient", "kind"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("message_id", String(128), nullable=False, default="", index=True),
+    Column("actor", String(64), nullable=False, default=""),
+    Column("subject", String(64), nullable=False, default=""),
+    # Canonical JSON of the remaining metadata (digests, reasons, counts); never a payload.
+    Column("detail", Text, nullable=False, default="{}"),
+    Column("prev_hash", LargeBinary(32), nullable=False),
+    Column("entry_hash", LargeBinary(32), nullable=False),
+)
+
+# One row: the chain head. Appends update it in the same transaction, which serialises them across
+# writers (row lock on PostgreSQL, the single writer on SQLite) and keeps the chain linear.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", SmallInteger, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("entry_hash", LargeBinary(32), nullable=False),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("head_hash", LargeBinary(32), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("node", String(64), nullable=False),
+    Column("jws", Text, nullable=False),
+)

@@ -1,0 +1,191 @@
+"""Accepting a submitted document: check → decode → route → seal → one durable transaction.
+
+The answer to a submit is produced only after the group-commit writer has committed the sealed
+envelope, its deliveries and its audit entry. A refused submit stores nothing but an audit entry
+saying who was refused and why (no payload).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+from google.protobuf import timestamp_pb2
+
+from adapters import registry
+from adapters.errors import DocumentError, UnknownFormat
+from gateway import audit, envelope
+from gateway.api.swg.v1 import envelope_pb2, exchange_pb2
+from gateway.errors import (
+    AlreadyExists,
+    FieldViolation,
+    GatewayError,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+)
+from gateway.node import Node, now_us
+from gateway.routing import route_for
+from gateway.store import Accepted, NewDelivery, NewMessage
+
+log = structlog.get_logger("gateway.submission")
+
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class Submitted:
+    response: exchange_pb2.SubmitResponse
+    local_recipients: tuple[str, ...]
+
+
+def submit_digest(req: exchange_pb2.SubmitRequest) -> bytes:
+    """Idempotency fingerprint: everything the submitter sent except the id itself."""
+    copy = exchange_pb2.SubmitRequest()
+    copy.CopyFrom(req)
+    copy.message_id = ""
+    return hashlib.sha256(copy.SerializeToString(deterministic=True)).digest()
+
+
+def _ts(us: int) -> timestamp_pb2.Timestamp:
+    return timestamp_pb2.Timestamp(seconds=us // 1_000_000, nanos=(us % 1_000_000) * 1000)
+
+
+def _response(acc: Accepted) -> exchange_pb2.SubmitResponse:
+    return exchange_pb2.SubmitResponse(
+        message_id=acc.message_id, conversation_id=acc.conversation_id, duplicate=acc.duplicate,
+        document_type=acc.document_type, recipients=list(acc.recipients), accepted_at=_ts(acc.accepted_us))
+
+
+class Submitter:
+    def __init__(self, node: Node, on_accepted: Callable[[tuple[str, ...]], None]):
+        self.node = node
+        self._on_accepted = on_accepted
+
+    def _check_request(self, req: exchange_pb2.SubmitRequest) -> None:
+        limit = self.node.config.limits.max_message_bytes
+        if len(req.content) > limit:
+            raise ResourceExhausted(f"content is {len(req.content)} bytes; this node accepts at most {limit} bytes "
+                                    "per message (limits.max_message_bytes)")
+        problems: list[FieldViolation] = []
+        if not req.format:
+            problems.append(FieldViolation("format", "required; one of " + ", ".join(registry.known_formats())))
+        if not req.content:
+            problems.append(FieldViolation("content", "required; the document bytes are empty"))
+        for name in ("message_id", "conversation_id", "in_reply_to"):
+            value = getattr(req, name)
+            if value and not ID_RE.match(value):
+                problems.append(FieldViolation(name, "must be 1-128 characters of letters, digits and ._:@/+-"))
+        for i, r in enumerate(req.recipients):
+            if not r:
+                problems.append(FieldViolation(f"recipients[{i}]", "empty participant id"))
+        if req.HasField("expires_at"):
+            exp = req.expires_at.seconds * 1_000_000 + req.expires_at.nanos // 1000
+            now = now_us()
+            if exp <= now:
+                problems.append(FieldViolation("expires_at", "is in the past"))
+            elif exp > now + self.node.config.limits.max_ttl_s * 1_000_000:
+                problems.append(FieldViolation("expires_at", f"is more than {self.node.config.limits.max_ttl_s} s "
+                                                             "ahead (limits.max_ttl_s)"))
+        if problems:
+            raise InvalidArgument("invalid submit request", violations=problems)
+
+    async def _duplicate(self, req: exchange_pb2.SubmitRequest, digest: bytes, sender: str) -> Submitted | None:
+        if not req.message_id:
+            return None
+        found = await asyncio.to_thread(self.node.store.message_exists, req.message_id)
+        if found is None:
+            return None
+        stored_digest, stored_sender = found
+        if stored_sender != sender or stored_digest != digest:
+            raise AlreadyExists(f"message_id {req.message_id!r} is already used for different content")
+        st = await asyncio.to_thread(self.node.store.status, req.message_id)
+        acc = Accepted(st.message.message_id, st.message.conversation_id, st.message.document_type,
+                       tuple(d.recipient for d in st.deliveries), st.message.accepted_us, True,
+                       st.message.envelope_sha256)
+        return Submitted(_response(acc), ())
+
+    async def _reply_context(self, req: exchange_pb2.SubmitRequest, sender: str) -> str:
+        """Checks in_reply_to names a message the sender took part in; returns its conversation id."""
+        if not req.in_reply_to:
+            return ""
+        parties = await asyncio.to_thread(self.node.store.parties_of, req.in_reply_to)
+        if parties is None or (sender != parties[0] and sender not in parties[2]):
+            raise InvalidArgument("in_reply_to names no message of yours", violations=[
+                FieldViolation("in_reply_to", f"no message {req.in_reply_to!r} that {sender} sent or received")])
+        return parties[1]
+
+    async def submit(self, sender: str, req: exchange_pb2.SubmitRequest) -> Submitted:
+        try:
+            return await self._submit(sender, req)
+        except GatewayError as err:
+            self._record_refusal(sender, req, err)
+            raise
+
+    def _record_refusal(self, sender: str, req: exchange_pb2.SubmitRequest, err: GatewayError) -> None:
+        log.info("submit refused", sender=sender, message_id=req.message_id, format=req.format,
+                 code=err.grpc_code, reason=err.message)
+        if isinstance(err, NotFound):
+            return
+        ev = audit.AuditEvent(audit.REFUSED, req.message_id, actor=sender, detail={
+            "code": err.grpc_code, "reason": err.message[:200], "format": req.format[:64],
+            "violations": len(err.violations)})
+        # Fire and forget: the refusal is answered at once; a failing audit write is logged by the writer.
+        self.node.store.writer.submit(self.node.store.op_audit([ev], now_us()))
+
+    async def _submit(self, sender: str, req: exchange_pb2.SubmitRequest) -> Submitted:
+        node = self.node
+        keys = node.keys_of(sender)
+        self._check_request(req)
+        digest = submit_digest(req)
+        dup = await self._duplicate(req, digest, sender)
+        if dup is not None:
+            return dup
+        try:
+            document_type, doc = registry.decode(req.format, req.content)
+        except UnknownFormat as exc:
+            raise InvalidArgument("unknown format", violations=[FieldViolation("format", str(exc))]) from None
+        except DocumentError as exc:
+            raise InvalidArgument(f"the {req.format} document is invalid", violations=[
+                FieldViolation(v.path, v.reason) for v in exc.violations]) from None
+        reply_conversation = await self._reply_context(req, sender)
+        decision = await asyncio.to_thread(node.router.route, sender=sender, document_type=document_type, doc=doc,
+                                           explicit=list(req.recipients), in_reply_to=req.in_reply_to)
+        message_id = req.message_id or str(uuid.uuid4())
+        conversation_id = req.conversation_id or reply_conversation or message_id
+        created = now_us()
+        if req.HasField("expires_at"):
+            expires = req.expires_at.seconds * 1_000_000 + req.expires_at.nanos // 1000
+        else:
+            expires = created + node.config.limits.default_ttl_s * 1_000_000
+        header = envelope_pb2.EnvelopeHeader(
+            message_id=message_id, conversation_id=conversation_id, in_reply_to=req.in_reply_to, sender=sender,
+            recipients=list(decision.recipients), document_type=document_type, created_at=_ts(created),
+            expires_at=_ts(expires), source_format=req.format, routing_attributes=decision.attributes)
+        payload = doc.SerializeToString(deterministic=True)
+        certs = [node.recipient_certificate(r) for r in decision.recipients]
+        sealed = envelope.seal(header, payload, keys, certs)
+        routes = tuple(NewDelivery(r, route_for(node.directory, r, node.name)) for r in decision.recipients)
+        msg = NewMessage(
+            message_id=message_id, conversation_id=conversation_id, in_reply_to=req.in_reply_to, sender=sender,
+            document_type=document_type, submit_sha256=digest, envelope=sealed.data,
+            envelope_sha256=sealed.sha256, created_us=created, expires_us=expires, accepted_us=created,
+            origin="local", attributes=decision.attributes, item_ids=decision.item_ids, deliveries=routes,
+            audit_event=audit.AuditEvent(audit.ACCEPTED, message_id, actor=sender, detail={
+                "document_type": document_type, "format": req.format, "recipients": list(decision.recipients),
+                "envelope_sha256": sealed.sha256.hex(), "bytes": len(sealed.data),
+                "conversation_id": conversation_id}),
+        )
+        accepted: Accepted = await asyncio.wrap_future(node.store.writer.submit(node.store.op_accept(msg)))
+        local = tuple(d.recipient for d in routes if d.route == "local")
+        if not accepted.duplicate:
+            log.info("accepted", message_id=message_id, conversation_id=conversation_id, sender=sender,
+                     document_type=document_type, recipients=list(decision.recipients))
+            self._on_accepted(local)
+        return Submitted(_response(accepted), local)
+
