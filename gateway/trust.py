@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -244,7 +244,7 @@ class TrustStore:
         else:
             try:
                 cert.verify_directly_issued_by(self.ca_cert)
-            except (ValueError, TypeError, InvalidSignature) as exc:
+            except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm) as exc:
                 raise UntrustedIssuer(f"certificate was not issued by the federation CA: {exc}") from exc
         if now < cert.not_valid_before_utc:
             raise CertificateNotYetValid(f"certificate not valid before {cert.not_valid_before_utc.isoformat()}")
@@ -255,14 +255,11 @@ class TrustStore:
             raise CertificateRevoked(f"certificate serial {cert.serial_number:x} is revoked")
         try:
             _check_purpose(cert, purpose)
-        except ValueError as exc:  # duplicate or undecodable extensions
-            raise MalformedCertificate(f"certificate extensions unreadable: {exc}") from exc
-        if purpose is Purpose.CA:
-            return "ca"
-        try:
+            if purpose is Purpose.CA:
+                return "ca"
             ident = identity_of(cert)
-        except ValueError as exc:
-            raise MalformedCertificate(str(exc)) from exc
+        except (ValueError, UnsupportedAlgorithm) as exc:  # undecodable key or extensions
+            raise MalformedCertificate(f"certificate unreadable: {exc}") from exc
         if purpose in _PARTICIPANT_PURPOSES and ident.kind != "participant":
             raise WrongKeyUsage(f"{purpose.value} needs a participant certificate, got node {ident.name!r}")
         if purpose in _NODE_PURPOSES and ident.kind != "node":
