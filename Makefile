@@ -26,7 +26,7 @@ $(GENERATED): $(PROTOS) scripts/gen_protos.py $(VENV)/.installed
 pki: $(PKI)
 
 $(PKI): $(VENV)/.installed $(GENERATED)
-	$(BIN)/gateway pki init --federation examples/federation.toml --out certs-example
+	$(BIN)/gateway pki init --out certs-example
 
 run: install gen pki
 	$(BIN)/gateway serve --config examples/$(NODE).toml

@@ -97,3 +97,89 @@ class Problems:
 
     def __bool__(self) -> bool:
         return bool(self.items)
+
+
+# --- certificates (gateway.trust) ---------------------------------------------------------------
+
+
+class TrustError(Unauthenticated):
+    """A certificate is not acceptable to the federation trust store for the purpose asked."""
+
+
+class UntrustedIssuer(TrustError):
+    """Not issued (signed) by the federation CA."""
+
+
+class CertificateExpired(TrustError):
+    pass
+
+
+class CertificateNotYetValid(TrustError):
+    pass
+
+
+class CertificateRevoked(TrustError):
+    pass
+
+
+class WrongKeyUsage(TrustError):
+    """Key usage, extended key usage, key type or kind of name (node/participant) do not fit the purpose."""
+
+
+class MalformedCertificate(TrustError):
+    pass
+
+
+class CrlInvalid(TrustError):
+    """The CRL is not signed by the federation CA, or is past its nextUpdate."""
+
+
+# --- envelopes and receipts (gateway.envelope) -----------------------------------------------------
+
+
+class EnvelopeError(GatewayError):
+    """An envelope, receipt or JWS failed verification or decryption.
+
+    Forgery and tampering map to PERMISSION_DENIED: the caller is authenticated, but the content is
+    not acceptable as coming from who it claims. Undecodable input is INVALID_ARGUMENT.
+    """
+
+    grpc_code = "PERMISSION_DENIED"
+
+
+class MalformedEnvelope(EnvelopeError):
+    """Not a strictly canonical Envelope / JWS / receipt; nothing was verified."""
+
+    grpc_code = "INVALID_ARGUMENT"
+
+
+class BadSignature(EnvelopeError):
+    """The JWS signature is invalid, uses a forbidden algorithm, or does not cover these bytes."""
+
+
+class SignerNotTrusted(EnvelopeError):
+    """The signer certificate failed the trust store check; ``cause`` is the TrustError."""
+
+    def __init__(self, cause: TrustError):
+        super().__init__(f"signer certificate not trusted: {cause}")
+        self.cause = cause
+
+
+class SenderMismatch(EnvelopeError):
+    """The certificate that signed names someone else than the header's sender (or receipt's recipient)."""
+
+
+class NotARecipient(EnvelopeError):
+    """No key wrap for this participant and encryption certificate."""
+
+
+class DecryptionFailed(EnvelopeError):
+    pass
+
+
+class CommitmentMismatch(EnvelopeError):
+    """The decrypted plaintext is not the one the sender committed to."""
+
+
+class ReceiptMismatch(EnvelopeError):
+    """A Receipt's proto fields differ from its authoritative JWS payload."""
