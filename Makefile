@@ -25,7 +25,7 @@ $(GENERATED): $(PROTOS) scripts/gen_protos.py $(VENV)/.installed
 
 pki: $(PKI)
 
-$(PKI): $(VENV)/.installed $(GENERATED)
+$(PKI): | $(VENV)/.installed $(GENERATED)
 	$(BIN)/gateway pki init --out certs-example
 
 run: install gen pki
