@@ -1,0 +1,97 @@
+"""One node serves its hosted participants end to end: submit → receive → acknowledge → status."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import grpc
+import pytest
+
+from gateway import envelope
+from gateway.api.swg.v1 import exchange_pb2, item_pb2
+from tests.support.documents import aed_batch
+
+POST, CUSTOMS, TAX = "DE/POST/MAIN", "DE/CUSTOMS/MAIN", "DE/TAX/MAIN"
+
+
+def submit_aed(client, batch: item_pb2.ItemBatch, **kw) -> exchange_pb2.SubmitResponse:  # type: ignore[no-untyped-def]
+    req = exchange_pb2.SubmitRequest(format="swg.aed.v1", content=batch.SerializeToString(), **kw)
+    return client.exchange.Submit(req, metadata=client.metadata, timeout=30)
+
+
+def receive(client, count: int, **kw) -> list[exchange_pb2.Delivery]:  # type: ignore[no-untyped-def]
+    stream = client.exchange.Receive(exchange_pb2.ReceiveRequest(**kw), metadata=client.metadata, timeout=30)
+    got = []
+    for d in stream:
+        got.append(d)
+        if len(got) == count:
+            break
+    stream.cancel()
+    return got
+
+
+def test_post_submits_aed_customs_receives_acknowledges_and_post_sees_verified_receipt(de_node, federation) -> None:
+    post, customs = de_node.client(POST), de_node.client(CUSTOMS)
+    batch = aed_batch(3)
+    resp = submit_aed(post, batch)
+    assert list(resp.recipients) == [CUSTOMS]
+    assert not resp.duplicate
+
+    [delivery] = receive(customs, 1, format="swg.aed.v1")
+    assert delivery.message_id == resp.message_id
+    assert delivery.sender == POST
+    assert item_pb2.ItemBatch.FromString(delivery.content) == batch
+
+    ack = customs.exchange.Acknowledge(exchange_pb2.AcknowledgeRequest(message_ids=[resp.message_id]),
+                                       metadata=customs.metadata)
+    status = post.exchange.GetStatus(exchange_pb2.GetStatusRequest(message_id=resp.message_id),
+                                     metadata=post.metadata)
+    [rs] = status.recipients
+    assert rs.recipient == CUSTOMS
+    assert rs.state == exchange_pb2.DELIVERY_STATE_ACKNOWLEDGED
+    [receipt] = rs.receipts
+    assert receipt.jws == ack.receipts[0].jws
+    verified = envelope.verify_receipt(receipt.jws, federation.trust)
+    assert verified.message_id == resp.message_id
+    assert verified.recipient == CUSTOMS
+    assert verified.envelope_sha256 == delivery.envelope_sha256 == status.envelope_sha256
+
+
+def test_unacknowledged_delivery_survives_a_restart_and_is_delivered_again(de_node) -> None:
+    post = de_node.client(POST)
+    resp = submit_aed(post, aed_batch(1))
+    customs = de_node.client(CUSTOMS)
+    [first] = receive(customs, 1)
+    assert first.attempt == 1
+    de_node.restart()
+    customs = de_node.client(CUSTOMS)
+    [again] = receive(customs, 1)
+    assert again.message_id == resp.message_id
+    assert again.attempt == 2
+
+
+def test_database_holds_no_plaintext_payload(de_node) -> None:
+    post = de_node.client(POST)
+    marker = "Unmistakable-Plaintext-Marker-7f3a"
+    submit_aed(post, aed_batch(2, marker=marker))
+    de_node.runner.stop()
+    data = b"".join(p.read_bytes() for p in de_node.tmp.glob("de-node.db*"))
+    assert len(data) > 0
+    assert marker.encode() not in data
+    assert "Erika Mustermann".encode() not in data
+
+
+def test_same_message_id_twice_is_one_message_and_other_content_is_already_exists(de_node) -> None:
+    post = de_node.client(POST)
+    batch = aed_batch(1)
+    first = submit_aed(post, batch, message_id="post-2026-000001")
+    second = submit_aed(post, batch, message_id="post-2026-000001")
+    assert second.duplicate and second.message_id == first.message_id
+    assert second.accepted_at == first.accepted_at
+    with pytest.raises(grpc.RpcError) as err:
+        submit_aed(post, aed_batch(1, marker="something else"), message_id="post-2026-000001")
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    de_node.runner.stop()
+    db = sqlite3.connect(de_node.db_path)
+    assert db.execute("select count(*) from messages").fetchone()[0] == 1
+    assert db.execute("select count(*) from deliveries").fetchone()[0] == 1

@@ -1,0 +1,179 @@
+"""Real nodes for integration tests: configs written from a test federation, servers on loopback.
+
+``NodeRunner`` runs a ``GatewayServer`` on its own event loop in a thread, so tests use the ordinary
+synchronous gRPC client exactly as an agency's application would, over real mTLS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from gateway.api.swg.v1 import exchange_pb2_grpc
+from gateway.auth import issue_token
+from gateway.node import Node
+from gateway.server import GatewayServer
+from tests.support.pki import Federation
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_DIRECTORY = ROOT / "examples" / "federation.toml"
+HOSTED = {
+    "de-node": ("DE/CUSTOMS/MAIN", "DE/POST/MAIN", "DE/TAX/MAIN"),
+    "fr-node": ("FR/CUSTOMS/MAIN", "FR/POST/MAIN"),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_directory(fed: Federation, out: Path, ports: dict[str, int], extra: str = "") -> Path:
+    """The example directory, pointing at the test federation's certificates and the given ports."""
+    text = EXAMPLE_DIRECTORY.read_text().replace("../certs-example", str(fed.paths.root))
+    for node, port in ports.items():
+        default = {"de-node": 50051, "fr-node": 50052}[node]
+        text = text.replace(f"127.0.0.1:{default}", f"127.0.0.1:{port}")
+    path = out / "federation.toml"
+    path.write_text(text + extra)
+    return path
+
+
+def write_node_config(fed: Federation, out: Path, node: str, port: int, directory: Path, *,
+                      database_url: str | None = None, limits: str = "", delivery: str = "",
+                      participants: Iterable[str] | None = None) -> Path:
+    np = fed.paths.nodes[node]
+    db = database_url or f"sqlite:///{out / (node + '.db')}"
+    parts = []
+    for pid in participants if participants is not None else HOSTED[node]:
+        pp = fed.paths.participants[pid]
+        parts.append(f"""
+[[participants]]
+id = "{pid}"
+signing_key = "{pp.signing_key}"
+signing_cert = "{pp.signing_cert}"
+encryption_key = "{pp.encryption_key}"
+encryption_cert = "{pp.encryption_cert}"
+""")
+    text = f"""
+[node]
+name = "{node}"
+listen = "127.0.0.1:{port}"
+directory = "{directory}"
+
+[tls]
+ca = "{fed.paths.ca_cert}"
+cert = "{np.tls_cert}"
+key = "{np.tls_key}"
+crl = "{fed.paths.crl}"
+
+[database]
+url = "{db}"
+
+[tokens]
+issuer = "swg:{node}"
+audience = "swg:{node}"
+signing_certificate = "{np.token_cert}"
+signing_key = "{np.token_key}"
+max_lifetime_s = 3600
+
+[limits]
+visibility_timeout_s = 30
+{limits}
+
+[delivery]
+poll_interval_s = 0.2
+expiry_sweep_s = 0.2
+{delivery}
+""" + "".join(parts)
+    path = out / f"{node}.toml"
+    path.write_text(text)
+    return path
+
+
+class NodeRunner:
+    """A node in a background thread with its own event loop."""
+
+    def __init__(self, config: Path):
+        self.config = config
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.server: GatewayServer | None = None
+        self.thread.start()
+
+    def _call(self, coro: Any, timeout: float = 60) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def start(self) -> NodeRunner:
+        async def go() -> GatewayServer:
+            node = await asyncio.to_thread(Node.load, self.config)
+            server = GatewayServer(node)
+            await server.start()
+            return server
+
+        self.server = self._call(go())
+        return self
+
+    @property
+    def node(self) -> Node:
+        assert self.server is not None
+        return self.server.node
+
+    @property
+    def address(self) -> str:
+        assert self.server is not None
+        return self.server.address
+
+    def stop(self, grace_s: float = 2.0) -> None:
+        if self.server is not None:
+            self._call(self.server.stop(grace_s))
+            self.server = None
+
+    def close(self) -> None:
+        self.stop()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()
+
+
+@dataclass
+class Client:
+    """What a participant's application holds: an mTLS channel and a bound bearer token."""
+
+    participant: str
+    channel: grpc.Channel
+    token: str
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self.token}"),)
+
+    @property
+    def exchange(self) -> exchange_pb2_grpc.ExchangeStub:
+        return exchange_pb2_grpc.ExchangeStub(self.channel)
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+def connect(fed: Federation, node: str, address: str, participant: str,
+            scopes: Sequence[str] = ("submit", "receive", "status", "assist", "admin"), *,
+            cert: Path | None = None, key: Path | None = None, ca: Path | None = None,
+            token: str | None = None, lifetime_s: int = 600) -> Client:
+    pp = fed.paths.participants[participant]
+    np = fed.paths.nodes[node]
+    cert_pem = (cert or pp.client_cert).read_bytes()
+    creds = grpc.ssl_channel_credentials(root_certificates=(ca or fed.paths.ca_cert).read_bytes(),
+                                         private_key=(key or pp.client_key).read_bytes(), certificate_chain=cert_pem)
+    if token is None:
+        token = issue_token(signing_key_pem=np.token_key.read_bytes(), issuer=f"swg:{node}", audience=f"swg:{node}",
+                            participant=participant, scopes=scopes, client_cert_pem=cert_pem, lifetime_s=lifetime_s)
+    return Client(participant, grpc.secure_channel(address, creds), token)
