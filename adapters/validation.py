@@ -23,7 +23,7 @@ AED = "swg.aed.v1"
 INSPECTION = "swg.inspection.v1"
 
 #: Full AED: everything below. LOGISTIC: data from logistic systems (IPS exports), which may lack the
-#: customs declaration: the item category is not required; every other rule applies.
+#: customs declaration: the item category is never required; every other rule applies.
 PROFILE_AED = "aed"
 PROFILE_LOGISTIC = "logistic"
 
@@ -151,8 +151,9 @@ def _item(c: _Checker, path: str, item: item_pb2.PostalItem, profile: str) -> No
         if reason:
             c.add(join(path, "receptacle_id"), f"not a valid S9 receptacle identifier: {reason}")
     if item.category == 0:
-        if profile == PROFILE_AED:
-            c.add(join(path, "category"), "category of item is missing (11, 21, 31, 32, 91 or 991)")
+        if profile == PROFILE_AED and item.contents:
+            c.add(join(path, "category"), "category of item is missing (11, 21, 31, 32, 91 or 991) for an item "
+                                          "with a customs declaration (content pieces)")
     elif item.category not in _CATEGORIES:
         c.add(join(path, "category"), f"category of item {item.category} is not in the UPU code list")
     for side in ("sender", "addressee"):
