@@ -15,7 +15,7 @@ from adapters.upu import cusrsp, ips, itmatt
 from adapters.wco import ecommerce
 from adapters.errors import DocumentError, UnknownFormat, UnsupportedConversion, Violation
 from adapters.paths import identity, json_pointer_locator
-from adapters.xml import DEFAULT_MAX_BYTES, check_text
+from adapters.xml import DEFAULT_MAX_BYTES, parse_json
 from gateway.api.swg.v1 import assistance_pb2, inspection_pb2, item_pb2, revenue_pb2
 
 AED = "swg.aed.v1"
@@ -57,9 +57,9 @@ def _json_format(document_type: str) -> Format:
     cls = DOCUMENT_TYPES[document_type]
 
     def decode(content: bytes) -> Message:
-        text = check_text(content, kind="JSON document")
+        obj = parse_json(content)
         try:
-            return json_format.Parse(text, cls(), max_recursion_depth=32)
+            return json_format.ParseDict(obj, cls(), max_recursion_depth=32)
         except (json_format.ParseError, RecursionError, ValueError, TypeError) as exc:
             raise DocumentError([Violation("/", f"not valid {document_type}+json: {exc}")]) from None
 
