@@ -9,6 +9,7 @@ import sys
 # Command modules, in the order `gateway --help` lists them.
 COMMAND_MODULES = [
     "gateway.cli.pki_cmd",
+    "gateway.cli.convert_cmd",
 ]
 
 
