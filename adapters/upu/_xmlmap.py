@@ -141,11 +141,12 @@ class Reader:
         return out
 
     def text(self, el: etree._Element, xpath: str) -> str:
-        if len(el):
+        if any(isinstance(child.tag, str) for child in el):
             self.problem(xpath, "a value element must not contain elements")
         for attr in el.attrib:
             self.problem(f"{xpath}/@{attr}", f"unexpected attribute {attr}")
-        return (el.text or "").strip()
+        # Comments inside a value are skipped: the value is the text around them.
+        return ((el.text or "") + "".join(child.tail or "" for child in el)).strip()
 
     def convert(self, text: str, kind: str, xpath: str) -> Any:
         """Text → canonical value; None (and a problem) when the text cannot be converted."""

@@ -90,3 +90,40 @@ def test_examples_decode_to_the_samples() -> None:
     assert registry.decode("wco.ecommerce.v1",
                            (ROOT / "adapters/wco/examples/ecommerce-example.json").read_bytes())[1] \
         == samples.item_batch()
+
+
+def test_committed_json_schema_is_the_generated_one() -> None:
+    import json
+
+    from adapters.wco import ecommerce
+
+    committed = json.loads((ROOT / "adapters/wco/schemas/ecommerce-v1.schema.json").read_text())
+    assert committed == ecommerce.json_schema()
+
+
+def test_wco_documents_conform_to_the_committed_schema() -> None:
+    import json
+
+    import jsonschema
+
+    schema = json.loads((ROOT / "adapters/wco/schemas/ecommerce-v1.schema.json").read_text())
+    for doc in ("adapters/wco/examples/ecommerce-example.json", "tests/fixtures/wco/input.json",
+                "tests/fixtures/golden/wco.out.json", "tests/fixtures/golden/itmatt-to-wco.json"):
+        jsonschema.validate(json.loads((ROOT / doc).read_text()), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"Items": [{"TransportDocument (30B)": {"ID (D024)": "x"}, "HS": "1"}]}, schema)
+
+
+def test_wco_keys_carry_their_wco_ids() -> None:
+    doc = (ROOT / "adapters/wco/examples/ecommerce-example.json").read_text()
+    for key in ("Consignor (30A)", "Name (R020)", "Identification (R021)", "Consignee (27A)", "Name (R014)",
+                "Address (04A)", "Line (239)", "CityName (241)", "CountryCode (242)", "Postcode (245)",
+                "Communication (25A)", "Carrier (18A)", "TransportDocument (30B)", "ID (D024)",
+                "GoodsDescription (6/8)", "Classification (6/14)", "CustomsValue (4/18)", "GrossMass (6/5)"):
+        assert f'"{key}"' in doc, key
+
+
+def test_comment_inside_a_value_is_skipped() -> None:
+    doc = (ROOT / "adapters/upu/examples/itmatt-example.xml").read_bytes().replace(
+        b"<itmatt:HS>610910</itmatt:HS>", b"<itmatt:HS>6109<!-- tariff -->10</itmatt:HS>")
+    assert registry.decode("upu.itmatt.v1", doc)[1] == samples.item_batch()
