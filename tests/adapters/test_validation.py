@@ -196,3 +196,24 @@ def test_document_types_without_rules_pass() -> None:
     from gateway.api.swg.v1 import revenue_pb2
 
     assert validation.validate("swg.revenue.v1", revenue_pb2.RevenueNoticeBatch()) == []
+
+
+def test_wco_wrong_types_are_reported_with_pointers() -> None:
+    doc = json.loads((ROOT / "adapters/wco/examples/ecommerce-example.json").read_bytes())
+    doc["Items"][0]["GoodsItems"][0]["Quantity"] = "2"
+    doc["Items"][0]["Dutiable"] = "yes"
+    doc["Items"][1]["CategoryOfItem"] = 12
+    got = violations("wco.ecommerce.v1", json.dumps(doc).encode())
+    assert "integer" in got["/Items/0/GoodsItems/0/Quantity"]
+    assert "boolean" in got["/Items/0/Dutiable"]
+    assert "/Items/1/CategoryOfItem" in got
+
+
+def test_format_decode_checks_structure_only() -> None:
+    """Format.decode (used by tools that want the raw message) reports reading problems, not rules."""
+    fmt = registry.get("upu.itmatt.v1")
+    assert fmt.media_type == "application/xml"
+    lenient = EXAMPLE.replace(b"LX806576725TW", b"LX806576726TW")
+    assert fmt.decode(lenient).items[1].item_id == "LX806576726TW"
+    with pytest.raises(DocumentError):
+        fmt.decode(EXAMPLE.replace(b"<itmatt:Number>2<", b"<itmatt:Number>x<"))
