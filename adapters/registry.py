@@ -6,13 +6,16 @@ writes it (``upu.itmatt.v1`` XML, ``wco.ecommerce.v1`` JSON, or the canonical pr
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
+from adapters import validation
+from adapters.format import Decoded, Format, located_format
+from adapters.upu import cusrsp, ips, itmatt
+from adapters.wco import ecommerce
 from adapters.errors import DocumentError, UnknownFormat, UnsupportedConversion, Violation
+from adapters.paths import identity, json_pointer_locator
+from adapters.xml import DEFAULT_MAX_BYTES, parse_json
 from gateway.api.swg.v1 import assistance_pb2, inspection_pb2, item_pb2, revenue_pb2
 
 AED = "swg.aed.v1"
@@ -30,19 +33,14 @@ DOCUMENT_TYPES: dict[str, type[Message]] = {
 }
 
 
-@dataclass(frozen=True)
-class Format:
-    name: str
-    document_type: str
-    decode: Callable[[bytes], Message]
-    encode: Callable[[Message], bytes]
-
-
 def _protobuf_format(document_type: str) -> Format:
     cls = DOCUMENT_TYPES[document_type]
 
     def decode(content: bytes) -> Message:
         msg = cls()
+        if len(content) > DEFAULT_MAX_BYTES:
+            raise DocumentError([Violation("/", f"document is {len(content)} bytes, more than the limit "
+                                                f"of {DEFAULT_MAX_BYTES} bytes")])
         try:
             msg.ParseFromString(content)
         except (DecodeError, ValueError, RecursionError) as exc:
@@ -52,24 +50,29 @@ def _protobuf_format(document_type: str) -> Format:
     def encode(msg: Message) -> bytes:
         return msg.SerializeToString(deterministic=True)
 
-    return Format(document_type, document_type, decode, encode)
+    return Format(document_type, document_type, decode, encode, media_type="application/x-protobuf")
 
 
 def _json_format(document_type: str) -> Format:
     cls = DOCUMENT_TYPES[document_type]
 
     def decode(content: bytes) -> Message:
+        obj = parse_json(content)
         try:
-            return json_format.Parse(content.decode("utf-8"), cls())
-        except UnicodeDecodeError as exc:
-            raise DocumentError([Violation("/", f"not UTF-8 text: {exc.reason} at byte {exc.start}")]) from None
-        except (json_format.ParseError, RecursionError, ValueError) as exc:
+            return json_format.ParseDict(obj, cls(), max_recursion_depth=32)
+        except (json_format.ParseError, RecursionError, ValueError, TypeError) as exc:
             raise DocumentError([Violation("/", f"not valid {document_type}+json: {exc}")]) from None
 
     def encode(msg: Message) -> bytes:
         return json_format.MessageToJson(msg, indent=2, sort_keys=True).encode("utf-8")
 
-    return Format(document_type + "+json", document_type, decode, encode)
+    locate = json_pointer_locator(cls.DESCRIPTOR)
+
+    def decode_located(content: bytes) -> Decoded:
+        return decode(content), locate, []
+
+    return Format(document_type + "+json", document_type, decode, encode, decode_located,
+                  media_type="application/json")
 
 
 _FORMATS: dict[str, Format] = {}
@@ -100,9 +103,22 @@ def formats_for(document_type: str) -> list[str]:
 
 
 def decode(name: str, content: bytes) -> tuple[str, Message]:
-    """Decode ``content`` written in format ``name``; returns (document type, canonical message)."""
+    """Decode ``content`` written in format ``name``; returns (document type, canonical message).
+
+    The decoded message is validated (``adapters.validation``) for the document types that have rules
+    (swg.aed.v1, swg.inspection.v1); DocumentError carries every violation found, each with a path into
+    the input: XPath for XML formats, JSON pointer for JSON formats, canonical field path for protobuf.
+    """
     fmt = get(name)
-    return fmt.document_type, fmt.decode(content)
+    if not isinstance(content, (bytes, bytearray, memoryview)):
+        raise DocumentError([Violation("/", f"document must be bytes, not {type(content).__name__}")])
+    content = bytes(content)
+    if fmt.decode_located is not None:
+        msg, locate, problems = fmt.decode_located(content)
+    else:
+        msg, locate, problems = fmt.decode(content), identity, []
+    validation.check(fmt.document_type, msg, locate=locate, profile=fmt.validation_profile, earlier=problems)
+    return fmt.document_type, msg
 
 
 def encode(name: str, document_type: str, msg: Message) -> bytes:
@@ -110,4 +126,12 @@ def encode(name: str, document_type: str, msg: Message) -> bytes:
     fmt = get(name)
     if fmt.document_type != document_type:
         raise UnsupportedConversion(f"format {name} carries {fmt.document_type}, not {document_type}")
+    expected = DOCUMENT_TYPES[document_type]
+    if not isinstance(msg, expected):
+        raise UnsupportedConversion(f"{document_type} is a {expected.DESCRIPTOR.full_name}, "
+                                    f"not a {type(msg).__name__}")
     return fmt.encode(msg)
+
+
+for _fmt in (itmatt.FORMAT, cusrsp.FORMAT, ips.FORMAT, ecommerce.FORMAT):
+    register(_fmt)

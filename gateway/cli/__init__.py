@@ -12,6 +12,7 @@ COMMAND_MODULES = [
     "gateway.cli.exchange_cmd",
     "gateway.cli.token_cmd",
     "gateway.cli.pki_cmd",
+    "gateway.cli.convert_cmd",
 ]
 
 

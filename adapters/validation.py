@@ -1,0 +1,276 @@
+"""Validation of canonical documents, shared by every adapter and run by ``registry.decode``.
+
+Every check runs; every problem is reported as a :class:`~adapters.errors.Violation` whose path is a
+canonical field path (``items[1].contents[0].hs_code``, indices from 0). ``registry.decode`` translates
+those paths into XPaths / JSON pointers into the input document. The rules are listed in docs/formats.md.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from google.protobuf.message import Message
+from stdnum.eu import oss
+from stdnum.exceptions import ValidationError as StdnumError
+
+from adapters.errors import DocumentError, Violation
+from adapters.paths import Locator, identity, join
+from adapters.upu import s10
+from gateway.api.swg.v1 import common_pb2, inspection_pb2, item_pb2
+
+AED = "swg.aed.v1"
+INSPECTION = "swg.inspection.v1"
+
+#: Full AED: everything below. LOGISTIC: data from logistic systems (IPS exports), which may lack the
+#: customs declaration: the item category is never required; every other rule applies.
+PROFILE_AED = "aed"
+PROFILE_LOGISTIC = "logistic"
+
+_DECIMAL = re.compile(r"^\d{1,15}(\.\d{1,6})?$")
+_HS = re.compile(r"^\d{6,10}$")
+_CATEGORIES = frozenset(v.number for v in item_pb2.ItemCategory.DESCRIPTOR.values if v.number != 0)
+_OUTCOMES = frozenset(v.number for v in inspection_pb2.InspectionOutcome.DESCRIPTOR.values if v.number != 0)
+_DOC_TYPES = frozenset(v.number for v in item_pb2.ItemDocumentType.DESCRIPTOR.values)
+_TAX_ID_TYPES = frozenset(v.number for v in common_pb2.TaxIdType.DESCRIPTOR.values)
+_SCHEMES = frozenset(v.number for v in item_pb2.EventScheme.DESCRIPTOR.values)
+
+
+def decimal_problem(text: str, *, positive: bool = False) -> str | None:
+    """Reason ``text`` is not a well-formed decimal ("12.50": digits, optional "." and up to 6 decimals)."""
+    if not _DECIMAL.match(text):
+        return f"{text!r} is not a decimal number (digits, optional '.' and decimals, no sign or exponent)"
+    if positive and Decimal(text) <= 0:
+        return f"{text} must be greater than zero"
+    return None
+
+
+def ioss_problem(value: str) -> str | None:
+    """Reason ``value`` is not an IOSS number (IM…) or IOSS intermediary number (IN…).
+
+    Both are 12 characters: prefix + 3-digit ISO numeric code of an EU member state + 6 digits + check
+    digit. The check-digit algorithm is not public (python-stdnum's ``stdnum.eu.oss`` says so), so only
+    the structure and the member-state code are verified, with ``stdnum.eu.oss``.
+    """
+    if value != value.strip().upper() or " " in value:
+        return "IOSS number must be written in capitals without spaces"
+    if value.startswith("EU"):
+        return "EU… numbers belong to the non-Union OSS scheme, not to IOSS"
+    if value.startswith("IN"):
+        candidate = "IM" + value[2:]
+    elif value.startswith("IM"):
+        candidate = value
+    else:
+        return "IOSS number must start with IM (or IN for an intermediary)"
+    try:
+        oss.validate(candidate)
+    except StdnumError as exc:
+        if len(candidate) != 12:
+            return "IOSS number must be 12 characters: IM/IN + 3-digit member state + 6 digits + check digit"
+        if not candidate[2:].isdigit():
+            return "IOSS number must have 10 digits after IM/IN"
+        return f"IOSS number does not name an EU member state ({candidate[2:5]}): {exc.message}"
+    return None
+
+
+class _Checker:
+    def __init__(self) -> None:
+        self.problems: list[Violation] = []
+
+    def add(self, path: str, reason: str) -> None:
+        self.problems.append(Violation(path, reason))
+
+    def country(self, path: str, code: str) -> None:
+        if code and not s10.is_country(code):
+            self.add(path, f"{code!r} is not an ISO 3166-1 alpha-2 country code")
+
+    def currency(self, path: str, code: str) -> None:
+        if code and not s10.is_currency(code):
+            self.add(path, f"{code!r} is not an ISO 4217 currency code")
+
+    def decimal(self, path: str, text: str, *, positive: bool = False) -> None:
+        if text:
+            reason = decimal_problem(text, positive=positive)
+            if reason:
+                self.add(path, reason)
+
+    def money(self, path: str, parent: Message, field: str, *, positive: bool = False) -> None:
+        if not parent.HasField(field):
+            return
+        money = getattr(parent, field)
+        mpath = join(path, field)
+        if not money.amount:
+            self.add(join(mpath, "amount"), "amount is missing")
+        else:
+            self.decimal(join(mpath, "amount"), money.amount, positive=positive)
+        if not money.currency:
+            self.add(join(mpath, "currency"), "currency is missing")
+        else:
+            self.currency(join(mpath, "currency"), money.currency)
+
+    def s10(self, path: str, value: str) -> None:
+        if not value:
+            self.add(path, "S10 item identifier is missing")
+            return
+        reason = s10.validate(value)
+        if reason:
+            self.add(path, f"not a valid S10 item identifier: {reason}")
+
+    def timestamp(self, path: str, parent: Message, field: str) -> None:
+        if parent.HasField(field):
+            ts = getattr(parent, field)
+            if not (-62135596800 <= ts.seconds <= 253402300799) or not (0 <= ts.nanos < 1_000_000_000):
+                self.add(join(path, field), "timestamp out of range")
+
+
+def _party(c: _Checker, path: str, party: common_pb2.Party) -> None:
+    if party.HasField("address"):
+        c.country(join(path, "address.country_code"), party.address.country_code)
+    for i, tax in enumerate(party.tax_ids):
+        tpath = join(path, "tax_ids", i)
+        if tax.type not in _TAX_ID_TYPES:
+            c.add(join(tpath, "type"), f"unknown tax id type {tax.type}")
+        if not tax.value:
+            c.add(join(tpath, "value"), "tax id value is missing")
+        elif tax.type == common_pb2.TAX_ID_TYPE_IOSS:
+            reason = ioss_problem(tax.value)
+            if reason:
+                c.add(join(tpath, "value"), reason)
+
+
+def _item(c: _Checker, path: str, item: item_pb2.PostalItem, profile: str) -> None:
+    c.s10(join(path, "item_id"), item.item_id)
+    c.timestamp(path, item, "posted_at")
+    c.country(join(path, "origin_country"), item.origin_country)
+    c.country(join(path, "destination_country"), item.destination_country)
+    c.decimal(join(path, "gross_weight_kg"), item.gross_weight_kg, positive=True)
+    for field in ("insured_value", "postage", "declared_value", "dutiable_value"):
+        c.money(path, item, field)
+    if item.receptacle_id:
+        reason = s10.validate_receptacle(item.receptacle_id)
+        if reason:
+            c.add(join(path, "receptacle_id"), f"not a valid S9 receptacle identifier: {reason}")
+    if item.category == 0:
+        if profile == PROFILE_AED and item.contents:
+            c.add(join(path, "category"), "category of item is missing (11, 21, 31, 32, 91 or 991) for an item "
+                                          "with a customs declaration (content pieces)")
+    elif item.category not in _CATEGORIES:
+        c.add(join(path, "category"), f"category of item {item.category} is not in the UPU code list")
+    for side in ("sender", "addressee"):
+        if item.HasField(side):
+            _party(c, join(path, side), getattr(item, side))
+    for i, doc in enumerate(item.documents):
+        if doc.type not in _DOC_TYPES:
+            c.add(join(join(path, "documents", i), "type"), f"unknown document type {doc.type}")
+    sale = item.category == item_pb2.ITEM_CATEGORY_SALE_OF_GOODS
+    currencies: set[str] = set()
+    total = Decimal(0)
+    summable = True
+    indices: set[int] = set()
+    for i, piece in enumerate(item.contents):
+        ppath = join(path, "contents", i)
+        if piece.index:
+            if piece.index in indices:
+                c.add(join(ppath, "index"), f"content piece index {piece.index} is used twice")
+            indices.add(piece.index)
+        if piece.quantity == 0:
+            c.add(join(ppath, "quantity"), "quantity must be a positive whole number")
+        if piece.hs_code:
+            if not _HS.match(piece.hs_code):
+                c.add(join(ppath, "hs_code"), f"HS code {piece.hs_code!r} must be 6 to 10 digits")
+        elif sale:
+            c.add(join(ppath, "hs_code"), "HS code (at least 6 digits) is required for a sale of goods")
+        c.decimal(join(ppath, "net_weight_kg"), piece.net_weight_kg, positive=True)
+        c.country(join(ppath, "origin_country"), piece.origin_country)
+        before = len(c.problems)
+        c.money(ppath, piece, "value")
+        if piece.HasField("value") and len(c.problems) == before:
+            currencies.add(piece.value.currency)
+            total += Decimal(piece.value.amount)
+        elif piece.HasField("value"):
+            summable = False
+    if len(currencies) > 1:
+        c.add(join(path, "contents"), f"content values use more than one currency: {', '.join(sorted(currencies))}")
+    elif currencies and summable and item.HasField("declared_value"):
+        declared = item.declared_value
+        if declared.currency and declared.currency not in currencies:
+            c.add(join(path, "declared_value.currency"),
+                  f"declared value is in {declared.currency} but the content values are in {currencies.pop()}")
+        elif declared.amount and decimal_problem(declared.amount) is None and total > Decimal(declared.amount):
+            c.add(join(path, "declared_value.amount"),
+                  f"content values add up to {total}, more than the declared value {declared.amount}")
+    for i, event in enumerate(item.events):
+        epath = join(path, "events", i)
+        if event.scheme not in _SCHEMES:
+            c.add(join(epath, "scheme"), f"unknown event scheme {event.scheme}")
+        if not event.code:
+            c.add(join(epath, "code"), "event code is missing")
+        c.timestamp(epath, event, "occurred_at")
+
+
+def validate_item_batch(batch: item_pb2.ItemBatch, *, profile: str = PROFILE_AED) -> list[Violation]:
+    """Every problem of an AED document (canonical paths)."""
+    c = _Checker()
+    if not batch.items:
+        c.add("items", "the document carries no item")
+    seen: dict[str, int] = {}
+    for i, item in enumerate(batch.items):
+        path = join("", "items", i)
+        _item(c, path, item, profile)
+        if item.item_id:
+            if item.item_id in seen:
+                c.add(join(path, "item_id"), f"item {item.item_id} appears twice (also items[{seen[item.item_id]}])")
+            else:
+                seen[item.item_id] = i
+    return c.problems
+
+
+def validate_inspection_batch(batch: inspection_pb2.InspectionResultBatch) -> list[Violation]:
+    """Every problem of a swg.inspection.v1 document (canonical paths)."""
+    c = _Checker()
+    if not batch.results:
+        c.add("results", "the document carries no result")
+    for i, result in enumerate(batch.results):
+        path = join("", "results", i)
+        c.s10(join(path, "item_id"), result.item_id)
+        if result.outcome == 0:
+            c.add(join(path, "outcome"), "decision (outcome) is missing")
+        elif result.outcome not in _OUTCOMES:
+            c.add(join(path, "outcome"), f"unknown outcome {result.outcome}")
+        c.timestamp(path, result, "decided_at")
+        c.money(path, result, "total_fee")
+        for j, tax in enumerate(result.taxes):
+            tpath = join(path, "taxes", j)
+            c.money(tpath, tax, "amount")
+            c.decimal(join(tpath, "rate"), tax.rate)
+            if tax.hs_code and not _HS.match(tax.hs_code):
+                c.add(join(tpath, "hs_code"), f"HS code {tax.hs_code!r} must be 6 to 10 digits")
+        for j, rev in enumerate(result.revisions):
+            rpath = join(path, "revisions", j)
+            if rev.revised_hs_code and not _HS.match(rev.revised_hs_code):
+                c.add(join(rpath, "revised_hs_code"), f"HS code {rev.revised_hs_code!r} must be 6 to 10 digits")
+        if result.HasField("image") and result.image.sha256 and len(result.image.sha256) != 32:
+            c.add(join(path, "image.sha256"), "SHA-256 digest must be 32 bytes")
+    return c.problems
+
+
+def validate(document_type: str, msg: Message, *, profile: str = PROFILE_AED) -> list[Violation]:
+    """Every problem of a canonical document, with canonical paths; [] for types without rules."""
+    if document_type == AED:
+        return validate_item_batch(msg, profile=profile)  # type: ignore[arg-type]
+    if document_type == INSPECTION:
+        return validate_inspection_batch(msg)  # type: ignore[arg-type]
+    return []
+
+
+def check(document_type: str, msg: Message, *, locate: Locator = identity, profile: str = PROFILE_AED,
+          earlier: list[Violation] | None = None) -> None:
+    """Raise DocumentError with every violation (paths translated by ``locate``), if there is any.
+
+    ``earlier`` are problems the decoder already found (their paths already point into the input).
+    """
+    problems = list(earlier or [])
+    problems += [Violation(locate(v.path), v.reason) for v in validate(document_type, msg, profile=profile)]
+    if problems:
+        unique = list(dict.fromkeys(problems))
+        raise DocumentError(unique, summary=f"invalid {document_type} document ({len(unique)} problems)")

@@ -1,0 +1,140 @@
+"""The one place that parses XML (and JSON) for the adapters.
+
+Every document comes from outside the gateway, so parsing is hardened:
+
+- no DTD is loaded, no entity is resolved, no network is touched (lxml ``resolve_entities=False``,
+  ``load_dtd=False``, ``no_network=True``, ``huge_tree=False``); any ``<!DOCTYPE`` is refused before
+  parsing, and again on the parsed tree's docinfo, so XXE, billion laughs and quadratic blow-up via
+  internal entities cannot happen;
+- a size limit (``max_bytes``, 4 MiB by default) is checked before anything else;
+- a depth limit (``max_depth``) is checked while the tree is walked;
+- the bytes must be UTF-8 (or declare UTF-8/US-ASCII) and contain no NUL byte.
+
+Every failure is a :class:`~adapters.errors.DocumentError` with path ``/`` and a clear reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from lxml import etree
+
+from adapters.errors import DocumentError, Violation
+
+DEFAULT_MAX_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_DEPTH = 32
+DEFAULT_MAX_JSON_DEPTH = 32
+NUL = b"\x00"
+
+_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+_ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
+_DECL_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+
+
+def _fail(reason: str) -> DocumentError:
+    return DocumentError([Violation("/", reason)], summary="unreadable document")
+
+
+def check_text(content: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, kind: str = "document") -> str:
+    """Size, NUL and UTF-8 checks shared by the XML and JSON readers; returns the decoded text."""
+    if not isinstance(content, (bytes, bytearray, memoryview)):
+        raise _fail(f"{kind} must be bytes, not {type(content).__name__}")
+    content = bytes(content)
+    if len(content) > max_bytes:
+        raise _fail(f"{kind} is {len(content)} bytes, more than the limit of {max_bytes} bytes")
+    if not content.strip():
+        raise _fail(f"{kind} is empty")
+    if NUL in content:
+        raise _fail(f"{kind} contains a NUL byte at offset {content.index(NUL)}")
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _fail(f"{kind} is not valid UTF-8: {exc.reason} at byte {exc.start}") from None
+
+
+def parse_xml(
+    content: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_depth: int = DEFAULT_MAX_DEPTH
+) -> etree._Element:
+    """Parse untrusted XML bytes into an lxml element tree; raise DocumentError on anything unsafe."""
+    check_text(content, max_bytes=max_bytes, kind="XML document")
+    content = bytes(content)
+    if _DOCTYPE.search(content) or _ENTITY.search(content):
+        raise _fail("DOCTYPE and entity declarations are not allowed")
+    declared = _DECL_ENCODING.match(content)
+    if declared and declared.group(1).lower() not in (b"utf-8", b"utf8", b"us-ascii", b"ascii"):
+        raise _fail(f"XML must be UTF-8, not {declared.group(1).decode('ascii', 'replace')}")
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_pis=True,
+        collect_ids=False,
+    )
+    try:
+        root = etree.fromstring(content, parser=parser)
+    except etree.XMLSyntaxError as exc:
+        raise _fail(f"not well-formed XML: {exc.msg}") from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise _fail(f"not readable XML: {exc}") from None
+    if root is None:
+        raise _fail("no XML root element")
+    tree = root.getroottree()
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None or tree.docinfo.externalDTD is not None:
+        raise _fail("DOCTYPE is not allowed")
+    _check_depth(root, max_depth)
+    return root
+
+
+def _check_depth(root: etree._Element, max_depth: int) -> None:
+    stack: list[tuple[etree._Element, int]] = [(root, 1)]
+    while stack:
+        el, depth = stack.pop()
+        if depth > max_depth:
+            raise _fail(f"XML nesting is deeper than the limit of {max_depth} levels")
+        if not isinstance(el.tag, str):
+            # Comments and (removed) processing instructions carry no data; entity references cannot
+            # occur because entities are never declared.
+            if isinstance(el, etree._Entity):
+                raise _fail("entity references are not allowed")
+            continue
+        stack.extend((child, depth + 1) for child in el)
+
+
+def parse_json(
+    content: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_depth: int = DEFAULT_MAX_JSON_DEPTH
+) -> Any:
+    """Parse untrusted JSON bytes; raise DocumentError for oversize, bad UTF-8, NUL, syntax or depth."""
+    text = check_text(content, max_bytes=max_bytes, kind="JSON document")
+    # Depth is measured on the text before parsing so that a deeply nested input never reaches the
+    # recursive parser (brackets inside strings are skipped).
+    depth = 0
+    in_string = False
+    escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > max_depth:
+                raise _fail(f"JSON nesting is deeper than the limit of {max_depth} levels")
+        elif ch in "]}":
+            depth -= 1
+
+    def _no_constants(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    try:
+        return json.loads(text, parse_constant=_no_constants)
+    except (ValueError, RecursionError) as exc:
+        raise _fail(f"not valid JSON: {exc}") from None
