@@ -12,6 +12,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from google.protobuf import timestamp_pb2
@@ -114,9 +115,15 @@ class LocalDelivery:
                 claimed: list[Claimed] = []
                 if room > 0:
                     s.wake.clear()
-                    claimed = await asyncio.wrap_future(store.writer.submit(store.op_claim(
+                    pending = store.writer.submit(store.op_claim(
                         recipient=participant, route="local", owner=s.owner, limit=room, now_us=now,
-                        lease_us=lease_us, document_types=list(req.document_types))))
+                        lease_us=lease_us, document_types=list(req.document_types)))
+                    try:
+                        claimed = await asyncio.shield(asyncio.wrap_future(pending))
+                    except asyncio.CancelledError:
+                        # The stream ended while claiming: whatever the claim took goes straight back.
+                        pending.add_done_callback(lambda f, owner=s.owner: self._release_claim(f, owner))
+                        raise
                 for c in claimed:
                     try:
                         delivery = self._open(c, req.format, req.include_envelope)
@@ -136,10 +143,27 @@ class LocalDelivery:
         finally:
             self._streams[participant].discard(s)
             ids = [d for d, _ in s.outstanding.values()]
+            s.outstanding.clear()
             if ids:
                 # The stream is gone: what it still held goes back to the queue for the next stream.
                 store.writer.submit(store.op_release(ids, s.owner, now_us()))
             log.info("receive stream closed", recipient=participant, owner=s.owner, unacknowledged=len(ids))
+
+    def _release_claim(self, fut: Any, owner: str) -> None:
+        if fut.cancelled() or fut.exception() is not None or not fut.result():
+            return
+        store = self.node.store
+        store.writer.submit(store.op_release([c.delivery_id for c in fut.result()], owner, now_us()))
+
+    async def release_all(self) -> None:
+        """On shutdown: hand back everything open streams hold, before the store closes."""
+        store = self.node.store
+        for streams in list(self._streams.values()):
+            for s in list(streams):
+                ids = [d for d, _ in s.outstanding.values()]
+                s.outstanding.clear()
+                if ids:
+                    await asyncio.wrap_future(store.writer.submit(store.op_release(ids, s.owner, now_us())))
 
     async def acknowledge(self, participant: str, message_ids: Sequence[str]) -> list[envelope_pb2.Receipt]:
         keys = self.node.keys_of(participant)

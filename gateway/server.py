@@ -99,6 +99,12 @@ class GatewayServer:
             raise OSError(f"cannot listen on {cfg.listen}")
         await server.start()
         self._server = server
+        if self.node.store.dialect == "sqlite":
+            # SQLite means one node process: leases left by an earlier run of it (a crash) are stale now.
+            released = await asyncio.wrap_future(self.node.store.writer.submit(
+                self.node.store.op_release_all_leases(route="local", now_us=now_us())))
+            if released:
+                log.warning("released leases of a previous run", deliveries=released)
         await self._check_health()
         self._tasks.append(asyncio.create_task(self._health_loop(), name="health"))
         self._tasks.append(asyncio.create_task(ExpiryWorker(self.node).run(), name="expiry"))
@@ -134,6 +140,7 @@ class GatewayServer:
         if self._server is None:
             return
         await self.health.enter_graceful_shutdown()
+        await self.local.release_all()
         await self._server.stop(grace_s)
         for t in self._tasks:
             t.cancel()

@@ -120,6 +120,10 @@ class Writer:
                 return
 
     def _commit(self, batch: list[tuple[WriteOp[Any], concurrent.futures.Future[Any]]]) -> None:
+        # A caller that gave up before its turn (cancelled) is skipped; once running, an op completes.
+        batch = [(op, fut) for op, fut in batch if fut.set_running_or_notify_cancel()]
+        if not batch:
+            return
         results: list[tuple[concurrent.futures.Future[Any], bool, Any]] = []
         try:
             with self._engine.begin() as conn:

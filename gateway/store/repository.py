@@ -300,6 +300,16 @@ class Store:
         return op
 
     @staticmethod
+    def op_release_all_leases(route: str, now_us: int) -> Any:
+        def op(conn: Connection) -> int:
+            d = t.deliveries
+            res = conn.execute(update(d).where(d.c.route == route, d.c.state == IN_FLIGHT)
+                               .values(state=QUEUED, lease_owner=None, lease_expires_us=None, updated_us=now_us,
+                                       next_attempt_us=now_us))
+            return int(res.rowcount or 0)
+        return op
+
+    @staticmethod
     def op_acknowledge(recipient: str, receipts: Sequence[ReceiptRecord], events: Sequence[audit.AuditEvent],
                        now_us: int) -> Any:
         """Mark deliveries acknowledged and store their receipts; an earlier receipt wins (idempotent)."""
