@@ -11,10 +11,11 @@ from __future__ import annotations
 import concurrent.futures
 import queue
 import threading
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import QueuePool
 
@@ -59,6 +60,9 @@ def _sqlite_engine(url: str, *, writer: bool) -> Engine:
 def make_engines(url: str) -> tuple[Engine, Engine]:
     """(write engine, read engine) for ``url``."""
     if is_sqlite(url):
+        path = make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         return _sqlite_engine(url, writer=True), _sqlite_engine(url, writer=False)
     engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
     return engine, engine

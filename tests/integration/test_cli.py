@@ -1,0 +1,104 @@
+"""The `gateway` command as an operator and an agency's integrator use it, against a real node process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adapters import registry
+from tests.support.documents import aed_batch
+from tests.support.nodes import free_port, write_directory, write_node_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def gateway(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True, text=True, check=check,
+                          timeout=timeout, cwd=ROOT)
+
+
+def client_profile(fed, tmp: Path, participant: str, address: str) -> Path:  # type: ignore[no-untyped-def]
+    pp, np = fed.paths.participants[participant], fed.paths.nodes["de-node"]
+    path = tmp / f"{participant.replace('/', '-').lower()}.toml"
+    path.write_text(f"""
+participant = "{participant}"
+address = "{address}"
+ca = "{fed.paths.ca_cert}"
+cert = "{pp.client_cert}"
+key = "{pp.client_key}"
+
+[token]
+issuer_key = "{np.token_key}"
+issuer = "swg:de-node"
+audience = "swg:de-node"
+scopes = ["submit", "receive", "status"]
+""")
+    return path
+
+
+@pytest.fixture
+def node_process(federation, tmp_path: Path):  # type: ignore[no-untyped-def]
+    port = free_port()
+    directory = write_directory(federation, tmp_path, {"de-node": port, "fr-node": free_port()})
+    config = write_node_config(federation, tmp_path, "de-node", port, directory)
+    proc = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--config", str(config)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    line = proc.stdout.readline()  # type: ignore[union-attr]
+    assert "listening on" in line, proc.stderr.read()  # type: ignore[union-attr]
+    yield config, f"127.0.0.1:{port}"
+    proc.terminate()
+    assert proc.wait(timeout=30) == 0, "graceful shutdown on SIGTERM exits 0"
+
+
+def test_config_check_accepts_the_example_and_names_every_bad_key(tmp_path: Path) -> None:
+    ok = gateway("config", "check", "examples/de-node.toml", check=False)
+    if not (ROOT / "certs-example" / "ca" / "ca.crt").exists():
+        pytest.fail("certs-example/ is part of the repository and must exist")
+    assert ok.returncode == 0, ok.stderr
+    assert "OK" in ok.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text((ROOT / "examples" / "de-node.toml").read_text()
+                   .replace('listen = "127.0.0.1:50051"', 'listen = "nowhere"')
+                   .replace("max_message_bytes = 4194304", "max_message_bytes = -1")
+                   .replace('directory = "federation.toml"', f'directory = "{ROOT / "examples" / "federation.toml"}"')
+                   .replace("../certs-example", str(ROOT / "certs-example")))
+    res = gateway("config", "check", str(bad), check=False)
+    assert res.returncode == 2
+    assert "node.listen" in res.stderr and "limits.max_message_bytes" in res.stderr
+
+
+def test_health_submit_receive_status_from_the_command_line(node_process, federation, tmp_path: Path) -> None:
+    config, address = node_process
+    post = client_profile(federation, tmp_path, "DE/POST/MAIN", address)
+    customs = client_profile(federation, tmp_path, "DE/CUSTOMS/MAIN", address)
+    assert gateway("health", "--client", str(post)).stdout.strip() == "SERVING"
+
+    docs = tmp_path / "outbox"
+    docs.mkdir()
+    for n in range(3):
+        (docs / f"aed-{n}.xml").write_bytes(
+            registry.encode("upu.itmatt.v1", registry.AED, aed_batch(1, start=20000000 + n)))
+    out = gateway("submit", "--client", str(post), "--format", "upu.itmatt.v1", str(docs)).stdout.splitlines()
+    ids = [line.split("\t")[0] for line in out]
+    assert len(ids) == 3 and all(len(i) == 36 for i in ids)
+
+    inbox = tmp_path / "inbox"
+    got = gateway("receive", "--client", str(customs), "--out", str(inbox), "--count", "3")
+    assert sorted(line.split("\t")[0] for line in got.stdout.splitlines()) == sorted(ids)
+    assert len(list(inbox.glob("*.receipt.jws"))) == 3
+
+    status = gateway("status", "--client", str(post), ids[0]).stdout
+    assert "DE/CUSTOMS/MAIN" in status and "ACKNOWLEDGED" in status and "receipts=1" in status
+
+
+def test_unknown_message_status_is_a_clear_error(node_process, federation, tmp_path: Path) -> None:
+    _, address = node_process
+    post = client_profile(federation, tmp_path, "DE/POST/MAIN", address)
+    res = gateway("status", "--client", str(post), "no-such-message", check=False)
+    assert res.returncode == 1
+    assert "NOT_FOUND" in res.stderr
+
+
