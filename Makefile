@@ -44,7 +44,9 @@ test-integration: install gen
 	$(BIN)/python -m pytest -q tests/integration
 
 # Needs `buf` (npm install -g @bufbuild/buf); buf.yaml says which STANDARD rules are relaxed and why.
-lint-proto:
+lint-proto: install
+	mkdir -p build/proto-deps/google/rpc
+	cp $$($(BIN)/python -c 'import google.rpc.status_pb2 as m, os; print(os.path.dirname(m.__file__))')/status.proto build/proto-deps/google/rpc/
 	buf lint
 
 clean:
