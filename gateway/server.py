@@ -140,8 +140,9 @@ class GatewayServer:
         if self._server is None:
             return
         await self.health.enter_graceful_shutdown()
-        await self.local.release_all()
         await self._server.stop(grace_s)
+        # Streams are gone now; what they still held goes back to the queue before the store closes.
+        await self.local.release_all()
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:

@@ -12,12 +12,12 @@ from tests.support.pki import Federation
 class SingleNode:
     """de-node of the example federation on loopback, with clients for its participants."""
 
-    def __init__(self, fed: Federation, tmp: Path):
+    def __init__(self, fed: Federation, tmp: Path, **config: str):
         self.fed = fed
         self.tmp = tmp
         self.port = free_port()
         self.directory = write_directory(fed, tmp, {"de-node": self.port, "fr-node": free_port()})
-        self.config = write_node_config(fed, tmp, "de-node", self.port, self.directory)
+        self.config = write_node_config(fed, tmp, "de-node", self.port, self.directory, **config)
         self.runner = NodeRunner(self.config).start()
         self.clients: list = []
 

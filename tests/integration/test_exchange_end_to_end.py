@@ -95,3 +95,47 @@ def test_same_message_id_twice_is_one_message_and_other_content_is_already_exist
     db = sqlite3.connect(de_node.db_path)
     assert db.execute("select count(*) from messages").fetchone()[0] == 1
     assert db.execute("select count(*) from deliveries").fetchone()[0] == 1
+
+
+def test_delivery_not_acknowledged_within_visibility_timeout_comes_again_on_the_same_stream(federation, tmp_path) -> None:
+    from tests.integration.conftest import SingleNode
+
+    node = SingleNode(federation, tmp_path, limits="visibility_timeout_s = 0.3")
+    try:
+        post, customs = node.client(POST), node.client(CUSTOMS)
+        resp = submit_aed(post, aed_batch(1))
+        got = receive(customs, 2)
+        assert [d.message_id for d in got] == [resp.message_id] * 2
+        assert [d.attempt for d in got] == [1, 2]
+    finally:
+        node.close()
+
+
+def test_undelivered_message_becomes_expired_and_the_sender_sees_it(de_node) -> None:
+    from google.protobuf import timestamp_pb2
+
+    from gateway.node import now_us
+
+    post = de_node.client(POST)
+    expires = timestamp_pb2.Timestamp(seconds=now_us() // 1_000_000 + 3600)
+    resp = submit_aed(post, aed_batch(1), expires_at=expires)
+    store = de_node.runner.node.store
+    # The expiry worker's own operation, run as if an hour had passed.
+    expired = store.writer.run(store.op_expire((expires.seconds + 1) * 1_000_000))
+    assert [d.message_id for d in expired] == [resp.message_id]
+    status = post.exchange.GetStatus(exchange_pb2.GetStatusRequest(message_id=resp.message_id), metadata=post.metadata)
+    assert status.recipients[0].state == exchange_pb2.DELIVERY_STATE_EXPIRED
+    assert "expired" in status.recipients[0].last_error
+    customs = de_node.client(CUSTOMS)
+    stream = customs.exchange.Receive(exchange_pb2.ReceiveRequest(), metadata=customs.metadata, timeout=1)
+    with pytest.raises(grpc.RpcError) as err:
+        next(stream)
+    assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED  # nothing is handed out after expiry
+
+
+def test_status_of_someone_elses_message_is_not_found(de_node) -> None:
+    post, customs = de_node.client(POST), de_node.client(CUSTOMS)
+    resp = submit_aed(post, aed_batch(1))
+    with pytest.raises(grpc.RpcError) as err:
+        customs.exchange.GetStatus(exchange_pb2.GetStatusRequest(message_id=resp.message_id), metadata=customs.metadata)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND

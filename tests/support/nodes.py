@@ -48,7 +48,7 @@ def write_directory(fed: Federation, out: Path, ports: dict[str, int], extra: st
 
 
 def write_node_config(fed: Federation, out: Path, node: str, port: int, directory: Path, *,
-                      database_url: str | None = None, limits: str = "", delivery: str = "",
+                      database_url: str | None = None, limits: str = "visibility_timeout_s = 30", delivery: str = "",
                       participants: Iterable[str] | None = None) -> Path:
     np = fed.paths.nodes[node]
     db = database_url or f"sqlite:///{out / (node + '.db')}"
@@ -86,7 +86,6 @@ signing_key = "{np.token_key}"
 max_lifetime_s = 3600
 
 [limits]
-visibility_timeout_s = 30
 {limits}
 
 [delivery]
