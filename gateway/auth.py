@@ -272,25 +272,24 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         abort = self._abort
         on_refused = self._on_refused
 
-        def check(context: Any) -> Identity | None:
-            return auth.authenticate(method, context.auth_context(), context.invocation_metadata() or ())
+        async def admit(context: Any) -> bool:
+            """Authenticate the call; on refusal abort it with the mapped status and say no."""
+            try:
+                ident = auth.authenticate(method, context.auth_context(), context.invocation_metadata() or ())
+            except GatewayError as err:
+                on_refused(method, err)
+                await abort(context, err)
+                return False
+            if ident is not None:
+                # Each RPC runs in its own task, so the identity cannot leak into another call.
+                _current.set(ident)
+            return True
 
         if handler.unary_unary:
-            inner = handler.unary_unary
+            inner_uu = handler.unary_unary
 
             async def unary_unary(request: Any, context: Any) -> Any:
-                try:
-                    ident = check(context)
-                except GatewayError as err:
-                    on_refused(method, err)
-                    await abort(context, err)
-                    return None
-                token = _current.set(ident) if ident else None
-                try:
-                    return await inner(request, context)
-                finally:
-                    if token is not None:
-                        _current.reset(token)
+                return await inner_uu(request, context) if await admit(context) else None
 
             return grpc.unary_unary_rpc_method_handler(unary_unary, handler.request_deserializer,
                                                        handler.response_serializer)
@@ -298,16 +297,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             inner_us = handler.unary_stream
 
             async def unary_stream(request: Any, context: Any) -> Any:
-                try:
-                    ident = check(context)
-                except GatewayError as err:
-                    on_refused(method, err)
-                    await abort(context, err)
-                    return
-                if ident:
-                    _current.set(ident)
-                async for item in inner_us(request, context):
-                    yield item
+                if await admit(context):
+                    async for item in inner_us(request, context):
+                        yield item
 
             return grpc.unary_stream_rpc_method_handler(unary_stream, handler.request_deserializer,
                                                         handler.response_serializer)
@@ -315,31 +307,16 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             inner_su = handler.stream_unary
 
             async def stream_unary(request_iterator: Any, context: Any) -> Any:
-                try:
-                    ident = check(context)
-                except GatewayError as err:
-                    on_refused(method, err)
-                    await abort(context, err)
-                    return None
-                if ident:
-                    _current.set(ident)
-                return await inner_su(request_iterator, context)
+                return await inner_su(request_iterator, context) if await admit(context) else None
 
             return grpc.stream_unary_rpc_method_handler(stream_unary, handler.request_deserializer,
                                                         handler.response_serializer)
         inner_ss = handler.stream_stream
 
         async def stream_stream(request_iterator: Any, context: Any) -> Any:
-            try:
-                ident = check(context)
-            except GatewayError as err:
-                on_refused(method, err)
-                await abort(context, err)
-                return
-            if ident:
-                _current.set(ident)
-            async for item in inner_ss(request_iterator, context):
-                yield item
+            if await admit(context):
+                async for item in inner_ss(request_iterator, context):
+                    yield item
 
         return grpc.stream_stream_rpc_method_handler(stream_stream, handler.request_deserializer,
                                                      handler.response_serializer)
