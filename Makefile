@@ -43,6 +43,14 @@ test-unit: install gen
 test-integration: install gen
 	$(BIN)/python -m pytest -q tests/integration
 
+# Both print a summary at the end (attacks tried/refused; faults injected, messages accepted/delivered/lost).
+# `make test` runs them as part of its single pytest run.
+test-security: install gen
+	$(BIN)/python -m pytest -q tests/security
+
+test-faults: install gen
+	$(BIN)/python -m pytest -q tests/faults
+
 # Needs `buf` (npm install -g @bufbuild/buf); buf.yaml says which STANDARD rules are relaxed and why.
 lint-proto: install
 	mkdir -p build/proto-deps/google/rpc

@@ -254,13 +254,41 @@ def validate_inspection_batch(batch: inspection_pb2.InspectionResultBatch) -> li
     return c.problems
 
 
+# No text field of any document is longer than this (characters): names, addresses, descriptions and
+# case texts are far shorter, and a field of megabytes is an attack on every system downstream.
+MAX_TEXT_CHARS = 8192
+# Characters XML 1.0 cannot carry: a document with them could be accepted from JSON or protobuf and then
+# never be deliverable to a recipient who reads XML.
+_NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def text_problems(msg: Message, path: str = "") -> list[Violation]:
+    """Every string field, at any depth, longer than MAX_TEXT_CHARS or holding control characters."""
+    out: list[Violation] = []
+    for fd, value in msg.ListFields():
+        if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
+            continue
+        many = fd.is_repeated
+        values = list(value) if many else [value]
+        for i, v in enumerate(values):
+            fpath = join(path, fd.name, i if many else None)
+            if fd.type == fd.TYPE_STRING and len(v) > MAX_TEXT_CHARS:
+                out.append(Violation(fpath, f"text is {len(v)} characters, more than the limit of {MAX_TEXT_CHARS}"))
+            elif fd.type == fd.TYPE_STRING and _NOT_XML_CHAR.search(v):
+                bad = _NOT_XML_CHAR.search(v).group()  # type: ignore[union-attr]
+                out.append(Violation(fpath, f"text holds the control character U+{ord(bad):04X}"))
+            elif fd.type == fd.TYPE_MESSAGE:
+                out += text_problems(v, fpath)
+    return out
+
+
 def validate(document_type: str, msg: Message, *, profile: str = PROFILE_AED) -> list[Violation]:
     """Every problem of a canonical document, with canonical paths; [] for types without rules."""
     if document_type == AED:
-        return validate_item_batch(msg, profile=profile)  # type: ignore[arg-type]
+        return text_problems(msg) + validate_item_batch(msg, profile=profile)  # type: ignore[arg-type]
     if document_type == INSPECTION:
-        return validate_inspection_batch(msg)  # type: ignore[arg-type]
-    return []
+        return text_problems(msg) + validate_inspection_batch(msg)  # type: ignore[arg-type]
+    return text_problems(msg)
 
 
 def check(document_type: str, msg: Message, *, locate: Locator = identity, profile: str = PROFILE_AED,

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from gateway.errors import GatewayError, PermissionDenied, Unauthenticated
+from gateway.ratelimit import RateLimiter
 from gateway.trust import Purpose, TrustStore
 
 ALGORITHMS = ["ES256", "EdDSA"]
@@ -258,10 +259,12 @@ AbortFn = Callable[[Any, GatewayError], Awaitable[None]]
 class AuthInterceptor(grpc.aio.ServerInterceptor):
     """Authenticates every call before its handler runs; refusals become UNAUTHENTICATED/PERMISSION_DENIED."""
 
-    def __init__(self, authenticator: Authenticator, abort: AbortFn, on_refused: Callable[[str, GatewayError], None]):
+    def __init__(self, authenticator: Authenticator, abort: AbortFn, on_refused: Callable[[str, GatewayError], None],
+                 limiter: RateLimiter | None = None):
         self._auth = authenticator
         self._abort = abort
         self._on_refused = on_refused
+        self._limiter = limiter
 
     async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
         handler = await continuation(details)
@@ -271,11 +274,16 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         auth = self._auth
         abort = self._abort
         on_refused = self._on_refused
+        limiter = self._limiter
 
         async def admit(context: Any) -> bool:
             """Authenticate the call; on refusal abort it with the mapped status and say no."""
             try:
                 ident = auth.authenticate(method, context.auth_context(), context.invocation_metadata() or ())
+                # Rate limits apply per authenticated participant, before any work is done for the call;
+                # peer nodes are not limited here (a relay carries many participants' messages).
+                if limiter is not None and ident is not None and ident.kind == "participant":
+                    limiter.acquire(ident.principal)
             except GatewayError as err:
                 on_refused(method, err)
                 await abort(context, err)

@@ -88,6 +88,11 @@ class NodeConfig:
     delivery: DeliverySettings
     participants: tuple[HostedParticipant, ...]
     log_level: str
+    # How long a write waits for a database lock before the submit is refused UNAVAILABLE.
+    database_busy_timeout_ms: int = 30_000
+    # SQLite only: cap on database pages (PRAGMA max_page_count); 0 = no cap. Reaching it refuses
+    # submits RESOURCE_EXHAUSTED like a full disk, which is how the fault tests simulate one.
+    database_max_pages: int = 0
 
 
 @dataclass(frozen=True)
@@ -246,7 +251,9 @@ def load_node_config(path: str | Path) -> NodeConfig:
     )
 
     db = r.table(data, "database")
-    r.unknown(db, {"url", "auto_migrate"}, "database.")
+    r.unknown(db, {"url", "auto_migrate", "busy_timeout_ms", "max_pages"}, "database.")
+    busy_timeout_ms = r.num(db, "busy_timeout_ms", "database.", 30_000)
+    max_pages = r.num(db, "max_pages", "database.", 0)
     url = r.str_(db, "url", "database.")
     if url and not (url.startswith("sqlite") or url.startswith("postgresql")):
         r.problem("database.url", "must be a sqlite:/// or postgresql+psycopg:// URL")
@@ -332,6 +339,7 @@ def load_node_config(path: str | Path) -> NodeConfig:
         path=path, name=name, listen=listen, metrics_listen=metrics, directory=directory,
         database_url=_database_url(url, path.parent), database_auto_migrate=auto_migrate, tls=tls_settings,
         tokens=tokens, limits=limits, delivery=delivery, participants=tuple(participants), log_level=level,
+        database_busy_timeout_ms=busy_timeout_ms, database_max_pages=max_pages,
     )
 
 

@@ -55,7 +55,8 @@ class Node:
                 problems.append(FieldViolation(f"participants[{i}]", f"keys of {p.id} are unusable: {exc}"))
         if problems:
             raise ConfigError(problems)
-        store = Store(cfg.database_url)
+        store = Store(cfg.database_url, busy_timeout_ms=cfg.database_busy_timeout_ms,
+                      max_pages=cfg.database_max_pages)
         if create_schema if create_schema is not None else cfg.database_auto_migrate:
             store.create_schema()
         authenticator = Authenticator(

@@ -22,6 +22,7 @@ from gateway.auth import AuthInterceptor
 from gateway.delivery import ExpiryWorker, LocalDelivery
 from gateway.errors import GatewayError
 from gateway.node import Node, now_us
+from gateway.ratelimit import RateLimiter
 from gateway.services.exchange import ExchangeServicer
 from gateway.services.status import abort
 from gateway.submission import Submitter
@@ -75,7 +76,8 @@ class GatewayServer:
         cfg = self.node.config
         limit = cfg.limits.max_message_bytes + ENVELOPE_OVERHEAD
         server = grpc.aio.server(
-            interceptors=[AuthInterceptor(self.node.authenticator, abort, self._on_refused)],
+            interceptors=[AuthInterceptor(self.node.authenticator, abort, self._on_refused,
+                                          RateLimiter(cfg.limits.rate_per_s, cfg.limits.burst))],
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),

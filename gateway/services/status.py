@@ -15,6 +15,10 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from gateway.errors import GatewayError, ResourceExhausted
 
 MAX_VIOLATIONS = 200
+# gRPC clients refuse trailing metadata above 8 KiB by default (then they see a bare INTERNAL instead of
+# our status), so the encoded details and the message stay well below that, whatever the violations.
+MAX_DETAILS_BYTES = 4096
+MAX_MESSAGE_CHARS = 1024
 
 
 def to_status(err: GatewayError) -> status_pb2.Status:
@@ -22,8 +26,15 @@ def to_status(err: GatewayError) -> status_pb2.Status:
     st = status_pb2.Status(code=code, message=describe(err))
     if err.violations:
         br = error_details_pb2.BadRequest()
+        shown = 0
         for v in err.violations[:MAX_VIOLATIONS]:
-            br.field_violations.add(field=v.field, description=v.description)
+            fv = br.field_violations.add(field=v.field[:256], description=v.description[:512])
+            if br.ByteSize() > MAX_DETAILS_BYTES:
+                br.field_violations.remove(fv)
+                break
+            shown += 1
+        if shown < len(err.violations):
+            br.field_violations.add(field="", description=f"... and {len(err.violations) - shown} more violation(s)")
         detail = any_pb2.Any()
         detail.Pack(br)
         st.details.append(detail)
@@ -39,10 +50,13 @@ def to_status(err: GatewayError) -> status_pb2.Status:
 def describe(err: GatewayError) -> str:
     """The status message: the reason, then the first violations, readable without decoding details."""
     if not err.violations:
-        return err.message
+        return err.message[:MAX_MESSAGE_CHARS]
     shown = "; ".join(str(v) for v in err.violations[:5])
     more = f" (+{len(err.violations) - 5} more)" if len(err.violations) > 5 else ""
-    return f"{err.message}: {shown}{more}"
+    text = f"{err.message}: {shown}"
+    if len(text) > MAX_MESSAGE_CHARS:
+        text = text[:MAX_MESSAGE_CHARS - 3] + "..."
+    return text + more
 
 
 async def abort(context: Any, err: GatewayError) -> None:

@@ -31,11 +31,11 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def _sqlite_engine(url: str, *, writer: bool) -> Engine:
+def _sqlite_engine(url: str, *, writer: bool, busy_timeout_ms: int = 30_000, max_pages: int = 0) -> Engine:
     # The writer thread needs one connection; readers get a small pool of their own.
     engine = create_engine(
         url, poolclass=QueuePool, pool_size=1 if writer else 8, max_overflow=0 if writer else 8,
-        connect_args={"check_same_thread": False, "timeout": 30},
+        connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
     )
 
     @event.listens_for(engine, "connect")
@@ -47,7 +47,9 @@ def _sqlite_engine(url: str, *, writer: bool) -> Engine:
         # FULL: a commit is on disk before the submitter is answered, even across a power loss.
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        if max_pages:
+            cur.execute(f"PRAGMA max_page_count={int(max_pages)}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -57,13 +59,14 @@ def _sqlite_engine(url: str, *, writer: bool) -> Engine:
     return engine
 
 
-def make_engines(url: str) -> tuple[Engine, Engine]:
+def make_engines(url: str, *, busy_timeout_ms: int = 30_000, max_pages: int = 0) -> tuple[Engine, Engine]:
     """(write engine, read engine) for ``url``."""
     if is_sqlite(url):
         path = make_url(url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return _sqlite_engine(url, writer=True), _sqlite_engine(url, writer=False)
+        return (_sqlite_engine(url, writer=True, busy_timeout_ms=busy_timeout_ms, max_pages=max_pages),
+                _sqlite_engine(url, writer=False, busy_timeout_ms=busy_timeout_ms))
     engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
     return engine, engine
 

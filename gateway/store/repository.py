@@ -176,10 +176,11 @@ def _receipt_record(row: Any) -> ReceiptRecord:
 
 
 class Store:
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, busy_timeout_ms: int = 30_000, max_pages: int = 0):
         self.url = url
         self.dialect = "sqlite" if is_sqlite(url) else "postgresql"
-        self._write_engine, self._read_engine = make_engines(url)
+        self._write_engine, self._read_engine = make_engines(url, busy_timeout_ms=busy_timeout_ms,
+                                                             max_pages=max_pages)
         self.writer = Writer(self._write_engine)
 
     # -- lifecycle ---------------------------------------------------------------------------------
