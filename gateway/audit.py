@@ -108,8 +108,12 @@ def verify_chain(entries: Iterable[AuditEntry], expected_head: tuple[int, bytes]
         expected_seq += 1
     if expected_head is not None:
         head_seq, head_hash = expected_head
-        if head_seq != expected_seq - 1 or head_hash != prev:
-            return ChainReport(False, count, expected_seq, f"chain ends at {expected_seq - 1} but the recorded head is "
+        end = expected_seq - 1
+        if head_seq < end:
+            return ChainReport(False, count, head_seq + 1, f"entries after the recorded head {head_seq} "
+                               f"(chain ends at {end}: entries appended or inserted)", prev)
+        if head_seq != end or head_hash != prev:
+            return ChainReport(False, count, end + 1, f"chain ends at {end} but the recorded head is "
                                f"entry {head_seq} (entries deleted from the end or head altered)", prev)
     return ChainReport(True, count, 0, "", prev)
 
