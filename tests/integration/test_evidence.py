@@ -310,3 +310,14 @@ def test_rewriting_and_rehashing_the_whole_chain_is_caught_by_the_signed_checkpo
     code, out = _verify(scenario, _tampered(scenario, stopped_db, sql), capsys)
     assert code == 1
     assert "does not match the signed checkpoint" in out and "rewritten" in out
+
+
+def test_cli_export_and_kpi_read_the_node_database(scenario: dict, federation: Federation, capsys) -> None:  # type: ignore[no-untyped-def]
+    tmp, cfg = scenario["tmp"], str(scenario["node"].config)
+    assert cli(["evidence", "export", scenario["acked"], "--config", cfg, "-o", str(tmp / "cli.zip")]) == 0
+    assert evidence.verify_bundle((tmp / "cli.zip").read_bytes(), federation.trust).message_id == scenario["acked"]
+    assert cli(["evidence", "export", "no-such-message", "--config", cfg, "-o", str(tmp / "x.zip")]) == 1
+    capsys.readouterr()
+    assert cli(["kpi", "--config", cfg, "--format", "csv", "--partner", POST]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("partner,period_start,items_with_aed") and lines[1].startswith(f"{POST},")
