@@ -135,6 +135,13 @@ def parse_json(
         raise ValueError(f"{name} is not JSON")
 
     try:
-        return json.loads(text, parse_constant=_no_constants)
+        obj = json.loads(text, parse_constant=_no_constants)
     except (ValueError, RecursionError) as exc:
         raise _fail(f"not valid JSON: {exc}") from None
+    try:
+        # "\ud800" escapes decode to lone surrogates, which are not text: refuse them here rather than
+        # let them reach code that assumes valid Unicode (protobuf's JSON parser fails on them).
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise _fail("not valid JSON text: an escape encodes an unpaired UTF-16 surrogate") from None
+    return obj

@@ -8,11 +8,17 @@ row breaks the chain at that row.
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from gateway import envelope
+from gateway.errors import GatewayError
+from gateway.trust import Purpose, TrustStore
 
 GENESIS = bytes(32)
 
@@ -102,7 +108,135 @@ def verify_chain(entries: Iterable[AuditEntry], expected_head: tuple[int, bytes]
         expected_seq += 1
     if expected_head is not None:
         head_seq, head_hash = expected_head
-        if head_seq != expected_seq - 1 or head_hash != prev:
-            return ChainReport(False, count, expected_seq, f"chain ends at {expected_seq - 1} but the recorded head is "
+        end = expected_seq - 1
+        if head_seq < end:
+            return ChainReport(False, count, head_seq + 1, f"entries after the recorded head {head_seq} "
+                               f"(chain ends at {end}: entries appended or inserted)", prev)
+        if head_seq != end or head_hash != prev:
+            return ChainReport(False, count, end + 1, f"chain ends at {end} but the recorded head is "
                                f"entry {head_seq} (entries deleted from the end or head altered)", prev)
     return ChainReport(True, count, 0, "", prev)
+
+
+# -- signed checkpoints ----------------------------------------------------------------------------
+#
+# A checkpoint is a JWS (docs/evidence.md "Other signed statements") by the node's token key over
+# {"v":1,"node":...,"seq":...,"head":b64url(entry_hash of seq),"at":µs}. It pins the chain up to ``seq``:
+# rewriting any covered entry, even with every later hash recomputed, no longer matches a signature
+# the database cannot forge.
+
+CHECKPOINT_TYP = "swg-audit-checkpoint+jws"
+CHECKPOINT_VERSION = 1
+_CHECKPOINT_KEYS = frozenset({"v", "node", "seq", "head", "at"})
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    seq: int
+    head_hash: bytes
+    at_us: int
+    node: str
+    jws: str
+
+
+def checkpoint_payload(node: str, seq: int, head_hash: bytes, at_us: int) -> bytes:
+    return envelope.canonical_json({"v": CHECKPOINT_VERSION, "node": node, "seq": seq, "head": envelope.b64url(head_hash),
+                           "at": at_us})
+
+
+def sign_checkpoint(signer: envelope.Signer, node: str, seq: int, head_hash: bytes, at_us: int) -> Checkpoint:
+    """``signer`` holds the node's token key and certificate (Purpose.TOKEN_SIGNING)."""
+    jws = signer.sign(checkpoint_payload(node, seq, head_hash, at_us), typ=CHECKPOINT_TYP)
+    return Checkpoint(seq, head_hash, at_us, node, jws)
+
+
+class CheckpointInvalid(Exception):
+    pass
+
+
+def verify_checkpoint(jws: str, trust: TrustStore) -> Checkpoint:
+    """Verify a checkpoint JWS against the federation CA (node token certificate at the checkpoint
+    time, naming the node in the payload); return what it states."""
+    try:
+        raw, _ = envelope.verify_jws(jws, trust, Purpose.TOKEN_SIGNING, typ=CHECKPOINT_TYP,
+                                     at=dt.datetime.now(dt.timezone.utc))
+    except GatewayError as exc:
+        raise CheckpointInvalid(f"signature: {exc}") from exc
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise CheckpointInvalid("payload is not JSON") from exc
+    if (not isinstance(body, dict) or set(body) != _CHECKPOINT_KEYS or body["v"] != CHECKPOINT_VERSION
+            or type(body["seq"]) is not int or type(body["at"]) is not int or not isinstance(body["node"], str)
+            or not isinstance(body["head"], str)):
+        raise CheckpointInvalid("payload is not a v1 checkpoint")
+    head = base64.urlsafe_b64decode(body["head"] + "=" * (-len(body["head"]) % 4))
+    if checkpoint_payload(body["node"], body["seq"], head, body["at"]) != raw:
+        raise CheckpointInvalid("payload is not canonical")
+    at = dt.datetime.fromtimestamp(body["at"] / 1_000_000, dt.timezone.utc)
+    try:
+        _, signer = envelope.verify_jws(jws, trust, Purpose.TOKEN_SIGNING, typ=CHECKPOINT_TYP, at=at)
+    except GatewayError as exc:
+        raise CheckpointInvalid(f"signer certificate at {at.isoformat()}: {exc}") from exc
+    if signer != body["node"]:
+        raise CheckpointInvalid(f"signed by node {signer!r} but names node {body['node']!r}")
+    return Checkpoint(body["seq"], head, body["at"], body["node"], jws)
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    ok: bool
+    entries_checked: int
+    checkpoints_checked: int
+    first_bad_seq: int
+    reason: str
+    head_hash: bytes
+
+
+def verify_log(entries: Iterable[AuditEntry], head: tuple[int, bytes] | None, checkpoints: Iterable[Checkpoint],
+               trust: TrustStore, node: str) -> AuditReport:
+    """The chain walk of ``verify_chain`` plus every stored checkpoint: its signature (against the CA,
+    by ``node``), and its head hash against the chain entry at its seq. Reports the first bad entry."""
+    cps = sorted(checkpoints, key=lambda c: c.seq)
+    wanted = {c.seq for c in cps}
+    hashes: dict[int, bytes] = {}
+
+    def remember(stream: Iterable[AuditEntry]) -> Iterable[AuditEntry]:
+        for e in stream:
+            if e.seq in wanted:
+                hashes[e.seq] = e.entry_hash
+            yield e
+
+    chain = verify_chain(remember(entries), head)
+    problems: list[tuple[int, str]] = []
+    if not chain.ok:
+        problems.append((chain.first_bad_seq, chain.reason))
+    checked = 0
+    last_good = 0
+    for cp in cps:
+        checked += 1
+        try:
+            stated = verify_checkpoint(cp.jws, trust)
+        except CheckpointInvalid as exc:
+            problems.append((cp.seq, f"checkpoint at entry {cp.seq} does not verify: {exc}"))
+            continue
+        if (stated.seq, stated.head_hash, stated.node) != (cp.seq, cp.head_hash, cp.node) or stated.node != node:
+            problems.append((cp.seq, f"checkpoint at entry {cp.seq}: stored columns differ from its signed payload"))
+            continue
+        actual = hashes.get(cp.seq)
+        if actual is None:
+            if chain.ok:
+                problems.append((cp.seq, f"checkpoint at entry {cp.seq} but the chain has no such entry "
+                                         "(entries deleted)"))
+            continue
+        if actual != cp.head_hash:
+            # The chain may still be internally consistent (every later hash recomputed): the signed
+            # checkpoint is what exposes the rewrite. The first bad entry lies at or before cp.seq.
+            problems.append((cp.seq, f"entry {cp.seq} does not match the signed checkpoint at that entry "
+                                     f"(some of entries {last_good + 1}..{cp.seq} rewritten and rehashed)"))
+            continue
+        last_good = cp.seq
+    if problems:
+        seq, reason = min(problems, key=lambda p: p[0])
+        return AuditReport(False, chain.entries_checked, checked, seq, reason, chain.head_hash)
+    return AuditReport(True, chain.entries_checked, checked, 0, "", chain.head_hash)

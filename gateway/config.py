@@ -65,6 +65,13 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    # A signed checkpoint after this many new entries, or after this many seconds with new entries.
+    checkpoint_every: int = 1000
+    checkpoint_interval_s: float = 60.0
+
+
+@dataclass(frozen=True)
 class HostedParticipant:
     id: str
     signing_key: Path
@@ -93,6 +100,7 @@ class NodeConfig:
     # SQLite only: cap on database pages (PRAGMA max_page_count); 0 = no cap. Reaching it refuses
     # submits RESOURCE_EXHAUSTED like a full disk, which is how the fault tests simulate one.
     database_max_pages: int = 0
+    audit: AuditSettings = field(default_factory=AuditSettings)
 
 
 @dataclass(frozen=True)
@@ -230,7 +238,8 @@ def load_node_config(path: str | Path) -> NodeConfig:
     data = _load_toml(path)
     problems: list[FieldViolation] = []
     r = _Reader(path.parent, problems)
-    r.unknown(data, {"node", "tls", "database", "tokens", "limits", "delivery", "participants", "logging"}, "")
+    r.unknown(data, {"node", "tls", "database", "tokens", "limits", "delivery", "participants", "logging", "audit"},
+              "")
 
     node = r.table(data, "node")
     r.unknown(node, {"name", "listen", "metrics_listen", "directory"}, "node.")
@@ -302,6 +311,13 @@ def load_node_config(path: str | Path) -> NodeConfig:
         max_attempts=r.num(dl, "max_attempts", "delivery.", 0),
     )
 
+    aud = r.table(data, "audit", required=False)
+    r.unknown(aud, {"checkpoint_every", "checkpoint_interval_s"}, "audit.")
+    audit_settings = AuditSettings(
+        checkpoint_every=r.num(aud, "checkpoint_every", "audit.", 1000, minimum=1),
+        checkpoint_interval_s=r.num(aud, "checkpoint_interval_s", "audit.", 60.0, minimum=0.05, integer=False),
+    )
+
     log = r.table(data, "logging", required=False)
     r.unknown(log, {"level"}, "logging.")
     level = str(log.get("level", "info")).lower()
@@ -340,6 +356,7 @@ def load_node_config(path: str | Path) -> NodeConfig:
         database_url=_database_url(url, path.parent), database_auto_migrate=auto_migrate, tls=tls_settings,
         tokens=tokens, limits=limits, delivery=delivery, participants=tuple(participants), log_level=level,
         database_busy_timeout_ms=busy_timeout_ms, database_max_pages=max_pages,
+        audit=audit_settings,
     )
 
 

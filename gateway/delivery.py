@@ -8,6 +8,7 @@ Acknowledge makes this node sign a receipt on the recipient's behalf, stored for
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
@@ -87,8 +88,16 @@ class LocalDelivery:
             expires_at=h.expires_at, attempt=claimed.attempt, envelope_sha256=claimed.envelope_sha256,
             envelope=claimed.envelope if include_envelope else b"")
 
+    def _record_delivered(self, c: Claimed) -> None:
+        # Not awaited: the writer commits in submission order, so this entry precedes any acknowledgement.
+        ev = audit.AuditEvent(audit.DELIVERED, c.message_id, subject=c.recipient, detail={
+            "attempt": c.attempt, "envelope_sha256": c.envelope_sha256.hex()})
+        self.node.store.writer.submit(self.node.store.op_audit([ev], now_us()))
+        self.node.metrics.delivered(c.attempt)
+
     async def _fail(self, claimed: Claimed, err: Exception) -> None:
         reason = f"{type(err).__name__}: {err}"
+        self.node.metrics.failed(type(err).__name__)
         log.error("delivery failed", message_id=claimed.message_id, recipient=claimed.recipient, reason=reason)
         store = self.node.store
         ev = audit.AuditEvent(audit.FAILED, claimed.message_id, subject=claimed.recipient, detail={"reason": reason[:200]})
@@ -133,6 +142,7 @@ class LocalDelivery:
                     s.outstanding[c.message_id] = (c.delivery_id, now + lease_us)
                     log.info("delivered", message_id=c.message_id, recipient=participant,
                              document_type=delivery.document_type, attempt=c.attempt)
+                    self._record_delivered(c)
                     yield delivery
                 if claimed:
                     continue
@@ -186,13 +196,16 @@ class LocalDelivery:
                                           r.received_at.seconds * 1_000_000 + r.received_at.nanos // 1000,
                                           self.node.name))
             events.append(audit.AuditEvent(audit.ACKNOWLEDGED, mid, actor=participant, detail={
-                "envelope_sha256": digest.hex(), "receipt": "issued"}))
+                "envelope_sha256": digest.hex(), "receipt": "issued",
+                "receipt_sha256": hashlib.sha256(r.jws.encode("ascii")).hexdigest()}))
         outcome = await asyncio.wrap_future(store.writer.submit(
             store.op_acknowledge(participant, receipts, events, now)))
         for s in self._streams.get(participant, ()):
             for mid in ids:
                 s.outstanding.pop(mid, None)
             s.wake.set()
+        for mid in outcome.acknowledged:
+            self.node.metrics.acknowledged((now - found[mid][0].created_us) / 1e6)
         log.info("acknowledged", recipient=participant, count=len(outcome.acknowledged))
         return [receipt_message(outcome.receipts[mid]) for mid in ids]
 

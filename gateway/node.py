@@ -15,6 +15,7 @@ from gateway import envelope
 from gateway.auth import Authenticator
 from gateway.config import Directory, NodeConfig, check
 from gateway.errors import ConfigError, FieldViolation, NotFound, PermissionDenied
+from gateway.metrics import NodeMetrics
 from gateway.routing import Router
 from gateway.store import Store
 from gateway.trust import TrustStore
@@ -36,6 +37,7 @@ class Node:
     router: Router
     authenticator: Authenticator
     _recipient_certs: dict[str, envelope.RecipientCertificate] = field(default_factory=dict)
+    metrics: NodeMetrics = field(default_factory=NodeMetrics)
 
     @property
     def name(self) -> str:

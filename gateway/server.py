@@ -16,13 +16,14 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from gateway import audit
-from gateway.api.swg.v1 import exchange_pb2, exchange_pb2_grpc
+from gateway import auditor
+from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2, exchange_pb2_grpc
 from gateway.auth import AuthInterceptor
 from gateway.delivery import ExpiryWorker, LocalDelivery
 from gateway.errors import GatewayError
 from gateway.node import Node, now_us
 from gateway.ratelimit import RateLimiter
+from gateway.services.admin import AdminServicer
 from gateway.services.exchange import ExchangeServicer
 from gateway.services.status import abort
 from gateway.submission import Submitter
@@ -60,6 +61,8 @@ class GatewayServer:
         self._server: grpc.aio.Server | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self.port: int = 0
+        self.metrics_port: int = 0
+        self.checkpoints: auditor.CheckpointWorker | None = None
 
     def _credentials(self) -> grpc.ServerCredentials:
         tls = self.node.config.tls
@@ -90,8 +93,10 @@ class GatewayServer:
         exchange_pb2_grpc.add_ExchangeServicer_to_server(
             ExchangeServicer(self.node, self.submitter, self.local), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(self.node), server)
         names = [
             exchange_pb2.DESCRIPTOR.services_by_name["Exchange"].full_name,
+            admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ]
@@ -110,12 +115,25 @@ class GatewayServer:
         await self._check_health()
         self._tasks.append(asyncio.create_task(self._health_loop(), name="health"))
         self._tasks.append(asyncio.create_task(ExpiryWorker(self.node).run(), name="expiry"))
-        await asyncio.wrap_future(self.node.store.writer.submit(self.node.store.op_audit(
-            [audit.AuditEvent(audit.NODE_STARTED, actor=self.node.name, detail={
-                "participants": sorted(self.node.keys), "directory_version": self.node.directory.version})],
-            now_us())))
+        await asyncio.to_thread(auditor.record_start, self.node.store, cfg, self.node.directory.version)
+        self._start_evidence()
         log.info("node serving", node=self.node.name, address=self.address, participants=sorted(self.node.keys))
         return self.port
+
+    def _start_evidence(self) -> None:
+        """Audit checkpoints and the Prometheus endpoint."""
+        cfg = self.node.config
+        signer = auditor.checkpoint_signer(cfg)
+        if signer is None:
+            log.warning("no tokens.signing_key: audit checkpoints are not signed on this node")
+        else:
+            self.checkpoints = auditor.CheckpointWorker(self.node.store, signer, self.node.name,
+                                                        cfg.audit.checkpoint_every, cfg.audit.checkpoint_interval_s)
+            self._tasks.append(asyncio.create_task(self.checkpoints.run(), name="audit-checkpoints"))
+        self.node.metrics.watch_queues(self.node.store.queue_depths)
+        if cfg.metrics_listen:
+            self.metrics_port = self.node.metrics.serve(cfg.metrics_listen)
+            log.info("metrics serving", address=cfg.metrics_listen, port=self.metrics_port)
 
     @property
     def address(self) -> str:
@@ -151,6 +169,10 @@ class GatewayServer:
             with suppress(asyncio.CancelledError, Exception):
                 await t
         self._server = None
+        self.node.metrics.stop()
+        if self.checkpoints is not None:
+            with suppress(Exception):
+                await asyncio.to_thread(self.checkpoints.final)
         await asyncio.to_thread(self.node.close)
         log.info("node stopped", node=self.node.name)
 

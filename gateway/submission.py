@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from google.protobuf import timestamp_pb2
 
 from adapters import registry
 from adapters.errors import DocumentError, UnknownFormat
-from gateway import audit, envelope
+from gateway import audit, envelope, kpi
 from gateway.api.swg.v1 import envelope_pb2, exchange_pb2
 from gateway.errors import (
     AlreadyExists,
@@ -121,8 +122,11 @@ class Submitter:
         return parties[1]
 
     async def submit(self, sender: str, req: exchange_pb2.SubmitRequest) -> Submitted:
+        started = time.monotonic()
         try:
-            return await self._submit(sender, req)
+            done = await self._submit(sender, req)
+            self.node.metrics.accepted(done.response.document_type, time.monotonic() - started, done.response.duplicate)
+            return done
         except GatewayError as err:
             self._record_refusal(sender, req, err)
             raise
@@ -130,6 +134,7 @@ class Submitter:
     def _record_refusal(self, sender: str, req: exchange_pb2.SubmitRequest, err: GatewayError) -> None:
         log.info("submit refused", sender=sender, message_id=req.message_id, format=req.format,
                  code=err.grpc_code, reason=err.message)
+        self.node.metrics.refused(err.grpc_code)
         if isinstance(err, NotFound):
             return
         ev = audit.AuditEvent(audit.REFUSED, req.message_id, actor=sender, detail={
@@ -180,6 +185,7 @@ class Submitter:
                 "document_type": document_type, "format": req.format, "recipients": list(decision.recipients),
                 "envelope_sha256": sealed.sha256.hex(), "bytes": len(sealed.data),
                 "conversation_id": conversation_id}),
+            kpi_facts=kpi.facts_of(document_type, doc),
         )
         accepted: Accepted = await asyncio.wrap_future(node.store.writer.submit(node.store.op_accept(msg)))
         local = tuple(d.recipient for d in routes if d.route == "local")

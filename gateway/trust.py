@@ -268,3 +268,9 @@ class TrustStore:
 
     def cache_size(self) -> int:
         return len(self._cache)
+
+
+def certificate_file_sha256(path: Path | str) -> str:
+    """Hex SHA-256 of the DER of a PEM certificate file: the fingerprint the audit log records."""
+    cert = x509.load_pem_x509_certificate(Path(path).read_bytes())
+    return fingerprint(cert.public_bytes(Encoding.DER)).hex()

@@ -13,6 +13,9 @@ COMMAND_MODULES = [
     "gateway.cli.token_cmd",
     "gateway.cli.pki_cmd",
     "gateway.cli.convert_cmd",
+    "gateway.cli.audit_cmd",
+    "gateway.cli.evidence_cmd",
+    "gateway.cli.kpi_cmd",
 ]
 
 

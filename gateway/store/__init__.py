@@ -4,7 +4,10 @@ from gateway.store.repository import (
     Accepted,
     AckOutcome,
     Claimed,
+    DeliveryFact,
     DeliveryRecord,
+    KpiFact,
+    KpiItemRow,
     MessageRecord,
     MessageStatus,
     NewDelivery,
@@ -13,5 +16,5 @@ from gateway.store.repository import (
     Store,
 )
 
-__all__ = ["Accepted", "AckOutcome", "Claimed", "DeliveryRecord", "MessageRecord", "MessageStatus", "NewDelivery",
+__all__ = ["Accepted", "AckOutcome", "Claimed", "DeliveryFact", "DeliveryRecord", "KpiFact", "KpiItemRow", "MessageRecord", "MessageStatus", "NewDelivery",
            "NewMessage", "ReceiptRecord", "Store"]

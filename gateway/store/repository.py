@@ -28,6 +28,39 @@ class NewDelivery:
 
 
 @dataclass(frozen=True)
+class KpiFact:
+    """One item of an accepted message, as the KPIs need it (see gateway.kpi)."""
+
+    item_id: str
+    outcome: str = ""
+    arrival_us: int | None = None
+    departure_us: int | None = None
+
+
+@dataclass(frozen=True)
+class KpiItemRow:
+    message_id: str
+    item_id: str
+    document_type: str
+    sender: str
+    accepted_us: int
+    outcome: str
+    arrival_us: int | None
+    departure_us: int | None
+
+
+@dataclass(frozen=True)
+class DeliveryFact:
+    sender: str
+    recipient: str
+    route: str
+    state: int
+    attempts: int
+    accepted_us: int
+    updated_us: int
+
+
+@dataclass(frozen=True)
 class NewMessage:
     message_id: str
     conversation_id: str
@@ -45,6 +78,7 @@ class NewMessage:
     item_ids: tuple[str, ...]
     deliveries: tuple[NewDelivery, ...]
     audit_event: audit.AuditEvent
+    kpi_facts: tuple[KpiFact, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,6 +117,7 @@ class DeliveryRecord:
     sender: str
     document_type: str
     expires_us: int
+    created_us: int = 0
 
 
 @dataclass(frozen=True)
@@ -165,7 +200,7 @@ def _delivery_record(row: Any) -> DeliveryRecord:
         id=row.id, message_id=row.message_id, recipient=row.recipient, route=row.route, state=row.state,
         attempts=row.attempts, last_error=row.last_error, updated_us=row.updated_us,
         next_attempt_us=row.next_attempt_us, sender=row.sender, document_type=row.document_type,
-        expires_us=row.expires_us,
+        expires_us=row.expires_us, created_us=row.created_us,
     )
 
 
@@ -244,6 +279,12 @@ class Store:
                  "updated_us": msg.accepted_us, "expires_us": msg.expires_us, "sender": msg.sender,
                  "document_type": msg.document_type}
                 for d in msg.deliveries])
+            if msg.kpi_facts:
+                conn.execute(insert(t.kpi_items), [
+                    {"message_id": msg.message_id, "item_id": f.item_id, "document_type": msg.document_type,
+                     "sender": msg.sender, "accepted_us": msg.accepted_us, "outcome": f.outcome,
+                     "arrival_us": f.arrival_us, "departure_us": f.departure_us}
+                    for f in {f.item_id: f for f in msg.kpi_facts}.values()])
             _append_audit(conn, msg.audit_event, msg.accepted_us)
             return Accepted(msg.message_id, msg.conversation_id, msg.document_type,
                             tuple(d.recipient for d in msg.deliveries), msg.accepted_us, False, msg.envelope_sha256)
@@ -253,6 +294,18 @@ class Store:
     def op_audit(events: Sequence[audit.AuditEvent], at_us: int) -> Any:
         def op(conn: Connection) -> list[int]:
             return [_append_audit(conn, ev, at_us) for ev in events]
+        return op
+
+    @staticmethod
+    def op_checkpoint(cp: audit.Checkpoint) -> Any:
+        def op(conn: Connection) -> bool:
+            c = t.audit_checkpoints
+            # The worker and an evidence export may both sign the same head: the first one stays.
+            if conn.execute(select(c.c.seq).where(c.c.seq == cp.seq)).first() is not None:
+                return False
+            conn.execute(insert(c).values(seq=cp.seq, head_hash=cp.head_hash, at_us=cp.at_us, node=cp.node,
+                                          jws=cp.jws))
+            return True
         return op
 
     @staticmethod
@@ -481,13 +534,15 @@ class Store:
                                 .group_by(d.c.recipient)).all()
         return {r[0]: int(r[1]) for r in rows}
 
-    def audit_entries(self, batch: int = 5000) -> Iterator[audit.AuditEntry]:
-        """Every audit entry in storage (primary key) order, read in pages."""
+    def audit_entries(self, batch: int = 5000, first: int = 1, last_seq: int | None = None
+                      ) -> Iterator[audit.AuditEntry]:
+        """Audit entries in storage (primary key) order, read in pages; all of them by default."""
         a = t.audit_log
-        last = 0
+        last = first - 1
         while True:
+            cond = [a.c.seq > last] + ([a.c.seq <= last_seq] if last_seq is not None else [])
             with self._read() as conn:
-                rows = conn.execute(select(a).where(a.c.seq > last).order_by(a.c.seq).limit(batch)).all()
+                rows = conn.execute(select(a).where(*cond).order_by(a.c.seq).limit(batch)).all()
             if not rows:
                 return
             for r in rows:
@@ -505,3 +560,68 @@ class Store:
         with self._read() as conn:
             return int(conn.execute(select(func.count()).select_from(t.metadata.tables[table])).scalar_one())
 
+
+    # -- evidence and KPI reads --------------------------------------------------------------------
+
+    def audit_checkpoints(self) -> list[audit.Checkpoint]:
+        c = t.audit_checkpoints
+        with self._read() as conn:
+            rows = conn.execute(select(c).order_by(c.c.seq)).all()
+        return [audit.Checkpoint(r.seq, bytes(r.head_hash), r.at_us, r.node, r.jws) for r in rows]
+
+    def last_checkpoint(self) -> audit.Checkpoint | None:
+        c = t.audit_checkpoints
+        with self._read() as conn:
+            r = conn.execute(select(c).order_by(c.c.seq.desc()).limit(1)).first()
+        return None if r is None else audit.Checkpoint(r.seq, bytes(r.head_hash), r.at_us, r.node, r.jws)
+
+    def audit_entry(self, seq: int) -> audit.AuditEntry | None:
+        return next(self.audit_entries(batch=1, first=seq, last_seq=seq), None)
+
+    def audit_seqs_of(self, message_id: str) -> list[int]:
+        a = t.audit_log
+        with self._read() as conn:
+            return [int(s) for s in conn.execute(select(a.c.seq).where(a.c.message_id == message_id)
+                                                 .order_by(a.c.seq)).scalars()]
+
+    def last_audit_of(self, event: str, actor: str) -> audit.AuditEntry | None:
+        a = t.audit_log
+        with self._read() as conn:
+            seq = conn.execute(select(func.max(a.c.seq)).where(a.c.event == event, a.c.actor == actor)).scalar()
+        return None if seq is None else self.audit_entry(int(seq))
+
+    def receipts_of(self, message_id: str) -> list[ReceiptRecord]:
+        r = t.receipts
+        with self._read() as conn:
+            rows = conn.execute(select(r).where(r.c.message_id == message_id).order_by(r.c.id)).all()
+        return [_receipt_record(row) for row in rows]
+
+    def kpi_items(self, aed_type: str, from_us: int, to_us: int) -> list[KpiItemRow]:
+        """Rows of every item whose first AED was accepted in [from_us, to_us), with all its facts."""
+        k = t.kpi_items
+        first_aed = (select(k.c.item_id).where(k.c.document_type == aed_type).group_by(k.c.item_id)
+                     .having(and_(func.min(k.c.accepted_us) >= from_us, func.min(k.c.accepted_us) < to_us)))
+        with self._read() as conn:
+            rows = conn.execute(select(k).where(k.c.item_id.in_(first_aed))
+                                .order_by(k.c.item_id, k.c.accepted_us)).all()
+        return [KpiItemRow(r.message_id, r.item_id, r.document_type, r.sender, r.accepted_us, r.outcome,
+                           r.arrival_us, r.departure_us) for r in rows]
+
+    def delivery_facts(self, from_us: int, to_us: int) -> list[DeliveryFact]:
+        """Deliveries of messages accepted in [from_us, to_us)."""
+        d, m = t.deliveries, t.messages
+        with self._read() as conn:
+            rows = conn.execute(select(m.c.sender, d.c.recipient, d.c.route, d.c.state, d.c.attempts,
+                                       m.c.accepted_us, d.c.updated_us)
+                                .join(m, m.c.message_id == d.c.message_id)
+                                .where(m.c.accepted_us >= from_us, m.c.accepted_us < to_us)).all()
+        return [DeliveryFact(r.sender, r.recipient, r.route, r.state, r.attempts, r.accepted_us, r.updated_us)
+                for r in rows]
+
+    def audit_events_between(self, event: str, from_us: int, to_us: int) -> list[audit.AuditEntry]:
+        a = t.audit_log
+        with self._read() as conn:
+            rows = conn.execute(select(a).where(a.c.event == event, a.c.at_us >= from_us, a.c.at_us < to_us)
+                                .order_by(a.c.seq)).all()
+        return [audit.AuditEntry(r.seq, r.at_us, r.event, r.message_id, r.actor, r.subject, r.detail,
+                                 bytes(r.prev_hash), bytes(r.entry_hash)) for r in rows]

@@ -136,3 +136,23 @@ audit_checkpoints = Table(
     Column("node", String(64), nullable=False),
     Column("jws", Text, nullable=False),
 )
+
+# Plaintext facts the FoS KPIs need but the sealed envelope hides from the node: one row per item
+# of an accepted AED or inspection message. Item ids, times and decision category only; no
+# personal data (docs/kpi.md).
+kpi_items = Table(
+    "kpi_items",
+    metadata,
+    Column("message_id", String(128), ForeignKey("messages.message_id"), primary_key=True),
+    Column("item_id", String(16), primary_key=True),
+    Column("document_type", String(64), nullable=False),
+    Column("sender", String(64), nullable=False),
+    Column("accepted_us", BigInteger, nullable=False),
+    # Inspection messages: released / held / do_not_load / seized / other; empty for AED.
+    Column("outcome", String(16), nullable=False, default=""),
+    # From the item's tracking events, when the document carries them (AED from IPS exports).
+    Column("arrival_us", BigInteger, nullable=True),
+    Column("departure_us", BigInteger, nullable=True),
+    Index("ix_kpi_items_item", "item_id", "document_type"),
+    Index("ix_kpi_items_accepted", "document_type", "accepted_us"),
+)

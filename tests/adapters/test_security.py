@@ -133,3 +133,12 @@ def test_protobuf_oversized_and_garbage(fmt: str) -> None:
         registry.decode(fmt, b"\x0a" * (4 * 1024 * 1024 + 1))
     with pytest.raises(DocumentError):
         registry.decode(fmt, b"\xff\xff\xff\xff")
+
+
+def test_unpaired_surrogate_escape_in_a_json_key_is_a_document_error() -> None:
+    from adapters import registry
+    from adapters.errors import DocumentError
+
+    with pytest.raises(DocumentError) as err:
+        registry.decode("swg.aed.v1+json", b'{"items": [{"\\ud800itemId": "RR123456785DE"}]}')
+    assert "surrogate" in str(err.value)

@@ -1,0 +1,76 @@
+"""swg.v1.Admin: decode the request, call one module, encode the response.
+
+The servicer is assembled from mixins, one per area, so that areas built on other branches add
+their methods without touching these: ``class AdminServicer(EvidenceAdmin, <OtherArea>Admin,
+admin_pb2_grpc.AdminServicer)``. Methods no mixin provides stay UNIMPLEMENTED (the base class default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from gateway import auditor, kpi
+from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc
+from gateway.errors import FieldViolation, GatewayError, InvalidArgument
+from gateway.node import Node
+from gateway.services.status import abort
+
+
+def _us(ts: Any, default: int) -> int:
+    if ts.seconds == 0 and ts.nanos == 0:
+        return default
+    return ts.seconds * 1_000_000 + ts.nanos // 1000
+
+
+class EvidenceAdmin:
+    """Directory, audit verification, KPIs and evidence export."""
+
+    _node: Node
+
+    async def GetDirectory(self, request: admin_pb2.GetDirectoryRequest, context: Any) -> admin_pb2.GetDirectoryResponse:
+        try:
+            data = await asyncio.to_thread(self._node.directory.path.read_bytes)
+        except OSError as exc:
+            await abort(context, GatewayError(f"directory file unreadable: {exc}"))
+            raise
+        # signature stays empty until directories are CA-signed (federation branch).
+        return admin_pb2.GetDirectoryResponse(directory=data, version=self._node.directory.version)
+
+    async def VerifyAudit(self, request: admin_pb2.VerifyAuditRequest, context: Any) -> admin_pb2.VerifyAuditResponse:
+        node = self._node
+        rep = await asyncio.to_thread(auditor.verify_store, node.store, node.trust, node.name)
+        return admin_pb2.VerifyAuditResponse(
+            ok=rep.ok, entries_checked=rep.entries_checked, checkpoints_checked=rep.checkpoints_checked,
+            first_bad_sequence=rep.first_bad_seq, reason=rep.reason, head_sha256=rep.head_hash)
+
+    async def GetKpis(self, request: admin_pb2.GetKpisRequest, context: Any) -> admin_pb2.GetKpisResponse:
+        try:
+            if not request.HasField("from"):
+                raise InvalidArgument("invalid KPI query", violations=[FieldViolation("from", "required")])
+            frm = _us(getattr(request, "from"), 0)
+            to = _us(request.to, 2**62)
+            rows = await asyncio.to_thread(kpi.compute, self._node.store, frm, to, request.period or "day",
+                                           request.partner)
+            return admin_pb2.GetKpisResponse(rows=kpi.to_proto(rows))
+        except GatewayError as err:
+            await abort(context, err)
+            raise
+
+    async def ExportEvidence(self, request: admin_pb2.ExportEvidenceRequest,
+                             context: Any) -> admin_pb2.ExportEvidenceResponse:
+        node = self._node
+        try:
+            if not request.message_id:
+                raise InvalidArgument("message_id required", violations=[FieldViolation("message_id", "required")])
+            bundle = await asyncio.to_thread(auditor.export_evidence, node.store, request.message_id,
+                                             auditor.checkpoint_signer(node.config), node.name)
+            return admin_pb2.ExportEvidenceResponse(bundle=bundle)
+        except GatewayError as err:
+            await abort(context, err)
+            raise
+
+
+class AdminServicer(EvidenceAdmin, admin_pb2_grpc.AdminServicer):
+    def __init__(self, node: Node):
+        self._node = node
