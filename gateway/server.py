@@ -17,12 +17,14 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from gateway import audit
-from gateway.api.swg.v1 import exchange_pb2, exchange_pb2_grpc
+from gateway.api.swg.v1 import exchange_pb2, exchange_pb2_grpc, peering_pb2, peering_pb2_grpc
 from gateway.auth import AuthInterceptor
 from gateway.delivery import ExpiryWorker, LocalDelivery
 from gateway.errors import GatewayError
 from gateway.node import Node, now_us
+from gateway.peering import Inbound, Relay
 from gateway.services.exchange import ExchangeServicer
+from gateway.services.peering import PeeringServicer
 from gateway.services.status import abort
 from gateway.submission import Submitter
 
@@ -55,6 +57,9 @@ class GatewayServer:
         self.node = node
         self.local = LocalDelivery(node)
         self.submitter = Submitter(node, self.local.notify)
+        # Federation: outbound links to peer nodes, and the inbound side of Peering.Relay.
+        self.relay = Relay(node)
+        self.inbound = Inbound(node, self.local.notify)
         self.health = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
         self._server: grpc.aio.Server | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -88,8 +93,10 @@ class GatewayServer:
         exchange_pb2_grpc.add_ExchangeServicer_to_server(
             ExchangeServicer(self.node, self.submitter, self.local), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        peering_pb2_grpc.add_PeeringServicer_to_server(PeeringServicer(self.node, self.inbound), server)
         names = [
             exchange_pb2.DESCRIPTOR.services_by_name["Exchange"].full_name,
+            peering_pb2.DESCRIPTOR.services_by_name["Peering"].full_name,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ]
@@ -108,6 +115,7 @@ class GatewayServer:
         await self._check_health()
         self._tasks.append(asyncio.create_task(self._health_loop(), name="health"))
         self._tasks.append(asyncio.create_task(ExpiryWorker(self.node).run(), name="expiry"))
+        await self.relay.start()
         await asyncio.wrap_future(self.node.store.writer.submit(self.node.store.op_audit(
             [audit.AuditEvent(audit.NODE_STARTED, actor=self.node.name, detail={
                 "participants": sorted(self.node.keys), "directory_version": self.node.directory.version})],
@@ -141,6 +149,7 @@ class GatewayServer:
             return
         await self.health.enter_graceful_shutdown()
         await self.local.release_all()
+        await self.relay.stop()
         await self._server.stop(grace_s)
         for t in self._tasks:
             t.cancel()

@@ -3,15 +3,17 @@
 from gateway.store.repository import (
     Accepted,
     AckOutcome,
+    AssistanceCaseRecord,
     Claimed,
     DeliveryRecord,
     MessageRecord,
     MessageStatus,
     NewDelivery,
     NewMessage,
+    PeerReceipt,
     ReceiptRecord,
     Store,
 )
 
-__all__ = ["Accepted", "AckOutcome", "Claimed", "DeliveryRecord", "MessageRecord", "MessageStatus", "NewDelivery",
+__all__ = ["Accepted", "AckOutcome", "AssistanceCaseRecord", "PeerReceipt", "Claimed", "DeliveryRecord", "MessageRecord", "MessageStatus", "NewDelivery",
            "NewMessage", "ReceiptRecord", "Store"]
