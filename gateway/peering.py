@@ -26,9 +26,10 @@ import random
 import socket
 import ssl
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import structlog
@@ -117,7 +118,7 @@ class Inbound:
     """The receiving side: verify, check access rights, store for hosted recipients, sign receipts."""
 
     def __init__(self, node: Node, notify: Callable[[Sequence[str]], None],
-                 on_stored: Callable[[str, envelope_pb2.EnvelopeHeader, object], None] | None = None):
+                 on_stored: Callable[[envelope_pb2.EnvelopeHeader, Any], Awaitable[None]] | None = None):
         self.node = node
         self._notify = notify
         self._on_stored = on_stored
@@ -182,7 +183,7 @@ class Inbound:
                      document_type=h.document_type, recipients=hosted)
             self._notify(hosted)
             if self._on_stored is not None:
-                self._on_stored(peer, h, doc)
+                await self._on_stored(h, doc)
         outcome = peering_pb2.RELAY_OUTCOME_DUPLICATE if accepted.duplicate else peering_pb2.RELAY_OUTCOME_ACCEPTED
         return peering_pb2.RelayResponse(relay_id=req.relay_id, message_id=h.message_id, outcome=outcome,
                                          receipts=[_receipt(s) for s in stored])

@@ -120,6 +120,10 @@ class Router:
     def route(self, *, sender: str, document_type: str, doc: Message, explicit: Sequence[str],
               in_reply_to: str) -> RouteDecision:
         attrs, items = attributes_of(document_type, doc)
+        if document_type in (registry.ASSISTANCE_REQUEST, registry.ASSISTANCE_RESPONSE):
+            # Imported here: gateway.assistance uses this module's pattern matching.
+            from gateway import assistance
+            assistance.check(self.directory, sender, document_type, doc, in_reply_to)
         rules = [r for r in self.directory.routes
                  if r.document_type == document_type and any(matches(p, sender) for p in r.senders)]
         if not rules:

@@ -16,14 +16,15 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from gateway import audit
-from gateway.api.swg.v1 import exchange_pb2, exchange_pb2_grpc, peering_pb2, peering_pb2_grpc
+from gateway import assistance, audit
+from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2, exchange_pb2_grpc, peering_pb2, peering_pb2_grpc
 from gateway.auth import AuthInterceptor
 from gateway.delivery import ExpiryWorker, LocalDelivery
 from gateway.errors import GatewayError
 from gateway.node import Node, now_us
 from gateway.peering import Inbound, Relay
 from gateway.services.exchange import ExchangeServicer
+from gateway.services.admin_deliveries import FederationAdminServicer
 from gateway.services.peering import PeeringServicer
 from gateway.services.status import abort
 from gateway.submission import Submitter
@@ -59,7 +60,8 @@ class GatewayServer:
         self.submitter = Submitter(node, self.local.notify)
         # Federation: outbound links to peer nodes, and the inbound side of Peering.Relay.
         self.relay = Relay(node)
-        self.inbound = Inbound(node, self.local.notify)
+        self.inbound = Inbound(node, self.local.notify, self._follow_up)
+        self.submitter.on_document = self._follow_up
         self.health = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
         self._server: grpc.aio.Server | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -72,6 +74,21 @@ class GatewayServer:
             root_certificates=tls.ca.read_bytes(),
             require_client_auth=True,
         )
+
+    async def _follow_up(self, header: Any, doc: Any) -> None:
+        """Work that follows a newly stored document, submitted here or relayed in.
+
+        The document is already accepted (durable): a failure here is logged, never turned into an error
+        for the submitter, who would otherwise resubmit something that was stored.
+        """
+        try:
+            await assistance.record(self.node, header, doc)
+        except Exception as exc:  # noqa: BLE001 - see docstring
+            log.error("follow-up failed", message_id=header.message_id, reason=f"{type(exc).__name__}: {exc}")
+
+    def _admin_servicer(self) -> Any:
+        # When the evidence branch's AdminServicer is merged, it inherits DeliveriesAdmin and replaces this.
+        return FederationAdminServicer(self.node, self.relay.wake)
 
     def _on_refused(self, method: str, err: GatewayError) -> None:
         log.warning("call refused", method=method, code=err.grpc_code, reason=err.message)
@@ -94,9 +111,11 @@ class GatewayServer:
             ExchangeServicer(self.node, self.submitter, self.local), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         peering_pb2_grpc.add_PeeringServicer_to_server(PeeringServicer(self.node, self.inbound), server)
+        admin_pb2_grpc.add_AdminServicer_to_server(self._admin_servicer(), server)
         names = [
             exchange_pb2.DESCRIPTOR.services_by_name["Exchange"].full_name,
             peering_pb2.DESCRIPTOR.services_by_name["Peering"].full_name,
+            admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ]
