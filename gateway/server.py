@@ -16,7 +16,7 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from gateway import assistance, audit
+from gateway import assistance, audit, revenue
 from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2, exchange_pb2_grpc, peering_pb2, peering_pb2_grpc
 from gateway.auth import AuthInterceptor
 from gateway.delivery import ExpiryWorker, LocalDelivery
@@ -83,6 +83,8 @@ class GatewayServer:
         """
         try:
             await assistance.record(self.node, header, doc)
+            hosted = header.sender in self.node.keys
+            await revenue.follow_up(self.node.directory, header, doc, hosted, self.submitter.submit)
         except Exception as exc:  # noqa: BLE001 - see docstring
             log.error("follow-up failed", message_id=header.message_id, reason=f"{type(exc).__name__}: {exc}")
 
