@@ -34,6 +34,10 @@ run: install gen pki
 lint-imports: install gen
 	$(BIN)/lint-imports
 
+# Two nodes of the example federation on loopback play AED, decisions, revenue and assistance.
+demo: install gen pki
+	$(BIN)/python scripts/demo.py
+
 test: install gen lint-imports
 	$(BIN)/python -m pytest -q tests
 

@@ -138,6 +138,36 @@ class Route:
 
 
 @dataclass(frozen=True)
+class Agreement:
+    """A bilateral mutual-assistance agreement: who may ask whom, for what, on which legal basis."""
+
+    reference: str
+    legal_basis: str
+    parties: tuple[str, ...]
+    # Administrations that may ask, and those that may be asked (patterns like routes).
+    requesting: tuple[str, ...]
+    requested: tuple[str, ...]
+    # Empty means any.
+    information_categories: tuple[str, ...]
+    assistance_types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RevenueRules:
+    """Revenue rules of one destination country: de minimis thresholds and the collection model."""
+
+    country: str
+    currency: str
+    # Duty is not assessed at or below this intrinsic value; None: no duty de minimis.
+    duty_de_minimis: str | None
+    # VAT/GST is not collected at import at or below this value; None: due on every import.
+    vat_de_minimis: str | None
+    # "vendor", "intermediary", "buyer" or "hybrid" for low-value items; IOSS-covered items are "vendor".
+    collection_model: str
+    tax_authority: str
+
+
+@dataclass(frozen=True)
 class Directory:
     path: Path
     name: str
@@ -146,6 +176,8 @@ class Directory:
     participants: dict[str, DirectoryParticipant]
     routes: tuple[Route, ...]
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    agreements: dict[str, Agreement] = field(default_factory=dict)
+    revenue: dict[str, RevenueRules] = field(default_factory=dict)
 
 
 class _Reader:
@@ -429,10 +461,76 @@ def parse_directory(data: dict[str, Any], path: Path) -> Directory:
             default=bool(default),
         ))
 
+    agreements = _agreements(r, data)
+    revenue = _revenue(r, data, participants)
     if problems:
         raise ConfigError(problems)
     return Directory(path=path, name=name, version=version, nodes=nodes, participants=participants,
-                     routes=tuple(routes), raw=data)
+                     routes=tuple(routes), raw=data, agreements=agreements, revenue=revenue)
+
+
+def _str_list(r: _Reader, data: dict[str, Any], key: str, prefix: str, required: bool) -> tuple[str, ...]:
+    value = data.get(key, None if required else [])
+    if not isinstance(value, list) or (required and not value) or not all(isinstance(v, str) and v for v in value):
+        r.problem(prefix + key, "must be a " + ("non-empty " if required else "") + "list of strings")
+        return ()
+    return tuple(value)
+
+
+def _agreements(r: _Reader, data: dict[str, Any]) -> dict[str, Agreement]:
+    out: dict[str, Agreement] = {}
+    for i, a in enumerate(data.get("agreements", []) or []):
+        prefix = f"agreements[{i}]."
+        r.unknown(a, {"reference", "legal_basis", "parties", "requesting", "requested", "information_categories",
+                      "assistance_types"}, prefix)
+        ref = r.str_(a, "reference", prefix)
+        if ref in out:
+            r.problem(prefix + "reference", f"agreement {ref} is listed twice")
+        parties = _str_list(r, a, "parties", prefix, True)
+        requesting = _str_list(r, a, "requesting", prefix, True)
+        requested = _str_list(r, a, "requested", prefix, True)
+        for key, names in (("requesting", requesting), ("requested", requested)):
+            for n in names:
+                if n not in parties:
+                    r.problem(prefix + key, f"{n} is not one of the agreement's parties")
+        out[ref] = Agreement(ref, r.str_(a, "legal_basis", prefix), parties, requesting, requested,
+                             _str_list(r, a, "information_categories", prefix, False),
+                             _str_list(r, a, "assistance_types", prefix, False))
+    return out
+
+
+COLLECTION_MODELS = ("vendor", "intermediary", "buyer", "hybrid")
+DECIMAL = re.compile(r"^\d+(\.\d+)?$")
+
+
+def _revenue(r: _Reader, data: dict[str, Any], participants: dict[str, DirectoryParticipant]) -> dict[str, RevenueRules]:
+    table = data.get("revenue", {}) or {}
+    if not isinstance(table, dict):
+        r.problem("revenue", "must be a table of [revenue.CC] tables")
+        return {}
+    out: dict[str, RevenueRules] = {}
+    for cc, v in table.items():
+        prefix = f"revenue.{cc}."
+        if not re.match(r"^[A-Z]{2}$", cc) or not isinstance(v, dict):
+            r.problem(f"revenue.{cc}", "must be a [revenue.CC] table with a two-letter country code")
+            continue
+        r.unknown(v, {"currency", "duty_de_minimis", "vat_de_minimis", "collection_model", "tax_authority"}, prefix)
+        thresholds = {}
+        for key in ("duty_de_minimis", "vat_de_minimis"):
+            val = v.get(key)
+            if val is not None and (not isinstance(val, str) or not DECIMAL.match(val)):
+                r.problem(prefix + key, "must be a decimal amount as text, e.g. \"150.00\"")
+                val = None
+            thresholds[key] = val
+        model = r.str_(v, "collection_model", prefix, default="buyer")
+        if model and model not in COLLECTION_MODELS:
+            r.problem(prefix + "collection_model", f"must be one of {', '.join(COLLECTION_MODELS)}")
+        tax = r.str_(v, "tax_authority", prefix)
+        if tax and participants and tax not in participants:
+            r.problem(prefix + "tax_authority", f"{tax} is not a participant in the directory")
+        out[cc] = RevenueRules(cc, r.str_(v, "currency", prefix), thresholds["duty_de_minimis"],
+                               thresholds["vat_de_minimis"], model, tax)
+    return out
 
 
 def load_directory(path: str | Path) -> Directory:

@@ -124,6 +124,10 @@ class Router:
                  if r.document_type == document_type and any(matches(p, sender) for p in r.senders)]
         if not rules:
             raise PermissionDenied(f"{sender} may not send {document_type}: no route in the directory allows it")
+        if document_type in (registry.ASSISTANCE_REQUEST, registry.ASSISTANCE_RESPONSE):
+            # Imported here: gateway.assistance uses this module's pattern matching.
+            from gateway import assistance
+            assistance.check(self.directory, sender, document_type, doc, in_reply_to)
         applicable = [r for r in rules if all(attrs.get(k) == v for k, v in r.when.items())]
         resolved: list[tuple[Route, list[str]]] = [
             (r, [x for tok in r.recipients for x in self._resolve(tok, sender, attrs, items, in_reply_to)])

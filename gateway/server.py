@@ -16,15 +16,17 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from gateway import auditor
-from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2, exchange_pb2_grpc
+from gateway import assistance, audit, auditor, revenue
+from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2, exchange_pb2_grpc, peering_pb2, peering_pb2_grpc
 from gateway.auth import AuthInterceptor
 from gateway.delivery import ExpiryWorker, LocalDelivery
 from gateway.errors import GatewayError
 from gateway.node import Node, now_us
+from gateway.peering import Inbound, Relay
 from gateway.ratelimit import RateLimiter
 from gateway.services.admin import AdminServicer
 from gateway.services.exchange import ExchangeServicer
+from gateway.services.peering import PeeringServicer
 from gateway.services.status import abort
 from gateway.submission import Submitter
 
@@ -57,6 +59,10 @@ class GatewayServer:
         self.node = node
         self.local = LocalDelivery(node)
         self.submitter = Submitter(node, self.local.notify)
+        # Federation: outbound links to peer nodes, and the inbound side of Peering.Relay.
+        self.relay = Relay(node)
+        self.inbound = Inbound(node, self.local.notify, self._follow_up)
+        self.submitter.on_document = self._follow_up
         self.health = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
         self._server: grpc.aio.Server | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -71,6 +77,19 @@ class GatewayServer:
             root_certificates=tls.ca.read_bytes(),
             require_client_auth=True,
         )
+
+    async def _follow_up(self, header: Any, doc: Any) -> None:
+        """Work that follows a newly stored document, submitted here or relayed in.
+
+        The document is already accepted (durable): a failure here is logged, never turned into an error
+        for the submitter, who would otherwise resubmit something that was stored.
+        """
+        try:
+            await assistance.record(self.node, header, doc)
+            hosted = header.sender in self.node.keys
+            await revenue.follow_up(self.node.directory, header, doc, hosted, self.submitter.submit)
+        except Exception as exc:  # noqa: BLE001 - see docstring
+            log.error("follow-up failed", message_id=header.message_id, reason=f"{type(exc).__name__}: {exc}")
 
     def _on_refused(self, method: str, err: GatewayError) -> None:
         log.warning("call refused", method=method, code=err.grpc_code, reason=err.message)
@@ -93,9 +112,11 @@ class GatewayServer:
         exchange_pb2_grpc.add_ExchangeServicer_to_server(
             ExchangeServicer(self.node, self.submitter, self.local), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
-        admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(self.node), server)
+        peering_pb2_grpc.add_PeeringServicer_to_server(PeeringServicer(self.node, self.inbound), server)
+        admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(self.node, self.relay.wake), server)
         names = [
             exchange_pb2.DESCRIPTOR.services_by_name["Exchange"].full_name,
+            peering_pb2.DESCRIPTOR.services_by_name["Peering"].full_name,
             admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
@@ -115,6 +136,7 @@ class GatewayServer:
         await self._check_health()
         self._tasks.append(asyncio.create_task(self._health_loop(), name="health"))
         self._tasks.append(asyncio.create_task(ExpiryWorker(self.node).run(), name="expiry"))
+        await self.relay.start()
         await asyncio.to_thread(auditor.record_start, self.node.store, cfg, self.node.directory.version)
         self._start_evidence()
         log.info("node serving", node=self.node.name, address=self.address, participants=sorted(self.node.keys))
@@ -160,6 +182,7 @@ class GatewayServer:
         if self._server is None:
             return
         await self.health.enter_graceful_shutdown()
+        await self.relay.stop()
         await self._server.stop(grace_s)
         # Streams are gone now; what they still held goes back to the queue before the store closes.
         await self.local.release_all()

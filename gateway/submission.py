@@ -12,11 +12,12 @@ import hashlib
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
 from google.protobuf import timestamp_pb2
+from google.protobuf.message import Message
 
 from adapters import registry
 from adapters.errors import DocumentError, UnknownFormat
@@ -67,6 +68,8 @@ class Submitter:
     def __init__(self, node: Node, on_accepted: Callable[[tuple[str, ...]], None]):
         self.node = node
         self._on_accepted = on_accepted
+        # Follow-up work on a newly accepted document (assistance cases, revenue notices); set by the server.
+        self.on_document: Callable[[envelope_pb2.EnvelopeHeader, Message], Awaitable[None]] | None = None
 
     def _check_request(self, req: exchange_pb2.SubmitRequest) -> None:
         limit = self.node.config.limits.max_message_bytes
@@ -193,5 +196,7 @@ class Submitter:
             log.info("accepted", message_id=message_id, conversation_id=conversation_id, sender=sender,
                      document_type=document_type, recipients=list(decision.recipients))
             self._on_accepted(local)
+            if self.on_document is not None:
+                await self.on_document(header, doc)
         return Submitted(_response(accepted), local)
 

@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "gateway.cli.audit_cmd",
     "gateway.cli.evidence_cmd",
     "gateway.cli.kpi_cmd",
+    "gateway.cli.federation_cmd",
 ]
 
 

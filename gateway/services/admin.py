@@ -7,6 +7,8 @@ admin_pb2_grpc.AdminServicer)``. Methods no mixin provides stay UNIMPLEMENTED (t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import asyncio
 from typing import Any
 
@@ -14,6 +16,7 @@ from gateway import auditor, kpi
 from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc
 from gateway.errors import FieldViolation, GatewayError, InvalidArgument
 from gateway.node import Node
+from gateway.services.admin_deliveries import DeliveriesAdmin
 from gateway.services.status import abort
 
 
@@ -71,6 +74,7 @@ class EvidenceAdmin:
             raise
 
 
-class AdminServicer(EvidenceAdmin, admin_pb2_grpc.AdminServicer):
-    def __init__(self, node: Node):
+class AdminServicer(EvidenceAdmin, DeliveriesAdmin, admin_pb2_grpc.AdminServicer):
+    def __init__(self, node: Node, wake_relay: Callable[[], None] | None = None):
         self._node = node
+        self.init_deliveries_admin(node, wake_relay)

@@ -3,6 +3,7 @@
 from gateway.store.repository import (
     Accepted,
     AckOutcome,
+    AssistanceCaseRecord,
     Claimed,
     DeliveryFact,
     DeliveryRecord,
@@ -12,9 +13,11 @@ from gateway.store.repository import (
     MessageStatus,
     NewDelivery,
     NewMessage,
+    PeerReceipt,
     ReceiptRecord,
     Store,
 )
 
-__all__ = ["Accepted", "AckOutcome", "Claimed", "DeliveryFact", "DeliveryRecord", "KpiFact", "KpiItemRow", "MessageRecord", "MessageStatus", "NewDelivery",
+__all__ = ["Accepted", "AckOutcome", "AssistanceCaseRecord", "Claimed", "DeliveryFact", "DeliveryRecord", "KpiFact",
+           "KpiItemRow", "MessageRecord", "MessageStatus", "NewDelivery", "PeerReceipt",
            "NewMessage", "ReceiptRecord", "Store"]

@@ -18,7 +18,7 @@ from gateway import audit
 from gateway.errors import AlreadyExists, NotFound
 from gateway.store import schema as t
 from gateway.store.engine import Writer, is_sqlite, make_engines, translate_db_error
-from gateway.store.states import ACKNOWLEDGED, EXPIRED, FAILED, IN_FLIGHT, QUEUED
+from gateway.store.states import ACKNOWLEDGED, DELIVERED, EXPIRED, FAILED, IN_FLIGHT, QUEUED
 
 
 @dataclass(frozen=True)
@@ -210,6 +210,48 @@ def _receipt_record(row: Any) -> ReceiptRecord:
                          issuing_node=row.issuing_node)
 
 
+def _enqueue_peer_receipt(conn: Connection, rc: ReceiptRecord) -> None:
+    """A message relayed in from a peer node: its acknowledged receipt goes back there (outbox)."""
+    origin = conn.execute(select(t.messages.c.origin).where(t.messages.c.message_id == rc.message_id)).scalar()
+    if origin and origin != "local":
+        conn.execute(insert(t.peer_receipts).values(
+            node=origin, message_id=rc.message_id, recipient=rc.recipient, jws=rc.jws,
+            envelope_sha256=rc.envelope_sha256, issued_us=rc.issued_us, issuing_node=rc.issuing_node, sent=0))
+
+
+def _insert_receipt_once(conn: Connection, rc: ReceiptRecord) -> ReceiptRecord:
+    """Store a receipt unless one of the same kind exists; the first one wins and is returned."""
+    r = t.receipts
+    row = conn.execute(select(r).where(r.c.message_id == rc.message_id, r.c.recipient == rc.recipient,
+                                       r.c.kind == rc.kind)).first()
+    if row is not None:
+        return _receipt_record(row)
+    conn.execute(insert(r).values(message_id=rc.message_id, recipient=rc.recipient, kind=rc.kind, jws=rc.jws,
+                                  envelope_sha256=rc.envelope_sha256, issued_us=rc.issued_us,
+                                  issuing_node=rc.issuing_node))
+    return rc
+
+
+@dataclass(frozen=True)
+class PeerReceipt:
+    id: int
+    node: str
+    receipt: ReceiptRecord
+
+
+@dataclass(frozen=True)
+class AssistanceCaseRecord:
+    request_message_id: str
+    conversation_id: str
+    requesting_administration: str
+    requested_administration: str
+    agreement_reference: str
+    requested_us: int
+    deadline_us: int
+    answer_message_id: str
+    answered_us: int | None
+
+
 class Store:
     def __init__(self, url: str, *, busy_timeout_ms: int = 30_000, max_pages: int = 0):
         self.url = url
@@ -383,6 +425,7 @@ class Store:
                                               jws=rc.jws, envelope_sha256=rc.envelope_sha256,
                                               issued_us=rc.issued_us, issuing_node=rc.issuing_node))
                 _append_audit(conn, ev, now_us)
+                _enqueue_peer_receipt(conn, rc)
                 out.acknowledged.append(rc.message_id)
                 out.receipts[rc.message_id] = rc
             return out
@@ -433,6 +476,144 @@ class Store:
                               now_us)
             return len(rows)
         return op
+
+    # -- federation: relay in and out ---------------------------------------------------------------
+
+    @staticmethod
+    def op_accept_relayed(msg: NewMessage, receipts: Sequence[ReceiptRecord]) -> Any:
+        """Store a message relayed in by a peer with its "delivered" receipts; on a duplicate (same id,
+        same envelope digest) the receipts stored the first time are returned instead (AS4-style)."""
+        accept = Store.op_accept(msg)
+
+        def op(conn: Connection) -> tuple[Accepted, list[ReceiptRecord]]:
+            acc = accept(conn)
+            return acc, [_insert_receipt_once(conn, rc) for rc in receipts]
+        return op
+
+    @staticmethod
+    def op_relayed(delivery_ids: Sequence[int], receipts: Sequence[ReceiptRecord],
+                   events: Sequence[audit.AuditEvent], now_us: int) -> Any:
+        """The peer node took the message over: deliveries DELIVERED (unless already acknowledged)."""
+        def op(conn: Connection) -> None:
+            d = t.deliveries
+            conn.execute(update(d).where(d.c.id.in_(list(delivery_ids)), d.c.state.in_([QUEUED, IN_FLIGHT]))
+                         .values(state=DELIVERED, lease_owner=None, lease_expires_us=None, updated_us=now_us,
+                                 last_error=""))
+            for rc in receipts:
+                _insert_receipt_once(conn, rc)
+            for ev in events:
+                _append_audit(conn, ev, now_us)
+        return op
+
+    @staticmethod
+    def op_retry_later(delivery_ids: Sequence[int], owner: str, error: str, next_attempt_us: int,
+                       max_attempts: int, now_us: int) -> Any:
+        """A relay attempt failed for a passing reason: back to the queue, or FAILED after max_attempts."""
+        def op(conn: Connection) -> list[str]:
+            d = t.deliveries
+            ids = list(delivery_ids)
+            conn.execute(update(d).where(d.c.id.in_(ids), d.c.state == IN_FLIGHT, d.c.lease_owner == owner)
+                         .values(state=QUEUED, lease_owner=None, lease_expires_us=None, updated_us=now_us,
+                                 next_attempt_us=next_attempt_us, last_error=error[:500]))
+            failed: list[str] = []
+            if max_attempts > 0:
+                rows = conn.execute(select(d.c.id, d.c.message_id, d.c.recipient)
+                                    .where(d.c.id.in_(ids), d.c.state == QUEUED,
+                                           d.c.attempts >= max_attempts)).all()
+                for r in rows:
+                    conn.execute(update(d).where(d.c.id == r.id).values(
+                        state=FAILED, last_error=f"gave up after {max_attempts} attempts: {error}"[:500]))
+                    _append_audit(conn, audit.AuditEvent(audit.FAILED, r.message_id, subject=r.recipient, detail={
+                        "reason": error[:200], "attempts": max_attempts}), now_us)
+                    failed.append(r.message_id)
+            return failed
+        return op
+
+    @staticmethod
+    def op_fail_many(delivery_ids: Sequence[int], error: str, events: Sequence[audit.AuditEvent], now_us: int) -> Any:
+        def op(conn: Connection) -> None:
+            d = t.deliveries
+            conn.execute(update(d).where(d.c.id.in_(list(delivery_ids))).values(
+                state=FAILED, lease_owner=None, lease_expires_us=None, updated_us=now_us, last_error=error[:500]))
+            for ev in events:
+                _append_audit(conn, ev, now_us)
+        return op
+
+    @staticmethod
+    def op_peer_acknowledged(receipt: ReceiptRecord, route: str, event: audit.AuditEvent, now_us: int) -> Any:
+        """An "acknowledged" receipt came back from the recipient's node: delivery ACKNOWLEDGED."""
+        def op(conn: Connection) -> bool:
+            d = t.deliveries
+            stored = _insert_receipt_once(conn, receipt)
+            if stored is not receipt:
+                return False
+            conn.execute(update(d).where(d.c.message_id == receipt.message_id, d.c.recipient == receipt.recipient,
+                                         d.c.route == route)
+                         .values(state=ACKNOWLEDGED, lease_owner=None, lease_expires_us=None, updated_us=now_us,
+                                 last_error=""))
+            _append_audit(conn, event, now_us)
+            return True
+        return op
+
+    @staticmethod
+    def op_peer_receipts_sent(ids: Sequence[int]) -> Any:
+        def op(conn: Connection) -> None:
+            conn.execute(update(t.peer_receipts).where(t.peer_receipts.c.id.in_(list(ids))).values(sent=1))
+        return op
+
+    def pending_peer_receipts(self, node: str, limit: int) -> list[PeerReceipt]:
+        p = t.peer_receipts
+        with self._read() as conn:
+            rows = conn.execute(select(p).where(p.c.node == node, p.c.sent == 0).order_by(p.c.id).limit(limit)).all()
+        return [PeerReceipt(r.id, r.node, ReceiptRecord(r.message_id, r.recipient, "acknowledged", r.jws,
+                                                        bytes(r.envelope_sha256), r.issued_us, r.issuing_node))
+                for r in rows]
+
+    def has_due_relay(self, route: str, now_us: int) -> bool:
+        d = t.deliveries
+        with self._read() as conn:
+            row = conn.execute(select(d.c.id).where(
+                d.c.route == route, d.c.expires_us > now_us,
+                or_(and_(d.c.state == QUEUED, d.c.next_attempt_us <= now_us),
+                    and_(d.c.state == IN_FLIGHT, d.c.lease_expires_us < now_us))).limit(1)).first()
+        return row is not None
+
+    def receipts_of(self, message_id: str, kind: str) -> list[ReceiptRecord]:
+        r = t.receipts
+        with self._read() as conn:
+            rows = conn.execute(select(r).where(r.c.message_id == message_id, r.c.kind == kind)
+                                .order_by(r.c.id)).all()
+        return [_receipt_record(x) for x in rows]
+
+    # -- mutual assistance case metadata -------------------------------------------------------------
+
+    @staticmethod
+    def op_assistance_case(case: AssistanceCaseRecord) -> Any:
+        def op(conn: Connection) -> None:
+            a = t.assistance_cases
+            if conn.execute(select(a.c.request_message_id)
+                            .where(a.c.request_message_id == case.request_message_id)).first() is None:
+                conn.execute(insert(a).values(**case.__dict__))
+        return op
+
+    @staticmethod
+    def op_assistance_answered(request_message_id: str, answer_message_id: str, at_us: int) -> Any:
+        def op(conn: Connection) -> None:
+            a = t.assistance_cases
+            conn.execute(update(a).where(a.c.request_message_id == request_message_id, a.c.answer_message_id == "")
+                         .values(answer_message_id=answer_message_id, answered_us=at_us))
+        return op
+
+    def assistance_cases(self, participant: str, only_open: bool) -> list[AssistanceCaseRecord]:
+        a = t.assistance_cases
+        cond = [or_(a.c.requesting_administration == participant, a.c.requested_administration == participant)]
+        if only_open:
+            cond.append(a.c.answer_message_id == "")
+        with self._read() as conn:
+            rows = conn.execute(select(a).where(*cond).order_by(a.c.deadline_us)).all()
+        return [AssistanceCaseRecord(r.request_message_id, r.conversation_id, r.requesting_administration,
+                                     r.requested_administration, r.agreement_reference, r.requested_us,
+                                     r.deadline_us, r.answer_message_id, r.answered_us) for r in rows]
 
     # -- reads -------------------------------------------------------------------------------------
 

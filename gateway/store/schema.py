@@ -156,3 +156,38 @@ kpi_items = Table(
     Index("ix_kpi_items_item", "item_id", "document_type"),
     Index("ix_kpi_items_accepted", "document_type", "accepted_us"),
 )
+
+# Receipts this node issued on acknowledge for messages that a peer node relayed in: an outbox, so that
+# the "acknowledged" receipt reaches the sender's node even if that node is down when the ack happens.
+peer_receipts = Table(
+    "peer_receipts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("node", String(64), nullable=False),
+    Column("message_id", String(128), nullable=False),
+    Column("recipient", String(64), nullable=False),
+    Column("jws", Text, nullable=False),
+    Column("envelope_sha256", LargeBinary(32), nullable=False),
+    Column("issued_us", BigInteger, nullable=False),
+    Column("issuing_node", String(64), nullable=False),
+    # 0 pending, 1 accepted by the peer.
+    Column("sent", SmallInteger, nullable=False, default=0),
+    UniqueConstraint("message_id", "recipient"),
+    Index("ix_peer_receipts_node_sent", "node", "sent", "id"),
+)
+
+# Plaintext case metadata of mutual-assistance requests (the store holds only sealed envelopes, yet the
+# deadline and answered state must be listable): ids, parties, agreement, deadline; never the question.
+assistance_cases = Table(
+    "assistance_cases",
+    metadata,
+    Column("request_message_id", String(128), primary_key=True),
+    Column("conversation_id", String(128), nullable=False),
+    Column("requesting_administration", String(64), nullable=False),
+    Column("requested_administration", String(64), nullable=False),
+    Column("agreement_reference", String(128), nullable=False),
+    Column("requested_us", BigInteger, nullable=False),
+    Column("deadline_us", BigInteger, nullable=False),
+    Column("answer_message_id", String(128), nullable=False, default=""),
+    Column("answered_us", BigInteger, nullable=True),
+)

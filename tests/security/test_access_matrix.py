@@ -27,6 +27,7 @@ ROUTES = DIRECTORY["routes"]
 SENDERS = HOSTED["de-node"]  # who can submit to de-node; fr-node's participants submit to fr-node
 ITEMS = [s10(70_000_001 + i, country="FR") for i in range(2)]
 REQUESTED = "FR/CUSTOMS/MAIN"
+AGREEMENT = DIRECTORY["agreements"][0]["reference"]
 
 
 def document(doc_type: str) -> tuple[Any, dict[str, str], dict[str, list[str]]]:
@@ -41,13 +42,18 @@ def document(doc_type: str) -> tuple[Any, dict[str, str], dict[str, list[str]]]:
         batch.notices.add(item_id=ITEMS[0], destination_country="DE")
         return batch, {"destination_country": "DE"}, {}
     if doc_type == registry.ASSISTANCE_REQUEST:
-        req = assistance_pb2.AssistanceRequest(requested_administration=REQUESTED, agreement_reference="EU-2026-1",
-                                               information_category="valuation", subject="Undervaluation")
-        return req, {"requested_administration": REQUESTED, "agreement_reference": "EU-2026-1",
-                     "information_category": "valuation"}, {"@requested_administration": [REQUESTED]}
+        # Complete and covered by the directory's agreement, so that only the route decides.
+        req = assistance_pb2.AssistanceRequest(
+            requested_administration=REQUESTED, agreement_reference=AGREEMENT, legal_basis="CMAA",
+            information_category="goods", assistance_type=assistance_pb2.ASSISTANCE_TYPE_INFORMATION_ON_GOODS,
+            subject="Undervaluation", purpose="Verify declared value",
+            requesting_officer=assistance_pb2.Officer(name="A. Officer", officer_id="DE-4711"))
+        req.deadline.FromSeconds(4_102_444_800)  # 2100-01-01
+        return req, {"requested_administration": REQUESTED, "agreement_reference": AGREEMENT,
+                     "information_category": "goods"}, {"@requested_administration": [REQUESTED]}
     # An answer without in_reply_to: @reply_to_sender resolves to no one.
-    return assistance_pb2.AssistanceResponse(agreement_reference="EU-2026-1", answer="none"), \
-        {"agreement_reference": "EU-2026-1"}, {"@reply_to_sender": []}
+    return assistance_pb2.AssistanceResponse(agreement_reference=AGREEMENT, answer="none"), \
+        {"agreement_reference": AGREEMENT}, {"@reply_to_sender": []}
 
 
 def matches(pattern: str, pid: str) -> bool:
@@ -77,6 +83,13 @@ def expected_default(sender: str, doc_type: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def unanswerable(sender: str, doc_type: str) -> bool:
+    """An assistance answer from an administration that may send answers, but naming no request: it is
+    malformed (INVALID_ARGUMENT) before any question of recipients arises."""
+    _, attrs, _ = document(doc_type)
+    return doc_type == registry.ASSISTANCE_RESPONSE and bool(applicable(sender, doc_type, attrs))
+
+
 DOC_TYPES = list(registry.DOCUMENT_TYPES)
 EXPLICIT = list(itertools.product(SENDERS, DOC_TYPES, PARTICIPANTS))
 
@@ -92,6 +105,8 @@ def matrix_node(secnode: SecurityNode) -> SecurityNode:
 def submit(node: SecurityNode, sender: str, doc_type: str, recipients: list[str]) -> exchange_pb2.SubmitResponse:
     c = node.client(sender)
     doc, _, _ = document(doc_type)
+    if doc_type == registry.ASSISTANCE_REQUEST:
+        doc.requesting_administration = sender
     req = exchange_pb2.SubmitRequest(format=doc_type, content=doc.SerializeToString(), recipients=recipients)
     try:
         return c.exchange.Submit(req, metadata=c.metadata, timeout=30)
@@ -112,6 +127,9 @@ def test_explicit_recipient(matrix_node: SecurityNode, sender: str, doc_type: st
         resp = submit(matrix_node, sender, doc_type, [recipient])
         assert list(resp.recipients) == [recipient]
         assert matrix_node.counts() == (before[0] + 1, before[1] + 1)
+    elif unanswerable(sender, doc_type):
+        matrix_node.assert_refused("access", lambda: submit(matrix_node, sender, doc_type, [recipient]),
+                                   grpc.StatusCode.INVALID_ARGUMENT, "names the request it answers")
     else:
         matrix_node.assert_refused("access", lambda: submit(matrix_node, sender, doc_type, [recipient]),
                                    grpc.StatusCode.PERMISSION_DENIED, "may not send")
@@ -126,6 +144,9 @@ def test_default_routing(matrix_node: SecurityNode, sender: str, doc_type: str) 
     if want:
         resp = submit(matrix_node, sender, doc_type, [])
         assert list(resp.recipients) == want
+    elif unanswerable(sender, doc_type):
+        matrix_node.assert_refused("access", lambda: submit(matrix_node, sender, doc_type, []),
+                                   grpc.StatusCode.INVALID_ARGUMENT, "names the request it answers")
     else:
         matrix_node.assert_refused("access", lambda: submit(matrix_node, sender, doc_type, []),
                                    grpc.StatusCode.PERMISSION_DENIED, "")

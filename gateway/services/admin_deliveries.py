@@ -1,0 +1,56 @@
+"""Admin methods of the federation work: dead-letter listing, retries, assistance cases.
+
+``DeliveriesAdmin`` holds the servicer methods; the node's Admin servicer inherits it (see
+docs/federation.md, "Admin service"). ``FederationAdminServicer`` is a complete Admin servicer built
+from it alone, for nodes without the evidence methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from gateway import assistance, deadletter
+from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc
+from gateway.auth import current_identity
+from gateway.errors import GatewayError
+from gateway.node import Node
+from gateway.services.status import abort
+
+
+class DeliveriesAdmin:
+    _node: Node
+    _wake_relay: Callable[[], None] | None = None
+
+    def init_deliveries_admin(self, node: Node, wake_relay: Callable[[], None] | None = None) -> None:
+        self._node = node
+        self._wake_relay = wake_relay
+
+    async def ListDeliveries(self, request: admin_pb2.ListDeliveriesRequest,
+                             context: Any) -> admin_pb2.ListDeliveriesResponse:
+        try:
+            return await asyncio.to_thread(deadletter.list_deliveries, self._node, list(request.states),
+                                           request.recipient, request.limit)
+        except GatewayError as err:
+            await abort(context, err)
+            raise
+
+    async def RetryDeliveries(self, request: admin_pb2.RetryDeliveriesRequest,
+                              context: Any) -> admin_pb2.RetryDeliveriesResponse:
+        try:
+            n = await deadletter.retry(self._node, list(request.message_ids), request.recipient,
+                                       current_identity().principal, self._wake_relay)
+            return admin_pb2.RetryDeliveriesResponse(requeued=n)
+        except GatewayError as err:
+            await abort(context, err)
+            raise
+
+    async def ListAssistanceCases(self, request: admin_pb2.ListAssistanceCasesRequest,
+                                  context: Any) -> admin_pb2.ListAssistanceCasesResponse:
+        try:
+            return await asyncio.to_thread(assistance.list_cases, self._node, current_identity().principal,
+                                           request.only_open)
+        except GatewayError as err:
+            await abort(context, err)
+            raise

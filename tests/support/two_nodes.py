@@ -1,0 +1,55 @@
+"""de-node and fr-node of the example federation, both on loopback, peering with each other."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.support.nodes import Client, NodeRunner, connect, free_port, write_directory, write_node_config
+from tests.support.pki import Federation
+
+FAST_RETRY = """retry_initial_s = 0.2
+retry_max_s = 1.0
+retry_multiplier = 2.0
+retry_jitter = 0.2
+"""
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail with the last value after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s (last value: {value!r})")
+
+
+class TwoNodes:
+    def __init__(self, fed: Federation, tmp: Path, *, extra_directory: str = "", delivery: str = FAST_RETRY):
+        self.fed = fed
+        self.tmp = tmp
+        self.ports = {"de-node": free_port(), "fr-node": free_port()}
+        self.directory = write_directory(fed, tmp, self.ports, extra_directory)
+        self.configs = {n: write_node_config(fed, tmp, n, p, self.directory, delivery=delivery)
+                        for n, p in self.ports.items()}
+        self.runners = {n: NodeRunner(c).start() for n, c in self.configs.items()}
+        self.clients: list[Client] = []
+
+    def client(self, node: str, participant: str, **kw: Any) -> Client:
+        c = connect(self.fed, node, self.runners[node].address, participant, **kw)
+        self.clients.append(c)
+        return c
+
+    def db_bytes(self, node: str) -> bytes:
+        return b"".join(p.read_bytes() for p in self.tmp.glob(f"{node}.db*"))
+
+    def close(self) -> None:
+        for c in self.clients:
+            c.close()
+        for r in self.runners.values():
+            r.close()
