@@ -49,3 +49,9 @@ lint-proto:
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
+
+# Load test: a real node and a bare gRPC echo baseline driven by one load generator (see docs/performance.md).
+# Not part of `make test`. BENCH_ARGS e.g. "--duration 20 --concurrency 128 --rate 500".
+BENCH_ARGS ?=
+bench: install gen
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
