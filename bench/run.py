@@ -10,9 +10,11 @@ PKI is generated into a temp dir. Results: a table on stdout and ``bench/results
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -96,11 +98,18 @@ class Bench:
                                    limits="max_in_flight_per_stream = 1024")
         log = open(out / "node.log", "wb")
         spawned = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--config", str(config)],
-                                cwd=ROOT, stdout=log, stderr=log)
+        cmd = [sys.executable, "-m", "gateway", "serve", "--config", str(config)]
+        if self.args.profile:
+            # py-spy samples the node from outside; the profile is written when the node stops.
+            self.args.profile.mkdir(parents=True, exist_ok=True)
+            cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--rate", "250",
+                   "--nonblocking", "-o", str(self.args.profile / f"node-{run}.txt"), "--", *cmd]
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=log)
         self.wait_serving(proc, out / "node.log")
-        self.start_times.append(time.perf_counter() - spawned)
-        say(f"  node started (pid {proc.pid}) and SERVING after {self.start_times[-1]:.2f} s")
+        took = time.perf_counter() - spawned
+        if not self.args.profile:  # under the profiler the start is slower and not what users see
+            self.start_times.append(took)
+        say(f"  node started (pid {proc.pid}) and SERVING after {took:.2f} s")
         return proc
 
     def wait_serving(self, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -152,10 +161,21 @@ class Bench:
     def scenario(self, name: str, run: int) -> dict[str, Any]:
         say(f"{name}:")
         proc = self.start_echo() if name == "echo" else self.start_node(run)
+        pid = server_pid(proc.pid) if self.args.profile and name != "echo" else proc.pid
         try:
-            return self.load(name, proc.pid)
+            return self.load(name, pid)
         finally:
+            if pid != proc.pid:
+                os.kill(pid, signal.SIGTERM)  # py-spy writes its profile once the node it watches is gone
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=60)
             self.stop(proc)
+
+
+def server_pid(profiler_pid: int) -> int:
+    """The node process py-spy started (its only child)."""
+    children = Path(f"/proc/{profiler_pid}/task/{profiler_pid}/children").read_text().split()
+    return int(children[0]) if children else profiler_pid
 
 
 def free_port() -> int:
@@ -191,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--database-url", default="", help="default: a fresh temp SQLite file per scenario; e.g. "
                    "postgresql+psycopg://user@host/db (then scenarios share that database)")
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset")
+    p.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                   help="run each node under py-spy (pip install py-spy) and write collapsed stacks to DIR")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = p.parse_args(argv)
     names = [s for s in args.scenarios.split(",") if s]
