@@ -93,6 +93,8 @@ class Load:
         self.docs = Documents()
         self.channels: dict[str, grpc.aio.Channel] = {}
         self.stop_at = 0.0
+        self.max_items = int(spec.get("items", 0)) or None
+        self.sent = 0
 
     def channel(self, participant: str) -> grpc.aio.Channel:
         if participant not in self.channels:
@@ -115,6 +117,8 @@ class Load:
         return exchange_pb2.SubmitRequest(format="upu.itmatt.v1", content=self.docs.next())
 
     def running(self) -> bool:
+        if self.max_items is not None:
+            return self.sent < self.max_items
         return time.perf_counter() < self.stop_at
 
     async def progress(self, label: str) -> None:
@@ -231,6 +235,7 @@ class Load:
                     started.append(time.perf_counter())
                     await call.write(self.request())
                     sent += 1
+                    self.sent += 1
                 await call.done_writing()
 
             async def reader() -> None:
@@ -370,6 +375,57 @@ class Load:
         return len(sample), ok
 
 
+    async def memory(self) -> dict[str, Any]:
+        """Queues ``items`` undelivered messages, sampling the node's RSS, then times the first delivery
+        of a fresh Receive stream."""
+        samples: list[tuple[int, float]] = []
+        pid = self.meter.server_pid
+
+        def answered(resp: exchange_pb2.SubmitResponse, t0: float) -> None:
+            if resp.HasField("error"):
+                self.meter.error(f"code {resp.error.code}: {resp.error.message}")
+            else:
+                self.meter.record(t0)
+
+        async def sampler() -> None:
+            step = max(1, self.max_items // 50) if self.max_items else 10_000
+            next_at = 0
+            while True:
+                if self.meter.done_total >= next_at:
+                    samples.append((self.meter.done_total, round(procstat.rss_mb(pid), 1)))
+                    next_at += step
+                await asyncio.sleep(0.2)
+
+        self.meter.open_window()
+        ticker = asyncio.create_task(self.progress("memory"))
+        sampling = asyncio.create_task(sampler())
+        try:
+            await self._stream_submits(answered)
+        finally:
+            sampling.cancel()
+            ticker.cancel()
+        self.meter.close_window()
+        samples.append((self.meter.done_total, round(procstat.rss_mb(pid), 1)))
+        receiver = self.spec["receivers"][0]
+        stub, md = self.exchange(receiver), self.metadata(receiver)
+        t0 = time.perf_counter()
+        call = stub.Receive(exchange_pb2.ReceiveRequest(max_in_flight=64), metadata=md)
+        first = None
+        got = 0
+        async for _ in call:
+            got += 1
+            if first is None:
+                first = time.perf_counter() - t0
+            if got >= 64:
+                break
+        hundred = time.perf_counter() - t0
+        call.cancel()
+        return {"queued": self.meter.done_total, "rss_samples": samples,
+                "rss_first_mb": samples[0][1], "rss_max_mb": max(r for _, r in samples),
+                "rss_last_mb": samples[-1][1], "receive_first_delivery_s": round(first or 0.0, 3),
+                "receive_first_64_s": round(hundred, 3), "rss_after_receive_mb": round(procstat.rss_mb(pid), 1)}
+
+
 async def run(spec: dict[str, Any]) -> dict[str, Any]:
     load = Load(spec)
     extra: dict[str, Any] = {}
@@ -385,6 +441,8 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
             await load.open_loop()
         elif scenario == "end_to_end":
             extra = await load.end_to_end()
+        elif scenario == "memory":
+            extra = await load.memory()
         else:
             raise SystemExit(f"unknown scenario {scenario!r}")
     finally:

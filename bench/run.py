@@ -60,6 +60,7 @@ class Bench:
         self.port = free_port()
         self.directory = write_directory(self.fed, work, {NODE: self.port, "fr-node": free_port()}, EXTRA_ROUTE)
         self.start_times: list[float] = []
+        self.extra_spec: dict[str, Any] = {}
         self.tokens = {p: self._token(p) for p in (SENDER, *RECEIVERS)}
 
     def _token(self, participant: str) -> str:
@@ -148,7 +149,7 @@ class Bench:
             "server_pid": server_pid, "duration_s": self.args.duration, "warmup_s": self.args.warmup,
             "concurrency": self.args.concurrency, "streams": self.args.streams, "rate": self.args.rate,
             "sender": SENDER, "receivers": list(RECEIVERS), "participants": self.participants(),
-            "drain_s": self.args.drain,
+            "drain_s": self.args.drain, **self.extra_spec,
         }
         path = self.work / f"spec-{scenario}.json"
         path.write_text(json.dumps(spec))
