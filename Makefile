@@ -7,7 +7,7 @@ GENERATED := gateway/api/swg/v1/envelope_pb2.py
 PKI := certs-example/ca/ca.crt
 NODE ?= de-node
 
-.PHONY: run test test-unit test-integration test-security test-faults lint-imports gen pki demo bench clean install lint-proto
+.PHONY: run test test-unit test-integration test-security test-faults lint-imports gen pki demo bench bench-memory clean install lint-proto
 
 install: $(VENV)/.installed
 
@@ -63,3 +63,14 @@ lint-proto: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
+
+# Load test: a real node and a bare gRPC echo baseline driven by one load generator (see docs/performance.md).
+# Not part of `make test`. BENCH_ARGS e.g. "--duration 20 --concurrency 128 --rate 500".
+BENCH_ARGS ?=
+bench: install gen
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Memory: queue BENCH_MEMORY_ITEMS undelivered messages (default 1,000,000; takes a while) and watch the node's RSS.
+BENCH_MEMORY_ITEMS ?= 1000000
+bench-memory: install gen
+	$(BIN)/python -m bench.memory --items $(BENCH_MEMORY_ITEMS)

@@ -131,12 +131,23 @@ class Writer:
         batch = [(op, fut) for op, fut in batch if fut.set_running_or_notify_cancel()]
         if not batch:
             return
+        # Optimistic first: ops almost never fail, and a SAVEPOINT + RELEASE per op cost about a fifth of
+        # the writer's CPU. Only when one fails is the whole transaction rolled back (nothing of it was
+        # committed or answered) and the batch redone with a SAVEPOINT per op, isolating the failure.
+        isolate = len(batch) > 1 and self._try_commit(batch, savepoints=False) is _RETRY
+        if len(batch) == 1 or isolate:
+            self._try_commit(batch, savepoints=len(batch) > 1)
+
+    def _try_commit(self, batch: list[tuple[WriteOp[Any], concurrent.futures.Future[Any]]], *,
+                    savepoints: bool) -> object:
         results: list[tuple[concurrent.futures.Future[Any], bool, Any]] = []
         try:
             with self._engine.begin() as conn:
                 for op, fut in batch:
-                    if len(batch) == 1:
+                    if not savepoints:
                         ok, value = self._call(op, conn)
+                        if not ok:
+                            raise _OpFailed(value)
                     else:
                         savepoint = conn.begin_nested()
                         ok, value = self._call(op, conn)
@@ -144,27 +155,28 @@ class Writer:
                             savepoint.commit()
                         else:
                             savepoint.rollback()
-                    if not ok and len(batch) == 1:
-                        raise _OpFailed(value)
                     results.append((fut, ok, value))
         except _OpFailed as failed:
+            if len(batch) > 1:
+                return _RETRY
             batch[0][1].set_exception(failed.error)
-            return
+            return None
         except OperationalError as exc:
             err = translate_db_error(exc)
             for _, fut in batch:
                 fut.set_exception(err)
-            return
+            return None
         except Exception as exc:  # noqa: BLE001 - every waiter must hear about a failed commit
             for _, fut in batch:
                 if not fut.done():
                     fut.set_exception(exc)
-            return
+            return None
         for fut, ok, value in results:
             if ok:
                 fut.set_result(value)
             else:
                 fut.set_exception(value)
+        return None
 
     @staticmethod
     def _call(op: WriteOp[Any], conn: Connection) -> tuple[bool, Any]:
@@ -174,6 +186,9 @@ class Writer:
             raise  # the database itself is in trouble: the whole batch fails
         except Exception as exc:  # noqa: BLE001 - handed to the op's own caller
             return False, exc
+
+
+_RETRY = object()
 
 
 class _OpFailed(Exception):

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from gateway import audit
@@ -162,12 +162,25 @@ class AckOutcome:
     receipts: dict[str, ReceiptRecord] = field(default_factory=dict)
 
 
+# The statements of the accept path are built once: building a Core statement per call (values()
+# coercion, cache key) cost more CPU than SQLite executing it (see docs/performance.md).
+_HEAD_Q = select(t.audit_head.c.seq, t.audit_head.c.entry_hash).where(t.audit_head.c.id == 1)
+_HEAD_Q_PG = _HEAD_Q.with_for_update()
+_INSERT_AUDIT = insert(t.audit_log)
+_INSERT_HEAD = insert(t.audit_head)
+_UPDATE_HEAD = update(t.audit_head).where(t.audit_head.c.id == 1).values(
+    seq=bindparam("new_seq"), entry_hash=bindparam("new_hash"))
+_EXISTING_Q = select(t.messages.c.message_id, t.messages.c.conversation_id, t.messages.c.document_type,
+                     t.messages.c.submit_sha256, t.messages.c.accepted_us, t.messages.c.envelope_sha256,
+                     t.messages.c.sender).where(t.messages.c.message_id == bindparam("mid"))
+_INSERT_MESSAGE = insert(t.messages)
+_INSERT_ITEMS = insert(t.message_items)
+_INSERT_DELIVERIES = insert(t.deliveries)
+
+
 def _append_audit(conn: Connection, ev: audit.AuditEvent, at_us: int) -> int:
     """Append one audit entry; the head row update serialises appends across writers."""
-    head_q = select(t.audit_head.c.seq, t.audit_head.c.entry_hash).where(t.audit_head.c.id == 1)
-    if conn.dialect.name == "postgresql":
-        head_q = head_q.with_for_update()
-    head = conn.execute(head_q).first()
+    head = conn.execute(_HEAD_Q_PG if conn.dialect.name == "postgresql" else _HEAD_Q).first()
     if head is None:
         seq, prev = 1, audit.GENESIS
         insert_head = True
@@ -176,13 +189,13 @@ def _append_audit(conn: Connection, ev: audit.AuditEvent, at_us: int) -> int:
         insert_head = False
     detail = audit.canonical_detail(ev.detail)
     h = audit.entry_hash(seq, at_us, ev.event, ev.message_id, ev.actor, ev.subject, detail, prev)
-    conn.execute(insert(t.audit_log).values(seq=seq, at_us=at_us, event=ev.event, message_id=ev.message_id,
-                                            actor=ev.actor, subject=ev.subject, detail=detail, prev_hash=prev,
-                                            entry_hash=h))
+    conn.execute(_INSERT_AUDIT, {"seq": seq, "at_us": at_us, "event": ev.event, "message_id": ev.message_id,
+                                 "actor": ev.actor, "subject": ev.subject, "detail": detail, "prev_hash": prev,
+                                 "entry_hash": h})
     if insert_head:
-        conn.execute(insert(t.audit_head).values(id=1, seq=seq, entry_hash=h))
+        conn.execute(_INSERT_HEAD, {"id": 1, "seq": seq, "entry_hash": h})
     else:
-        conn.execute(update(t.audit_head).where(t.audit_head.c.id == 1).values(seq=seq, entry_hash=h))
+        conn.execute(_UPDATE_HEAD, {"new_seq": seq, "new_hash": h})
     return seq
 
 
@@ -286,12 +299,7 @@ class Store:
     @staticmethod
     def op_accept(msg: NewMessage) -> Any:
         def op(conn: Connection) -> Accepted:
-            existing = conn.execute(
-                select(t.messages.c.message_id, t.messages.c.conversation_id, t.messages.c.document_type,
-                       t.messages.c.submit_sha256, t.messages.c.accepted_us, t.messages.c.envelope_sha256,
-                       t.messages.c.sender)
-                .where(t.messages.c.message_id == msg.message_id)
-            ).first()
+            existing = conn.execute(_EXISTING_Q, {"mid": msg.message_id}).first()
             if existing is not None:
                 same = existing.sender == msg.sender and (
                     (msg.submit_sha256 is not None and existing.submit_sha256 == msg.submit_sha256)
@@ -303,19 +311,19 @@ class Store:
                     .order_by(t.deliveries.c.id)).scalars().all()
                 return Accepted(existing.message_id, existing.conversation_id, existing.document_type,
                                 tuple(recipients), existing.accepted_us, True, bytes(existing.envelope_sha256))
-            conn.execute(insert(t.messages).values(
-                message_id=msg.message_id, conversation_id=msg.conversation_id, in_reply_to=msg.in_reply_to,
-                sender=msg.sender, document_type=msg.document_type, submit_sha256=msg.submit_sha256,
-                envelope=msg.envelope, envelope_sha256=msg.envelope_sha256, created_us=msg.created_us,
-                expires_us=msg.expires_us, accepted_us=msg.accepted_us, origin=msg.origin,
-                attributes=json.dumps(msg.attributes, sort_keys=True),
-            ))
+            conn.execute(_INSERT_MESSAGE, {
+                "message_id": msg.message_id, "conversation_id": msg.conversation_id, "in_reply_to": msg.in_reply_to,
+                "sender": msg.sender, "document_type": msg.document_type, "submit_sha256": msg.submit_sha256,
+                "envelope": msg.envelope, "envelope_sha256": msg.envelope_sha256, "created_us": msg.created_us,
+                "expires_us": msg.expires_us, "accepted_us": msg.accepted_us, "origin": msg.origin,
+                "attributes": json.dumps(msg.attributes, sort_keys=True),
+            })
             if msg.item_ids:
-                conn.execute(insert(t.message_items), [
+                conn.execute(_INSERT_ITEMS, [
                     {"item_id": i, "message_id": msg.message_id, "sender": msg.sender,
                      "document_type": msg.document_type, "accepted_us": msg.accepted_us}
                     for i in dict.fromkeys(msg.item_ids)])
-            conn.execute(insert(t.deliveries), [
+            conn.execute(_INSERT_DELIVERIES, [
                 {"message_id": msg.message_id, "recipient": d.recipient, "route": d.route, "state": QUEUED,
                  "attempts": 0, "next_attempt_us": msg.accepted_us, "last_error": "", "created_us": msg.accepted_us,
                  "updated_us": msg.accepted_us, "expires_us": msg.expires_us, "sender": msg.sender,

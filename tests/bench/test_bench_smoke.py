@@ -1,0 +1,38 @@
+"""`make bench` itself: a tiny run of every scenario against real processes yields a complete latest.json.
+
+No figure is judged here (speed belongs to `make bench`); only that the harness measures what it claims
+and that nothing submitted in the end-to-end scenario was lost.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ("echo", "submit_unary", "submit_stream", "end_to_end", "open_loop")
+FIELDS = ("items_per_s", "p50_ms", "p95_ms", "p99_ms", "cpu_ms_per_item", "rss_mb", "ratio_to_echo")
+
+
+def test_a_tiny_bench_run_writes_every_scenario_with_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "latest.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--duration", "1", "--warmup", "0.3", "--concurrency", "4",
+         "--streams", "1", "--rate", "20", "--drain", "30", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    for name in SCENARIOS:
+        r = report[name]
+        for f in FIELDS:
+            assert isinstance(r[f], (int, float)) and r[f] >= 0, (name, f, r)
+        assert r["items_per_s"] > 0 and r["errors"] == 0, (name, r)
+    assert report["echo"]["ratio_to_echo"] == 1.0
+    e2e = report["end_to_end"]
+    assert e2e["submitted"] > 0 and e2e["lost"] == 0 and e2e["acknowledged"] == e2e["submitted"]
+    assert e2e["status_checked"] > 0 and e2e["status_with_receipts"] == e2e["status_checked"]
+    assert report["node_start_to_serving_s"]["runs"] == 4
+    assert "scenario" in done.stdout and "written" in done.stdout  # the table was printed
+    assert "done" in done.stderr  # and progress was shown while it ran

@@ -1,0 +1,44 @@
+"""The group-commit writer: a batch shares one transaction, and one failing op spoils nothing else."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, insert, select
+
+from gateway.store.engine import Writer, make_engines
+
+meta = MetaData()
+notes = Table("notes", meta, Column("id", Integer, primary_key=True), Column("text", String, nullable=False))
+
+
+def test_one_failing_op_in_a_batch_fails_alone_and_the_others_are_committed(tmp_path: Path) -> None:
+    engine, _ = make_engines(f"sqlite:///{tmp_path / 'w.db'}")
+    meta.create_all(engine)
+    writer = Writer(engine)
+    gate = threading.Event()
+
+    def hold(conn: Connection) -> str:
+        gate.wait(10)  # keeps the writer busy so that the next ops queue up and share one batch
+        return "held"
+
+    def add(i: int):  # type: ignore[no-untyped-def]
+        def op(conn: Connection) -> int:
+            conn.execute(insert(notes), {"id": i, "text": f"note {i}"})
+            if i == 3:
+                raise ValueError("note 3 is refused")
+            return i
+        return op
+
+    first = writer.submit(hold)
+    futures = [writer.submit(add(i)) for i in range(1, 6)]
+    gate.set()
+    assert first.result(10) == "held"
+    assert [f.result(10) for i, f in enumerate(futures, 1) if i != 3] == [1, 2, 4, 5]
+    with pytest.raises(ValueError, match="note 3 is refused"):
+        futures[2].result(10)
+    writer.close()
+    with engine.connect() as conn:
+        assert conn.execute(select(notes.c.id).order_by(notes.c.id)).scalars().all() == [1, 2, 4, 5]
