@@ -13,6 +13,7 @@ COMMAND_MODULES = [
     "gateway.cli.token_cmd",
     "gateway.cli.pki_cmd",
     "gateway.cli.convert_cmd",
+    "gateway.cli.db_cmd",
 ]
 
 

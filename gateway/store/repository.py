@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from gateway import audit
 from gateway.errors import AlreadyExists, NotFound
+from gateway.store import migrate
 from gateway.store import schema as t
 from gateway.store.engine import Writer, is_sqlite, make_engines, translate_db_error
 from gateway.store.states import ACKNOWLEDGED, EXPIRED, FAILED, IN_FLIGHT, QUEUED
@@ -185,7 +186,8 @@ class Store:
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def create_schema(self) -> None:
-        t.metadata.create_all(self._write_engine)
+        """Bring the database to the newest schema revision (alembic migrations)."""
+        migrate.upgrade(self.url)
 
     def ping(self) -> None:
         try:
@@ -498,7 +500,8 @@ class Store:
         with self._read() as conn:
             row = conn.execute(select(t.audit_head.c.seq, t.audit_head.c.entry_hash)
                                .where(t.audit_head.c.id == 1)).first()
-        return None if row is None else (row.seq, bytes(row.entry_hash))
+        # seq 0 is the genesis row the migrations put in place: no entry yet.
+        return None if row is None or row.seq == 0 else (row.seq, bytes(row.entry_hash))
 
     def count(self, table: str) -> int:
         with self._read() as conn:
