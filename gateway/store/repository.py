@@ -18,7 +18,7 @@ from gateway import audit
 from gateway.errors import AlreadyExists, NotFound
 from gateway.store import migrate
 from gateway.store import schema as t
-from gateway.store.engine import Writer, is_sqlite, make_engines, translate_db_error
+from gateway.store.engine import Writer, is_sqlite, lock_free, make_engines, translate_db_error
 from gateway.store.states import ACKNOWLEDGED, EXPIRED, FAILED, IN_FLIGHT, QUEUED
 
 
@@ -152,6 +152,15 @@ def _append_audit(conn: Connection, ev: audit.AuditEvent, at_us: int) -> int:
     return seq
 
 
+def _lock_audit_head(conn: Connection) -> None:
+    """First lock of every (non lock-free) write transaction on PostgreSQL: the audit chain head.
+
+    Appends serialise on this row anyway; taking it before any delivery or message row means every
+    writer of every replica acquires locks in the same order, so none can wait on another in a cycle.
+    """
+    conn.execute(select(t.audit_head.c.id).where(t.audit_head.c.id == 1).with_for_update())
+
+
 def _message_record(row: Any) -> MessageRecord:
     return MessageRecord(
         message_id=row.message_id, conversation_id=row.conversation_id, in_reply_to=row.in_reply_to,
@@ -181,7 +190,8 @@ class Store:
         self.url = url
         self.dialect = "sqlite" if is_sqlite(url) else "postgresql"
         self._write_engine, self._read_engine = make_engines(url)
-        self.writer = Writer(self._write_engine)
+        self.writer = Writer(self._write_engine,
+                             before_batch=None if self.dialect == "sqlite" else _lock_audit_head)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -285,7 +295,8 @@ class Store:
                 .join(m, m.c.message_id == d.c.message_id).where(d.c.id.in_(ids)).order_by(d.c.id)).all()
             return [Claimed(r.id, r.message_id, r.recipient, r.route, r.attempts, bytes(r.envelope),
                             bytes(r.envelope_sha256), r.expires_us) for r in rows]
-        return op
+        # SKIP LOCKED never waits, and a claim appends no audit entry: it need not queue behind the head lock.
+        return lock_free(op)
 
     @staticmethod
     def op_release(delivery_ids: Sequence[int], owner: str, now_us: int) -> Any:

@@ -66,7 +66,8 @@ def default_database_url(node: str, out: Path) -> str:
 
 def write_node_config(fed: Federation, out: Path, node: str, port: int, directory: Path, *,
                       database_url: str | None = None, limits: str = "", delivery: str = "",
-                      participants: Iterable[str] | None = None) -> Path:
+                      participants: Iterable[str] | None = None, visibility_timeout_s: float = 30,
+                      log_level: str = "info", file_stem: str | None = None) -> Path:
     np = fed.paths.nodes[node]
     db = database_url or default_database_url(node, out)
     parts = []
@@ -103,15 +104,18 @@ signing_key = "{np.token_key}"
 max_lifetime_s = 3600
 
 [limits]
-visibility_timeout_s = 30
+visibility_timeout_s = {visibility_timeout_s}
 {limits}
 
 [delivery]
 poll_interval_s = 0.2
 expiry_sweep_s = 0.2
 {delivery}
+
+[logging]
+level = "{log_level}"
 """ + "".join(parts)
-    path = out / f"{node}.toml"
+    path = out / f"{file_stem or node}.toml"
     path.write_text(text)
     return path
 
