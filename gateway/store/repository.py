@@ -152,6 +152,35 @@ def _append_audit(conn: Connection, ev: audit.AuditEvent, at_us: int) -> int:
     return seq
 
 
+def _append_audit_many(conn: Connection, events: Sequence[audit.AuditEvent], at_us: int) -> list[int]:
+    """Append several entries with one head read, one multi-row insert and one head update.
+
+    Round trips matter here: on PostgreSQL the head row stays locked until the batch commits, and every
+    replica's writer waits for it.
+    """
+    if not events:
+        return []
+    head_q = select(t.audit_head.c.seq, t.audit_head.c.entry_hash).where(t.audit_head.c.id == 1)
+    if conn.dialect.name == "postgresql":
+        head_q = head_q.with_for_update()
+    head = conn.execute(head_q).first()
+    if head is None:  # a database from before the genesis row: the one-by-one path inserts it
+        return [_append_audit(conn, ev, at_us) for ev in events]
+    seq, prev = head.seq, bytes(head.entry_hash)
+    rows, seqs = [], []
+    for ev in events:
+        seq += 1
+        detail = audit.canonical_detail(ev.detail)
+        h = audit.entry_hash(seq, at_us, ev.event, ev.message_id, ev.actor, ev.subject, detail, prev)
+        rows.append({"seq": seq, "at_us": at_us, "event": ev.event, "message_id": ev.message_id, "actor": ev.actor,
+                     "subject": ev.subject, "detail": detail, "prev_hash": prev, "entry_hash": h})
+        seqs.append(seq)
+        prev = h
+    conn.execute(insert(t.audit_log), rows)
+    conn.execute(update(t.audit_head).where(t.audit_head.c.id == 1).values(seq=seq, entry_hash=prev))
+    return seqs
+
+
 def _lock_audit_head(conn: Connection) -> None:
     """First lock of every (non lock-free) write transaction on PostgreSQL: the audit chain head.
 
@@ -263,7 +292,7 @@ class Store:
     @staticmethod
     def op_audit(events: Sequence[audit.AuditEvent], at_us: int) -> Any:
         def op(conn: Connection) -> list[int]:
-            return [_append_audit(conn, ev, at_us) for ev in events]
+            return _append_audit_many(conn, events, at_us)
         return op
 
     @staticmethod
@@ -332,18 +361,24 @@ class Store:
             ids = [rc.message_id for rc in receipts]
             existing = {row.message_id: _receipt_record(row) for row in conn.execute(
                 select(r).where(r.c.message_id.in_(ids), r.c.recipient == recipient, r.c.kind == "acknowledged"))}
+            new: list[tuple[ReceiptRecord, audit.AuditEvent]] = []
             for rc, ev in zip(receipts, events):
                 if rc.message_id in existing:
                     out.receipts[rc.message_id] = existing[rc.message_id]
-                    continue
-                conn.execute(update(d).where(d.c.message_id == rc.message_id, d.c.recipient == recipient)
-                             .values(state=ACKNOWLEDGED, lease_owner=None, lease_expires_us=None, updated_us=now_us))
-                conn.execute(insert(r).values(message_id=rc.message_id, recipient=rc.recipient, kind=rc.kind,
-                                              jws=rc.jws, envelope_sha256=rc.envelope_sha256,
-                                              issued_us=rc.issued_us, issuing_node=rc.issuing_node))
-                _append_audit(conn, ev, now_us)
-                out.acknowledged.append(rc.message_id)
-                out.receipts[rc.message_id] = rc
+                elif rc.message_id not in out.receipts:
+                    new.append((rc, ev))
+                    out.acknowledged.append(rc.message_id)
+                    out.receipts[rc.message_id] = rc
+            if not new:
+                return out
+            # A few statements for the whole acknowledgement, not a few per message (see _append_audit_many).
+            conn.execute(update(d).where(d.c.message_id.in_(out.acknowledged), d.c.recipient == recipient)
+                         .values(state=ACKNOWLEDGED, lease_owner=None, lease_expires_us=None, updated_us=now_us))
+            conn.execute(insert(r), [
+                {"message_id": rc.message_id, "recipient": rc.recipient, "kind": rc.kind, "jws": rc.jws,
+                 "envelope_sha256": rc.envelope_sha256, "issued_us": rc.issued_us, "issuing_node": rc.issuing_node}
+                for rc, _ in new])
+            _append_audit_many(conn, [ev for _, ev in new], now_us)
             return out
         return op
 
@@ -369,9 +404,8 @@ class Store:
             conn.execute(update(d).where(d.c.id.in_([r.id for r in rows]))
                          .values(state=EXPIRED, lease_owner=None, lease_expires_us=None, updated_us=now_us,
                                  last_error="expired before delivery"))
-            for r in rows:
-                _append_audit(conn, audit.AuditEvent(audit.EXPIRED, r.message_id, subject=r.recipient,
-                                                     detail={"attempts": r.attempts}), now_us)
+            _append_audit_many(conn, [audit.AuditEvent(audit.EXPIRED, r.message_id, subject=r.recipient,
+                                                       detail={"attempts": r.attempts}) for r in rows], now_us)
             return [_delivery_record(r) for r in rows]
         return op
 

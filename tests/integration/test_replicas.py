@@ -3,8 +3,8 @@
 Replicas are real ``gateway serve`` processes with their own ports, sharing the node's name, keys and
 database. The post submits round-robin across them (retrying on the next replica when one is gone, with
 the same message id); customs keeps a Receive stream open on every replica and acknowledges what it
-gets. A replica is SIGKILLed mid-run: the leases it held run out and the survivors deliver those
-messages again.
+gets, except from the replica that will be SIGKILLed mid-run: the leases it held run out and the
+survivors deliver those messages again.
 """
 
 from __future__ import annotations
@@ -148,7 +148,10 @@ def test_three_replicas_one_killed_every_message_delivered_once_and_audit_chain_
                     with seen.lock:
                         seen.deliveries.append((d.message_id, i))
                         seen.first_from.setdefault(d.message_id, i)
-                    acks.put((d.message_id, i))
+                    if i != VICTIM:
+                        acks.put((d.message_id, i))
+                    # What the doomed replica hands out is never acknowledged: those leases must run out
+                    # and the survivors must take the deliveries over.
                     if stop.is_set():
                         break
             except grpc.RpcError as err:
@@ -224,6 +227,8 @@ def test_three_replicas_one_killed_every_message_delivered_once_and_audit_chain_
             while unacknowledged() and time.monotonic() < deadline:
                 time.sleep(0.2)
             assert unacknowledged() == 0
+            taken_over = len([d for d in store.list_deliveries([], CUSTOMS, MESSAGES + 10) if d.attempts > 1])
+            assert taken_over > 0
             assert store.count("deliveries") == MESSAGES
             report = audit.verify_chain(store.audit_entries(), store.audit_head())
             assert report.ok, report.reason
@@ -243,7 +248,8 @@ def test_three_replicas_one_killed_every_message_delivered_once_and_audit_chain_
               f"all accepted after {all_accepted_s:.1f} s); "
               f"replica {VICTIM} killed after {killed_at} accepted; deliveries per replica {dict(per_replica)}; "
               f"duplicate deliveries to the application {sum(duplicates.values()) - len(duplicates)} "
-              f"({len(duplicates)} messages), unique after dedup {len(counts)}; audit entries {report.entries_checked}")
+              f"({len(duplicates)} messages), unique after dedup {len(counts)}; deliveries handed out more than once "
+              f"by the node (lease taken over) {taken_over}; audit entries {report.entries_checked}")
     finally:
         stop.set()
         for c in clients:
