@@ -54,6 +54,9 @@ class LocalDelivery:
     def __init__(self, node: Node):
         self.node = node
         self._streams: dict[str, set[_Stream]] = defaultdict(set)
+        # Set once shutdown handed the leases back: streams still open during the grace period must not
+        # claim again what was just released (it would count as one more attempt, and be leased to no one).
+        self._stopping = False
 
     def notify(self, participants: Sequence[str]) -> None:
         for p in participants:
@@ -122,7 +125,7 @@ class LocalDelivery:
                         del s.outstanding[mid]
                 room = max_in_flight - len(s.outstanding)
                 claimed: list[Claimed] = []
-                if room > 0:
+                if room > 0 and not self._stopping:
                     s.wake.clear()
                     pending = store.writer.submit(store.op_claim(
                         recipient=participant, route="local", owner=s.owner, limit=room, now_us=now,
@@ -168,6 +171,7 @@ class LocalDelivery:
     async def release_all(self) -> None:
         """On shutdown: hand back everything open streams hold, before the store closes."""
         store = self.node.store
+        self._stopping = True
         for streams in list(self._streams.values()):
             for s in list(streams):
                 ids = [d for d, _ in s.outstanding.values()]

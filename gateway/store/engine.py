@@ -25,6 +25,22 @@ T = TypeVar("T")
 WriteOp = Callable[[Connection], T]
 
 MAX_BATCH = 256
+# PostgreSQL aborts one of two deadlocked transactions, or a serialisation failure: the batch is re-run.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+BATCH_ATTEMPTS = 3
+
+
+def lock_free(op: WriteOp[T]) -> WriteOp[T]:
+    """Mark an operation that never waits for a row lock and appends no audit entry (e.g. a SKIP LOCKED claim).
+
+    A batch made only of such operations skips the writer's ``before_batch`` lock.
+    """
+    op.lock_free = True  # type: ignore[attr-defined]
+    return op
+
+
+def _retryable(exc: OperationalError) -> bool:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
 def is_sqlite(url: str) -> bool:
@@ -81,8 +97,13 @@ def translate_db_error(exc: Exception) -> GatewayError:
 class Writer:
     """One thread that batches write operations into shared transactions (group commit)."""
 
-    def __init__(self, engine: Engine, name: str = "db-writer"):
+    def __init__(self, engine: Engine, name: str = "db-writer",
+                 before_batch: Callable[[Connection], None] | None = None):
         self._engine = engine
+        # Runs first in every batch's transaction (unless all its ops are lock_free): on PostgreSQL it takes
+        # the lock every replica's writers contend for, before any other, so that lock order is the same
+        # everywhere and replicas cannot deadlock.
+        self._before_batch = before_batch
         self._queue: queue.SimpleQueue[tuple[WriteOp[Any], concurrent.futures.Future[Any]] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._closed = False
@@ -134,15 +155,31 @@ class Writer:
         # Optimistic first: ops almost never fail, and a SAVEPOINT + RELEASE per op cost about a fifth of
         # the writer's CPU. Only when one fails is the whole transaction rolled back (nothing of it was
         # committed or answered) and the batch redone with a SAVEPOINT per op, isolating the failure.
-        isolate = len(batch) > 1 and self._try_commit(batch, savepoints=False) is _RETRY
-        if len(batch) == 1 or isolate:
-            self._try_commit(batch, savepoints=len(batch) > 1)
+        savepoints = False
+        for attempt in range(1, BATCH_ATTEMPTS + 1):
+            try:
+                outcome = self._try_commit(batch, savepoints=savepoints)
+            except OperationalError as exc:
+                # A deadlock or serialisation failure between replicas: nothing was committed, run it again.
+                if attempt < BATCH_ATTEMPTS and _retryable(exc):
+                    continue
+                err = translate_db_error(exc)
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(err)
+                return
+            if outcome is not _RETRY:
+                return
+            savepoints = True
 
     def _try_commit(self, batch: list[tuple[WriteOp[Any], concurrent.futures.Future[Any]]], *,
                     savepoints: bool) -> object:
+        """Run the batch in one transaction; ``_RETRY`` asks for a rerun with a SAVEPOINT per op."""
         results: list[tuple[concurrent.futures.Future[Any], bool, Any]] = []
         try:
             with self._engine.begin() as conn:
+                if self._before_batch is not None and not all(getattr(op, "lock_free", False) for op, _ in batch):
+                    self._before_batch(conn)
                 for op, fut in batch:
                     if not savepoints:
                         ok, value = self._call(op, conn)
@@ -161,11 +198,8 @@ class Writer:
                 return _RETRY
             batch[0][1].set_exception(failed.error)
             return None
-        except OperationalError as exc:
-            err = translate_db_error(exc)
-            for _, fut in batch:
-                fut.set_exception(err)
-            return None
+        except OperationalError:
+            raise  # nothing was committed: the caller retries or fails every waiter
         except Exception as exc:  # noqa: BLE001 - every waiter must hear about a failed commit
             for _, fut in batch:
                 if not fut.done():

@@ -16,8 +16,9 @@ from sqlalchemy.exc import OperationalError
 
 from gateway import audit
 from gateway.errors import AlreadyExists, NotFound
+from gateway.store import migrate
 from gateway.store import schema as t
-from gateway.store.engine import Writer, is_sqlite, make_engines, translate_db_error
+from gateway.store.engine import Writer, is_sqlite, lock_free, make_engines, translate_db_error
 from gateway.store.states import ACKNOWLEDGED, DELIVERED, EXPIRED, FAILED, IN_FLIGHT, QUEUED
 
 
@@ -199,6 +200,44 @@ def _append_audit(conn: Connection, ev: audit.AuditEvent, at_us: int) -> int:
     return seq
 
 
+def _append_audit_many(conn: Connection, events: Sequence[audit.AuditEvent], at_us: int) -> list[int]:
+    """Append several entries with one head read, one multi-row insert and one head update.
+
+    Round trips matter here: on PostgreSQL the head row stays locked until the batch commits, and every
+    replica's writer waits for it.
+    """
+    if not events:
+        return []
+    head_q = select(t.audit_head.c.seq, t.audit_head.c.entry_hash).where(t.audit_head.c.id == 1)
+    if conn.dialect.name == "postgresql":
+        head_q = head_q.with_for_update()
+    head = conn.execute(head_q).first()
+    if head is None:  # a database from before the genesis row: the one-by-one path inserts it
+        return [_append_audit(conn, ev, at_us) for ev in events]
+    seq, prev = head.seq, bytes(head.entry_hash)
+    rows, seqs = [], []
+    for ev in events:
+        seq += 1
+        detail = audit.canonical_detail(ev.detail)
+        h = audit.entry_hash(seq, at_us, ev.event, ev.message_id, ev.actor, ev.subject, detail, prev)
+        rows.append({"seq": seq, "at_us": at_us, "event": ev.event, "message_id": ev.message_id, "actor": ev.actor,
+                     "subject": ev.subject, "detail": detail, "prev_hash": prev, "entry_hash": h})
+        seqs.append(seq)
+        prev = h
+    conn.execute(insert(t.audit_log), rows)
+    conn.execute(update(t.audit_head).where(t.audit_head.c.id == 1).values(seq=seq, entry_hash=prev))
+    return seqs
+
+
+def _lock_audit_head(conn: Connection) -> None:
+    """First lock of every (non lock-free) write transaction on PostgreSQL: the audit chain head.
+
+    Appends serialise on this row anyway; taking it before any delivery or message row means every
+    writer of every replica acquires locks in the same order, so none can wait on another in a cycle.
+    """
+    conn.execute(select(t.audit_head.c.id).where(t.audit_head.c.id == 1).with_for_update())
+
+
 def _message_record(row: Any) -> MessageRecord:
     return MessageRecord(
         message_id=row.message_id, conversation_id=row.conversation_id, in_reply_to=row.in_reply_to,
@@ -271,12 +310,14 @@ class Store:
         self.dialect = "sqlite" if is_sqlite(url) else "postgresql"
         self._write_engine, self._read_engine = make_engines(url, busy_timeout_ms=busy_timeout_ms,
                                                              max_pages=max_pages)
-        self.writer = Writer(self._write_engine)
+        self.writer = Writer(self._write_engine,
+                             before_batch=None if self.dialect == "sqlite" else _lock_audit_head)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def create_schema(self) -> None:
-        t.metadata.create_all(self._write_engine)
+        """Bring the database to the newest schema revision (alembic migrations)."""
+        migrate.upgrade(self.url)
 
     def ping(self) -> None:
         try:
@@ -343,7 +384,7 @@ class Store:
     @staticmethod
     def op_audit(events: Sequence[audit.AuditEvent], at_us: int) -> Any:
         def op(conn: Connection) -> list[int]:
-            return [_append_audit(conn, ev, at_us) for ev in events]
+            return _append_audit_many(conn, events, at_us)
         return op
 
     @staticmethod
@@ -387,7 +428,8 @@ class Store:
                 .join(m, m.c.message_id == d.c.message_id).where(d.c.id.in_(ids)).order_by(d.c.id)).all()
             return [Claimed(r.id, r.message_id, r.recipient, r.route, r.attempts, bytes(r.envelope),
                             bytes(r.envelope_sha256), r.expires_us) for r in rows]
-        return op
+        # SKIP LOCKED never waits, and a claim appends no audit entry: it need not queue behind the head lock.
+        return lock_free(op)
 
     @staticmethod
     def op_release(delivery_ids: Sequence[int], owner: str, now_us: int) -> Any:
@@ -423,19 +465,26 @@ class Store:
             ids = [rc.message_id for rc in receipts]
             existing = {row.message_id: _receipt_record(row) for row in conn.execute(
                 select(r).where(r.c.message_id.in_(ids), r.c.recipient == recipient, r.c.kind == "acknowledged"))}
+            new: list[tuple[ReceiptRecord, audit.AuditEvent]] = []
             for rc, ev in zip(receipts, events):
                 if rc.message_id in existing:
                     out.receipts[rc.message_id] = existing[rc.message_id]
-                    continue
-                conn.execute(update(d).where(d.c.message_id == rc.message_id, d.c.recipient == recipient)
-                             .values(state=ACKNOWLEDGED, lease_owner=None, lease_expires_us=None, updated_us=now_us))
-                conn.execute(insert(r).values(message_id=rc.message_id, recipient=rc.recipient, kind=rc.kind,
-                                              jws=rc.jws, envelope_sha256=rc.envelope_sha256,
-                                              issued_us=rc.issued_us, issuing_node=rc.issuing_node))
-                _append_audit(conn, ev, now_us)
+                elif rc.message_id not in out.receipts:
+                    new.append((rc, ev))
+                    out.acknowledged.append(rc.message_id)
+                    out.receipts[rc.message_id] = rc
+            if not new:
+                return out
+            # A few statements for the whole acknowledgement, not a few per message (see _append_audit_many).
+            conn.execute(update(d).where(d.c.message_id.in_(out.acknowledged), d.c.recipient == recipient)
+                         .values(state=ACKNOWLEDGED, lease_owner=None, lease_expires_us=None, updated_us=now_us))
+            conn.execute(insert(r), [
+                {"message_id": rc.message_id, "recipient": rc.recipient, "kind": rc.kind, "jws": rc.jws,
+                 "envelope_sha256": rc.envelope_sha256, "issued_us": rc.issued_us, "issuing_node": rc.issuing_node}
+                for rc, _ in new])
+            _append_audit_many(conn, [ev for _, ev in new], now_us)
+            for rc, _ in new:
                 _enqueue_peer_receipt(conn, rc)
-                out.acknowledged.append(rc.message_id)
-                out.receipts[rc.message_id] = rc
             return out
         return op
 
@@ -461,9 +510,8 @@ class Store:
             conn.execute(update(d).where(d.c.id.in_([r.id for r in rows]))
                          .values(state=EXPIRED, lease_owner=None, lease_expires_us=None, updated_us=now_us,
                                  last_error="expired before delivery"))
-            for r in rows:
-                _append_audit(conn, audit.AuditEvent(audit.EXPIRED, r.message_id, subject=r.recipient,
-                                                     detail={"attempts": r.attempts}), now_us)
+            _append_audit_many(conn, [audit.AuditEvent(audit.EXPIRED, r.message_id, subject=r.recipient,
+                                                       detail={"attempts": r.attempts}) for r in rows], now_us)
             return [_delivery_record(r) for r in rows]
         return op
 
@@ -743,7 +791,8 @@ class Store:
         with self._read() as conn:
             row = conn.execute(select(t.audit_head.c.seq, t.audit_head.c.entry_hash)
                                .where(t.audit_head.c.id == 1)).first()
-        return None if row is None else (row.seq, bytes(row.entry_hash))
+        # seq 0 is the genesis row the migrations put in place: no entry yet.
+        return None if row is None or row.seq == 0 else (row.seq, bytes(row.entry_hash))
 
     def count(self, table: str) -> int:
         with self._read() as conn:

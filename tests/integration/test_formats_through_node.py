@@ -4,7 +4,6 @@ decisions reach the post as CUSRSP — through one node hosting all five partici
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import grpc
@@ -15,7 +14,15 @@ from grpc_status import rpc_status
 from adapters import registry
 from gateway.api.swg.v1 import exchange_pb2, inspection_pb2
 from tests.support.documents import aed_batch, inspection
-from tests.support.nodes import NodeRunner, connect, free_port, write_directory, write_node_config
+from tests.support.db import table_count
+from tests.support.nodes import (
+    NodeRunner,
+    connect,
+    default_database_url,
+    free_port,
+    write_directory,
+    write_node_config,
+)
 
 ALL = ("DE/CUSTOMS/MAIN", "DE/POST/MAIN", "DE/TAX/MAIN", "FR/CUSTOMS/MAIN", "FR/POST/MAIN")
 
@@ -25,10 +32,11 @@ def one_node(federation, tmp_path: Path):  # type: ignore[no-untyped-def]
     port = free_port()
     directory = write_directory(federation, tmp_path, {"de-node": port, "fr-node": free_port()})
     directory.write_text(directory.read_text().replace('node = "fr-node"', 'node = "de-node"'))
-    config = write_node_config(federation, tmp_path, "de-node", port, directory, participants=ALL)
+    db_url = default_database_url("de-node", tmp_path)
+    config = write_node_config(federation, tmp_path, "de-node", port, directory, participants=ALL, database_url=db_url)
     runner = NodeRunner(config).start()
     clients = {p: connect(federation, "de-node", runner.address, p) for p in ALL}
-    yield runner, clients, tmp_path
+    yield runner, clients, db_url
     for c in clients.values():
         c.close()
     runner.close()
@@ -75,7 +83,7 @@ def test_itmatt_from_post_arrives_as_wco_json_and_decisions_return_as_cusrsp(one
 
 
 def test_bad_itmatt_returns_every_violation_with_paths_and_stores_nothing(one_node) -> None:
-    runner, clients, tmp = one_node
+    runner, clients, db_url = one_node
     post = clients["FR/POST/MAIN"]
     batch = aed_batch(3, origin="FR", destination="DE")
     batch.items[0].item_id = batch.items[0].item_id[:10] + ("0" if batch.items[0].item_id[10] != "0" else "1") + "FR"
@@ -94,6 +102,5 @@ def test_bad_itmatt_returns_every_violation_with_paths_and_stores_nothing(one_no
     assert any("itmatt:Item[2]" in f and f.endswith("itmatt:HS") for f in fields), fields
     assert any("itmatt:Item[3]" in f and "Currency" in f for f in fields), fields
     runner.stop()
-    db = sqlite3.connect(tmp / "de-node.db")
-    assert db.execute("select count(*) from messages").fetchone()[0] == 0
-    assert db.execute("select count(*) from deliveries").fetchone()[0] == 0
+    assert table_count(db_url, "messages") == 0
+    assert table_count(db_url, "deliveries") == 0

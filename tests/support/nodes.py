@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,11 +47,29 @@ def write_directory(fed: Federation, out: Path, ports: dict[str, int], extra: st
     return path
 
 
+# Which database a node config gets when the test does not name one: set per test by the integration
+# suite's backend fixture (SQLite file next to the config, or a fresh PostgreSQL database per node name,
+# so that configs of one node name written for replicas share it).
+DatabaseChooser = Callable[[str, Path], "str | None"]
+_choose_database: DatabaseChooser | None = None
+
+
+def use_databases(chooser: DatabaseChooser | None) -> None:
+    global _choose_database
+    _choose_database = chooser
+
+
+def default_database_url(node: str, out: Path) -> str:
+    chosen = _choose_database(node, out) if _choose_database is not None else None
+    return chosen or f"sqlite:///{out / (node + '.db')}"
+
+
 def write_node_config(fed: Federation, out: Path, node: str, port: int, directory: Path, *,
-                      database_url: str | None = None, limits: str = "visibility_timeout_s = 30", delivery: str = "",
-                      participants: Iterable[str] | None = None) -> Path:
+                      database_url: str | None = None, limits: str = "", delivery: str = "",
+                      participants: Iterable[str] | None = None, visibility_timeout_s: float = 30,
+                      log_level: str = "info", file_stem: str | None = None) -> Path:
     np = fed.paths.nodes[node]
-    db = database_url or f"sqlite:///{out / (node + '.db')}"
+    db = database_url or default_database_url(node, out)
     parts = []
     for pid in participants if participants is not None else HOSTED[node]:
         pp = fed.paths.participants[pid]
@@ -86,14 +104,18 @@ signing_key = "{np.token_key}"
 max_lifetime_s = 3600
 
 [limits]
+visibility_timeout_s = {visibility_timeout_s}
 {limits}
 
 [delivery]
 poll_interval_s = 0.2
 expiry_sweep_s = 0.2
 {delivery}
+
+[logging]
+level = "{log_level}"
 """ + "".join(parts)
-    path = out / f"{node}.toml"
+    path = out / f"{file_stem or node}.toml"
     path.write_text(text)
     return path
 

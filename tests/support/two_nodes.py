@@ -7,7 +7,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.support.nodes import Client, NodeRunner, connect, free_port, write_directory, write_node_config
+from tests.support.db import stored_values
+from tests.support.nodes import (
+    Client,
+    NodeRunner,
+    connect,
+    default_database_url,
+    free_port,
+    write_directory,
+    write_node_config,
+)
 from tests.support.pki import Federation
 
 FAST_RETRY = """retry_initial_s = 0.2
@@ -35,7 +44,9 @@ class TwoNodes:
         self.tmp = tmp
         self.ports = {"de-node": free_port(), "fr-node": free_port()}
         self.directory = write_directory(fed, tmp, self.ports, extra_directory)
-        self.configs = {n: write_node_config(fed, tmp, n, p, self.directory, delivery=delivery)
+        self.db_urls = {n: default_database_url(n, tmp) for n in self.ports}
+        self.configs = {n: write_node_config(fed, tmp, n, p, self.directory, delivery=delivery,
+                                             database_url=self.db_urls[n])
                         for n, p in self.ports.items()}
         self.runners = {n: NodeRunner(c).start() for n, c in self.configs.items()}
         self.clients: list[Client] = []
@@ -46,7 +57,12 @@ class TwoNodes:
         return c
 
     def db_bytes(self, node: str) -> bytes:
-        return b"".join(p.read_bytes() for p in self.tmp.glob(f"{node}.db*"))
+        """Everything the node's database holds: the SQLite files byte for byte (free pages and WAL
+        included), or every stored value on PostgreSQL."""
+        url = self.db_urls[node]
+        if url.startswith("sqlite"):
+            return b"".join(p.read_bytes() for p in self.tmp.glob(f"{node}.db*"))
+        return b"\n".join(stored_values(url))
 
     def close(self) -> None:
         for c in self.clients:
