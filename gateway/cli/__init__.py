@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "gateway.cli.evidence_cmd",
     "gateway.cli.kpi_cmd",
     "gateway.cli.federation_cmd",
+    "gateway.cli.directory_cmd",
 ]
 
 

@@ -15,7 +15,7 @@ from grpc_status import rpc_status
 from adapters import registry
 from gateway.api.swg.v1 import exchange_pb2, inspection_pb2
 from tests.support.documents import aed_batch, inspection
-from tests.support.nodes import NodeRunner, connect, free_port, write_directory, write_node_config
+from tests.support.nodes import NodeRunner, connect, free_port, sign_directory, write_directory, write_node_config
 
 ALL = ("DE/CUSTOMS/MAIN", "DE/POST/MAIN", "DE/TAX/MAIN", "FR/CUSTOMS/MAIN", "FR/POST/MAIN")
 
@@ -24,7 +24,8 @@ ALL = ("DE/CUSTOMS/MAIN", "DE/POST/MAIN", "DE/TAX/MAIN", "FR/CUSTOMS/MAIN", "FR/
 def one_node(federation, tmp_path: Path):  # type: ignore[no-untyped-def]
     port = free_port()
     directory = write_directory(federation, tmp_path, {"de-node": port, "fr-node": free_port()})
-    directory.write_text(directory.read_text().replace('node = "fr-node"', 'node = "de-node"'))
+    # An edited directory must be signed again, as in a real federation.
+    sign_directory(federation, directory, directory.read_text().replace('node = "fr-node"', 'node = "de-node"'))
     config = write_node_config(federation, tmp_path, "de-node", port, directory, participants=ALL)
     runner = NodeRunner(config).start()
     clients = {p: connect(federation, "de-node", runner.address, p) for p in ALL}
