@@ -179,3 +179,27 @@ when = {{ destination_country = "IT" }}
     finally:
         post.close()
         runner.close()
+
+
+def test_directory_cli_pins_signs_and_shows_the_signature_status(federation: Federation, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    def gateway(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "gateway", "directory", *map(str, args)], capture_output=True,
+                              text=True, timeout=60, cwd=ROOT)
+
+    node_config(federation, tmp_path)
+    path = tmp_path / "federation.toml"
+    directory_signature.signature_path(path).unlink()
+    ca = federation.paths.ca_cert
+    assert "MISSING" in gateway("show", path, "--ca", ca).stdout
+    assert gateway("pin", path).returncode == 0
+    signed = gateway("sign", path, "--ca-key", federation.paths.ca_dir / "ca.key", "--ca-cert", ca)
+    assert signed.returncode == 0, signed.stderr
+    shown = gateway("show", path, "--ca", ca)
+    assert shown.returncode == 0 and "signature: valid" in shown.stdout and "version 1" in shown.stdout
+
+    path.write_text(path.read_text().replace("version = 1", "version = 2"))
+    shown = gateway("show", path, "--ca", ca)
+    assert shown.returncode == 1 and "signature: INVALID" in shown.stdout
