@@ -27,6 +27,9 @@ pki: $(PKI)
 
 $(PKI): | $(VENV)/.installed $(GENERATED)
 	$(BIN)/gateway pki init --out certs-example
+	# The directory pins these certificates and is signed by this CA: both must follow a new PKI.
+	$(BIN)/gateway directory pin examples/federation.toml
+	$(BIN)/gateway directory sign examples/federation.toml --ca-key certs-example/ca/ca.key --ca-cert certs-example/ca/ca.crt
 
 run: install gen pki
 	$(BIN)/gateway serve --config examples/$(NODE).toml

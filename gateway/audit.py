@@ -36,6 +36,7 @@ RETRIED = "retried"
 ASSISTANCE_REQUEST = "assistance_request"
 ASSISTANCE_ANSWER = "assistance_answer"
 DIRECTORY_CHANGED = "directory_changed"
+DIRECTORY_REFUSED = "directory_refused"
 KEY_CHANGED = "key_changed"
 NODE_STARTED = "node_started"
 

@@ -7,13 +7,18 @@ Relative paths are resolved against the directory of the file that names them.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.directory_signature import DirectorySignatureError, certificate_sha256_hex, signature_path
+from gateway.directory_signature import verify as verify_signature
 from gateway.errors import ConfigError, FieldViolation
+from gateway.trust import TrustStore
 
 PARTICIPANT_ID = re.compile(r"^[A-Z]{2}/[A-Z]+/[A-Z0-9_-]+$")
 NODE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -101,6 +106,12 @@ class NodeConfig:
     # submits RESOURCE_EXHAUSTED like a full disk, which is how the fault tests simulate one.
     database_max_pages: int = 0
     audit: AuditSettings = field(default_factory=AuditSettings)
+    # The federation CA's detached JWS over the directory file (default: <directory>.jws beside it).
+    directory_signature: Path | None = None
+    # Development only: run with an unsigned directory (loudly logged). Never in production.
+    allow_unsigned_directory: bool = False
+    # How often the node looks for a newer signed directory.
+    directory_poll_s: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -109,6 +120,8 @@ class DirectoryNode:
     address: str
     # The node's TLS certificate: peers pin it (not just any certificate of the federation).
     tls_certificate: Path
+    # SHA-256 (hex) of that certificate, computed at load; equal to the directory's pin when it has one.
+    tls_certificate_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,6 +132,7 @@ class DirectoryParticipant:
     encryption_certificate: Path
     # Preferred format per document type, e.g. {"swg.aed.v1": "wco.ecommerce.v1"}.
     formats: dict[str, str]
+    encryption_certificate_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -178,6 +192,13 @@ class Directory:
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
     agreements: dict[str, Agreement] = field(default_factory=dict)
     revenue: dict[str, RevenueRules] = field(default_factory=dict)
+    # The exact bytes loaded (what the signature covers), their SHA-256 (hex) and the detached JWS
+    # ("" when running unsigned under allow_unsigned_directory).
+    data: bytes = field(repr=False, default=b"")
+    sha256: str = ""
+    signature: str = field(repr=False, default="")
+    # Certificate keys without a *_sha256 pin; a signed directory must have none.
+    unpinned: tuple[str, ...] = ()
 
 
 class _Reader:
@@ -274,13 +295,20 @@ def load_node_config(path: str | Path) -> NodeConfig:
               "")
 
     node = r.table(data, "node")
-    r.unknown(node, {"name", "listen", "metrics_listen", "directory"}, "node.")
+    r.unknown(node, {"name", "listen", "metrics_listen", "directory", "directory_signature",
+                     "allow_unsigned_directory", "directory_poll_s"}, "node.")
     name = r.str_(node, "name", "node.", pattern=NODE_NAME, what="a node name (lowercase letters, digits, -)")
     listen = r.str_(node, "listen", "node.", pattern=ADDRESS, what="host:port")
     metrics = node.get("metrics_listen")
     if metrics is not None:
         metrics = r.str_(node, "metrics_listen", "node.", pattern=ADDRESS, what="host:port")
     directory = r.path(node, "directory", "node.")
+    directory_signature = r.path(node, "directory_signature", "node.", required=False, must_exist=False)
+    allow_unsigned = node.get("allow_unsigned_directory", False)
+    if not isinstance(allow_unsigned, bool):
+        r.problem("node.allow_unsigned_directory", "must be true or false")
+        allow_unsigned = False
+    directory_poll_s = r.num(node, "directory_poll_s", "node.", 5.0, minimum=0.05, integer=False)
 
     tls = r.table(data, "tls")
     r.unknown(tls, {"ca", "cert", "key", "crl"}, "tls.")
@@ -389,6 +417,8 @@ def load_node_config(path: str | Path) -> NodeConfig:
         tokens=tokens, limits=limits, delivery=delivery, participants=tuple(participants), log_level=level,
         database_busy_timeout_ms=busy_timeout_ms, database_max_pages=max_pages,
         audit=audit_settings,
+        directory_signature=directory_signature or signature_path(directory),
+        allow_unsigned_directory=allow_unsigned, directory_poll_s=directory_poll_s,
     )
 
 
@@ -401,17 +431,19 @@ def parse_directory(data: dict[str, Any], path: Path) -> Directory:
     name = r.str_(fed, "name", "federation.")
     version = r.num(fed, "version", "federation.", 0, minimum=1)
 
+    unpinned: list[str] = []
     nodes: dict[str, DirectoryNode] = {}
     for i, n in enumerate(data.get("nodes", []) or []):
         prefix = f"nodes[{i}]."
-        r.unknown(n, {"name", "address", "tls_certificate"}, prefix)
+        r.unknown(n, {"name", "address", "tls_certificate", "tls_certificate_sha256"}, prefix)
         nname = r.str_(n, "name", prefix, pattern=NODE_NAME, what="a node name")
         if nname in nodes:
             r.problem(prefix + "name", f"node {nname} is listed twice")
         nodes[nname] = DirectoryNode(
             name=nname,
             address=r.str_(n, "address", prefix, pattern=ADDRESS, what="host:port"),
-            tls_certificate=r.path(n, "tls_certificate", prefix) or Path(),
+            tls_certificate=(cert := r.path(n, "tls_certificate", prefix) or Path()),
+            tls_certificate_sha256=_pin(r, n, "tls_certificate", prefix, cert, unpinned),
         )
     if not nodes:
         r.problem("nodes", "at least one [[nodes]] entry is required")
@@ -419,7 +451,8 @@ def parse_directory(data: dict[str, Any], path: Path) -> Directory:
     participants: dict[str, DirectoryParticipant] = {}
     for i, p in enumerate(data.get("participants", []) or []):
         prefix = f"participants[{i}]."
-        r.unknown(p, {"id", "node", "name", "encryption_certificate", "formats"}, prefix)
+        r.unknown(p, {"id", "node", "name", "encryption_certificate", "encryption_certificate_sha256", "formats"},
+                  prefix)
         pid = r.str_(p, "id", prefix, pattern=PARTICIPANT_ID, what="a participant id CC/ROLE/CODE")
         if pid in participants:
             r.problem(prefix + "id", f"participant {pid} is listed twice")
@@ -432,8 +465,9 @@ def parse_directory(data: dict[str, Any], path: Path) -> Directory:
             formats = {}
         participants[pid] = DirectoryParticipant(
             id=pid, node=node, name=str(p.get("name", pid)),
-            encryption_certificate=r.path(p, "encryption_certificate", prefix) or Path(),
+            encryption_certificate=(cert := r.path(p, "encryption_certificate", prefix) or Path()),
             formats=dict(formats),
+            encryption_certificate_sha256=_pin(r, p, "encryption_certificate", prefix, cert, unpinned),
         )
 
     routes: list[Route] = []
@@ -466,7 +500,27 @@ def parse_directory(data: dict[str, Any], path: Path) -> Directory:
     if problems:
         raise ConfigError(problems)
     return Directory(path=path, name=name, version=version, nodes=nodes, participants=participants,
-                     routes=tuple(routes), raw=data, agreements=agreements, revenue=revenue)
+                     routes=tuple(routes), raw=data, agreements=agreements, revenue=revenue,
+                     unpinned=tuple(unpinned))
+
+
+def _pin(r: _Reader, data: dict[str, Any], key: str, prefix: str, cert: Path, unpinned: list[str]) -> str:
+    """The certificate's SHA-256 (hex); a mismatch with the directory's own pin is a problem."""
+    pin = data.get(key + "_sha256")
+    if pin is None:
+        unpinned.append(prefix + key + "_sha256")
+    elif not isinstance(pin, str) or not re.fullmatch(r"[0-9a-f]{64}", pin):
+        r.problem(prefix + key + "_sha256", "must be the certificate's SHA-256 as 64 lowercase hex digits")
+    if not cert.is_file():
+        return ""
+    try:
+        actual = certificate_sha256_hex(cert)
+    except ValueError as exc:
+        r.problem(prefix + key, f"not a PEM certificate: {exc}")
+        return ""
+    if isinstance(pin, str) and pin != actual:
+        r.problem(prefix + key + "_sha256", f"{cert} is not the pinned certificate (its SHA-256 is {actual})")
+    return actual
 
 
 def _str_list(r: _Reader, data: dict[str, Any], key: str, prefix: str, required: bool) -> tuple[str, ...]:
@@ -535,17 +589,63 @@ def _revenue(r: _Reader, data: dict[str, Any], participants: dict[str, Directory
 
 def load_directory(path: str | Path) -> Directory:
     path = Path(path).resolve()
-    return parse_directory(_load_toml(path), path)
-
-
-def check(path: str | Path) -> tuple[NodeConfig, Directory]:
-    """Validate a node config and the directory it names, including how they fit together."""
-    cfg = load_node_config(path)
     try:
-        directory = load_directory(cfg.directory)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError([FieldViolation(str(path), f"unreadable: {exc}")]) from None
+    return parse_directory_bytes(data, path)
+
+
+def parse_directory_bytes(data: bytes, path: Path) -> Directory:
+    """Parse exactly these bytes (the ones whose signature is checked), not whatever the file holds now."""
+    try:
+        table = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError([FieldViolation(str(path), f"not valid TOML: {exc}")]) from None
+    return dataclasses.replace(parse_directory(table, path), data=data, sha256=hashlib.sha256(data).hexdigest())
+
+
+def read_signed_directory(cfg: NodeConfig) -> Directory:
+    """The node's directory, refused unless the federation CA signed these exact bytes and every certificate
+    it names is pinned — or the node explicitly runs unsigned (allow_unsigned_directory, development only)."""
+    path = cfg.directory
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError([FieldViolation("node.directory", f"unreadable: {exc}")]) from None
+    sig_path = cfg.directory_signature or signature_path(path)
+    try:
+        signature = sig_path.read_text().strip()
+    except OSError:
+        signature = ""
+    problems: list[FieldViolation] = []
+    if not signature:
+        if not cfg.allow_unsigned_directory:
+            problems.append(FieldViolation("node.directory_signature", f"no signature at {sig_path}; sign the "
+                                           "directory with `gateway directory sign` (or set "
+                                           "node.allow_unsigned_directory = true for development only)"))
+    else:
+        try:
+            verify_signature(data, signature, TrustStore.from_files(cfg.tls.ca))
+        except DirectorySignatureError as exc:
+            if not cfg.allow_unsigned_directory:
+                problems.append(FieldViolation("node.directory_signature", f"{sig_path}: {exc.message}"))
+            signature = ""
+    try:
+        directory = parse_directory_bytes(data, path)
     except ConfigError as exc:
-        raise ConfigError([FieldViolation(f"{cfg.directory.name}: {p.field}", p.description)
-                           for p in exc.problems]) from None
+        raise ConfigError(problems + [FieldViolation(f"{path.name}: {p.field}", p.description)
+                                      for p in exc.problems]) from None
+    if signature and directory.unpinned:
+        problems += [FieldViolation(f"{path.name}: {key}", "missing: a signed directory must pin every certificate "
+                                    "it names (`gateway directory pin`)") for key in directory.unpinned]
+    if problems:
+        raise ConfigError(problems)
+    return dataclasses.replace(directory, signature=signature)
+
+
+def fit(cfg: NodeConfig, directory: Directory) -> list[FieldViolation]:
+    """How a node config and a directory disagree (the node and its participants must be where it says)."""
     problems: list[FieldViolation] = []
     if cfg.name not in directory.nodes:
         problems.append(FieldViolation("node.name", f"node {cfg.name!r} is not in the directory"))
@@ -556,6 +656,14 @@ def check(path: str | Path) -> tuple[NodeConfig, Directory]:
         elif entry.node != cfg.name:
             problems.append(FieldViolation(f"participants[{i}].id",
                                            f"the directory says {p.id} is hosted by {entry.node}, not {cfg.name}"))
+    return problems
+
+
+def check(path: str | Path) -> tuple[NodeConfig, Directory]:
+    """Validate a node config and the directory it names, including how they fit together."""
+    cfg = load_node_config(path)
+    directory = read_signed_directory(cfg)
+    problems = fit(cfg, directory)
     if problems:
         raise ConfigError(problems)
     return cfg, directory

@@ -46,6 +46,10 @@ class Node:
     @classmethod
     def load(cls, config_path: str | Path, *, create_schema: bool | None = None) -> Node:
         cfg, directory = check(config_path)
+        if not directory.signature:
+            log.warning("RUNNING WITH AN UNSIGNED FEDERATION DIRECTORY (node.allow_unsigned_directory = true): "
+                        "anyone who can write the directory file can reroute messages; development only",
+                        directory=str(cfg.directory))
         trust = TrustStore.from_files(cfg.tls.ca, cfg.tls.crl)
         keys: dict[str, envelope.ParticipantKeys] = {}
         problems: list[FieldViolation] = []

@@ -38,7 +38,7 @@ from adapters import registry
 from gateway import audit, envelope
 from gateway.api.swg.v1 import envelope_pb2, peering_pb2, peering_pb2_grpc
 from gateway.auth import Identity
-from gateway.config import DeliverySettings
+from gateway.config import DeliverySettings, DirectoryNode
 from gateway.errors import (
     AlreadyExists,
     EnvelopeError,
@@ -66,6 +66,13 @@ CHANNEL_OPTIONS = [
 def certificate_sha256(pem_path: Path) -> bytes:
     """SHA-256 of a PEM certificate's DER: what the directory pins a node to."""
     return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem_path.read_text())).digest()
+
+
+def _pinned(entry: DirectoryNode) -> bytes:
+    # The pin taken when the (signed) directory was loaded, so a certificate file swapped later is refused.
+    if entry.tls_certificate_sha256:
+        return bytes.fromhex(entry.tls_certificate_sha256)
+    return certificate_sha256(entry.tls_certificate)
 
 
 def retry_delay(settings: DeliverySettings, failures: int, rng: random.Random | None = None) -> float:
@@ -102,7 +109,7 @@ def check_peer(node: Node, ident: Identity) -> str:
     entry = node.directory.nodes.get(ident.principal)
     if entry is None or ident.principal == node.name:
         raise PermissionDenied(f"node {ident.principal!r} is not a peer in the directory")
-    if certificate_sha256(entry.tls_certificate) != ident.cert_sha256:
+    if _pinned(entry) != ident.cert_sha256:
         raise PermissionDenied(f"the certificate presented by {ident.principal} is not the one the directory "
                                "pins for it (nodes[].tls_certificate)")
     return ident.principal
@@ -251,11 +258,18 @@ class PeerLink:
         self._seq = 0
         self.failures = 0
         self.wake = asyncio.Event()
+        # (address, pin) of the open connection; a directory swap that changes them sets ``reconnect``.
+        self.connected_to: tuple[str, bytes] | None = None
+        self.reconnect = False
 
     async def run(self) -> None:
         settings = self.node.config.delivery
         try:
             while True:
+                if self.reconnect:
+                    # Between rounds, so nothing claimed is in flight when the connection goes.
+                    self.reconnect = False
+                    await self._close()
                 try:
                     progressed = await self._round()
                     self.failures = 0
@@ -283,6 +297,7 @@ class PeerLink:
     async def _close(self) -> None:
         call, channel = self._call, self._channel
         self._call = self._channel = None
+        self.connected_to = None
         if call is not None:
             call.cancel()
         if channel is not None:
@@ -300,9 +315,10 @@ class PeerLink:
             der = await asyncio.to_thread(probe_certificate, entry.address, tls.ca, tls.cert, tls.key)
         except (OSError, GatewayError) as exc:
             raise _LinkDown(f"cannot reach {self.peer} at {entry.address}: {exc}") from None
-        if hashlib.sha256(der).digest() != certificate_sha256(entry.tls_certificate):
+        if hashlib.sha256(der).digest() != _pinned(entry):
             raise _LinkDown(f"{self.peer} at {entry.address} presented a certificate other than the one the "
                             "directory pins (nodes[].tls_certificate); not sending")
+        self.connected_to = (entry.address, _pinned(entry))
         creds = grpc.ssl_channel_credentials(root_certificates=tls.ca.read_bytes(),
                                              private_key=tls.key.read_bytes(), certificate_chain=tls.cert.read_bytes())
         # The name check makes gRPC accept only a certificate issued to this node name by our CA.
@@ -454,6 +470,16 @@ class Relay:
             link = PeerLink(self.node, peer)
             self.links[peer] = link
             self._tasks[peer] = asyncio.create_task(link.run(), name=f"relay-{peer}")
+
+    async def refresh(self) -> None:
+        """Follow a swapped directory: links for new peers; removed or changed peers drop their connection
+        (a changed address or pin takes effect at the reconnect, a removed peer's link stops sending)."""
+        await self.start()
+        for name, link in self.links.items():
+            entry = self.node.directory.nodes.get(name)
+            if entry is None or (entry.address, _pinned(entry)) != link.connected_to:
+                link.reconnect = True
+                link.wake.set()
 
     def wake(self, peers: Sequence[str] = ()) -> None:
         for name, link in self.links.items():

@@ -20,6 +20,7 @@ from gateway import assistance, audit, auditor, revenue
 from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2, exchange_pb2_grpc, peering_pb2, peering_pb2_grpc
 from gateway.auth import AuthInterceptor
 from gateway.delivery import ExpiryWorker, LocalDelivery
+from gateway.directory_watch import DirectoryWatcher
 from gateway.errors import GatewayError
 from gateway.node import Node, now_us
 from gateway.peering import Inbound, Relay
@@ -69,6 +70,7 @@ class GatewayServer:
         self.port: int = 0
         self.metrics_port: int = 0
         self.checkpoints: auditor.CheckpointWorker | None = None
+        self.directory_watcher = DirectoryWatcher(node, self.relay.refresh)
 
     def _credentials(self) -> grpc.ServerCredentials:
         tls = self.node.config.tls
@@ -139,6 +141,7 @@ class GatewayServer:
         await self.relay.start()
         await asyncio.to_thread(auditor.record_start, self.node.store, cfg, self.node.directory.version)
         self._start_evidence()
+        self._tasks.append(asyncio.create_task(self.directory_watcher.run(), name="directory-watch"))
         log.info("node serving", node=self.node.name, address=self.address, participants=sorted(self.node.keys))
         return self.port
 

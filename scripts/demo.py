@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from adapters import registry  # noqa: E402
-from gateway import envelope  # noqa: E402
+from gateway import directory_signature, envelope  # noqa: E402
 from gateway.api.swg.v1 import (  # noqa: E402
     assistance_pb2,
     common_pb2,
@@ -130,7 +130,11 @@ def write_configs(tmp: Path, ports: dict[str, int]) -> dict[str, Path]:
     text = (ROOT / "examples" / "federation.toml").read_text().replace("../certs-example", str(CERTS))
     for node, default in (("de-node", 50051), ("fr-node", 50052)):
         text = text.replace(f"127.0.0.1:{default}", f"127.0.0.1:{ports[node]}")
-    (tmp / "federation.toml").write_text(text)
+    # The ports differ from the committed directory's, so the demo plays the federation CA and signs its copy.
+    data = text.encode()
+    (tmp / "federation.toml").write_bytes(data)
+    signer = envelope.Signer.from_files(CERTS / "ca" / "ca.key", CERTS / "ca" / "ca.crt")
+    (tmp / "federation.toml.jws").write_text(directory_signature.sign(data, signer))
     out = {}
     for node in ports:
         cfg = (ROOT / "examples" / f"{node}.toml").read_text().replace("../certs-example", str(CERTS))

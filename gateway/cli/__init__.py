@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "gateway.cli.kpi_cmd",
     "gateway.cli.federation_cmd",
     "gateway.cli.db_cmd",
+    "gateway.cli.directory_cmd",
 ]
 
 

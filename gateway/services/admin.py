@@ -32,13 +32,10 @@ class EvidenceAdmin:
     _node: Node
 
     async def GetDirectory(self, request: admin_pb2.GetDirectoryRequest, context: Any) -> admin_pb2.GetDirectoryResponse:
-        try:
-            data = await asyncio.to_thread(self._node.directory.path.read_bytes)
-        except OSError as exc:
-            await abort(context, GatewayError(f"directory file unreadable: {exc}"))
-            raise
-        # signature stays empty until directories are CA-signed (federation branch).
-        return admin_pb2.GetDirectoryResponse(directory=data, version=self._node.directory.version)
+        # The bytes the running directory was loaded and verified from, not whatever the file holds now.
+        directory = self._node.directory
+        return admin_pb2.GetDirectoryResponse(directory=directory.data, signature=directory.signature,
+                                              version=directory.version)
 
     async def VerifyAudit(self, request: admin_pb2.VerifyAuditRequest, context: Any) -> admin_pb2.VerifyAuditResponse:
         node = self._node

@@ -140,3 +140,25 @@ def test_envelope_whose_sender_has_no_access_right_is_refused_and_fails_at_the_s
     assert resp.outcome == peering_pb2.RELAY_OUTCOME_REJECTED
     assert resp.error.code == 7 and "may not send swg.revenue.v1" in resp.error.message  # PERMISSION_DENIED
     assert nodes.runners["de-node"].node.store.count("messages") == 0
+
+
+def test_sender_refuses_to_relay_to_a_peer_presenting_an_unpinned_certificate(nodes: TwoNodes, federation,
+                                                                              tmp_path: Path) -> None:
+    # de-node comes back serving a valid federation certificate for its own name, but not the pinned one.
+    key = pki.new_key("ecdsa-p256")
+    cert = pki.issue_certificate(federation.ca, key.public_key(), profile=pki.Profile.NODE_TLS, node="de-node")
+    cert_path, key_path = pki.write_cert(tmp_path / "de-other.crt", cert), pki.write_key(tmp_path / "de-other.key", key)
+    de = federation.paths.nodes["de-node"]
+    runner = nodes.runners["de-node"]
+    runner.stop()
+    config = nodes.configs["de-node"]
+    config.write_text(config.read_text().replace(f'cert = "{de.tls_cert}"', f'cert = "{cert_path}"')
+                      .replace(f'key = "{de.tls_key}"', f'key = "{key_path}"'))
+    runner.start()
+
+    post = nodes.client("fr-node", FR_POST)
+    message_id = submit_aed(post, aed_batch(1, start=31000000)).message_id
+    error = wait_for(lambda: status(post, message_id).recipients[0].last_error or None)
+    assert "pins" in error
+    assert state_of(post, message_id) == S.DELIVERY_STATE_QUEUED
+    assert runner.node.store.count("messages") == 0

@@ -20,6 +20,7 @@ from tests.support.nodes import (
     connect,
     default_database_url,
     free_port,
+    sign_directory,
     write_directory,
     write_node_config,
 )
@@ -31,7 +32,8 @@ ALL = ("DE/CUSTOMS/MAIN", "DE/POST/MAIN", "DE/TAX/MAIN", "FR/CUSTOMS/MAIN", "FR/
 def one_node(federation, tmp_path: Path):  # type: ignore[no-untyped-def]
     port = free_port()
     directory = write_directory(federation, tmp_path, {"de-node": port, "fr-node": free_port()})
-    directory.write_text(directory.read_text().replace('node = "fr-node"', 'node = "de-node"'))
+    # An edited directory must be signed again, as in a real federation.
+    sign_directory(federation, directory, directory.read_text().replace('node = "fr-node"', 'node = "de-node"'))
     db_url = default_database_url("de-node", tmp_path)
     config = write_node_config(federation, tmp_path, "de-node", port, directory, participants=ALL, database_url=db_url)
     runner = NodeRunner(config).start()

@@ -20,6 +20,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
 
 from gateway import pki
+from gateway.api.swg.v1 import peering_pb2, peering_pb2_grpc
 from gateway.auth import cert_thumbprint, issue_token
 from gateway.errors import Unauthenticated
 from gateway.trust import Purpose
@@ -107,8 +108,8 @@ def test_node_certificate_cannot_be_used_as_a_participant_client(secnode: Securi
     ch.close()
 
 
-# Peering.Relay is served by the federation branch; until then its authentication is checked on this
-# node's own Authenticator, exactly as the interceptor calls it for that method.
+# The remaining Relay cases check this node's own Authenticator exactly as the interceptor calls it for
+# that method (a certificate from another CA cannot even complete the TLS handshake to make the call).
 RELAY = "/swg.v1.Peering/Relay"
 
 
@@ -117,10 +118,14 @@ def relay_auth(secnode: SecurityNode, cert_pem: bytes) -> Any:
 
 
 def test_relay_with_a_participant_client_certificate_is_refused(secnode: SecurityNode) -> None:
-    pem = secnode.fed.paths.participants[POST].client_cert.read_bytes()
-    with pytest.raises(Unauthenticated, match="node-tls"):
-        relay_auth(secnode, pem)
-    tally.attack("peering", True)
+    # Over the wire: a participant's valid mTLS certificate and bearer token calling Peering.Relay.
+    post = secnode.client(POST)
+    stub = peering_pb2_grpc.PeeringStub(post.channel)
+
+    def relay() -> list[Any]:
+        return list(stub.Relay(iter([peering_pb2.RelayRequest(relay_id="1")]), metadata=post.metadata, timeout=30))
+
+    secnode.assert_refused("peering", relay, grpc.StatusCode.UNAUTHENTICATED, "node-tls")
 
 
 def test_relay_with_a_node_certificate_from_another_ca_is_refused(secnode: SecurityNode, tmp_path: Path) -> None:

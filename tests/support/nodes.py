@@ -16,6 +16,7 @@ from typing import Any
 
 import grpc
 
+from gateway import directory_signature, envelope
 from gateway.api.swg.v1 import exchange_pb2_grpc
 from gateway.auth import issue_token
 from gateway.node import Node
@@ -43,7 +44,15 @@ def write_directory(fed: Federation, out: Path, ports: dict[str, int], extra: st
         default = {"de-node": 50051, "fr-node": 50052}[node]
         text = text.replace(f"127.0.0.1:{default}", f"127.0.0.1:{port}")
     path = out / "federation.toml"
-    path.write_text(text + extra)
+    return sign_directory(fed, path, text + extra)
+
+
+def sign_directory(fed: Federation, path: Path, text: str) -> Path:
+    """Write ``text`` (certificates re-pinned) to ``path`` and its CA signature to ``path``.jws."""
+    data = directory_signature.pin_certificates(text, path.parent).encode()
+    path.write_bytes(data)
+    signer = envelope.Signer(fed.ca.key, (fed.ca.cert,))
+    directory_signature.signature_path(path).write_text(directory_signature.sign(data, signer))
     return path
 
 
