@@ -162,7 +162,9 @@ class Submitter:
             raise InvalidArgument(f"the {req.format} document is invalid", violations=[
                 FieldViolation(v.path, v.reason) for v in exc.violations]) from None
         reply_conversation = await self._reply_context(req, sender)
-        decision = await asyncio.to_thread(node.router.route, sender=sender, document_type=document_type, doc=doc,
+        # One directory version for the whole message, even if a newer one is swapped in meanwhile.
+        router = node.router
+        decision = await asyncio.to_thread(router.route, sender=sender, document_type=document_type, doc=doc,
                                            explicit=list(req.recipients), in_reply_to=req.in_reply_to)
         message_id = req.message_id or str(uuid.uuid4())
         conversation_id = req.conversation_id or reply_conversation or message_id
@@ -178,7 +180,7 @@ class Submitter:
         payload = doc.SerializeToString(deterministic=True)
         certs = [node.recipient_certificate(r) for r in decision.recipients]
         sealed = envelope.seal(header, payload, keys, certs)
-        routes = tuple(NewDelivery(r, route_for(node.directory, r, node.name)) for r in decision.recipients)
+        routes = tuple(NewDelivery(r, route_for(router.directory, r, node.name)) for r in decision.recipients)
         msg = NewMessage(
             message_id=message_id, conversation_id=conversation_id, in_reply_to=req.in_reply_to, sender=sender,
             document_type=document_type, submit_sha256=digest, envelope=sealed.data,
