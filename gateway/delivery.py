@@ -206,8 +206,7 @@ class LocalDelivery:
             events.append(audit.AuditEvent(audit.ACKNOWLEDGED, mid, actor=participant, detail={
                 "envelope_sha256": digest.hex(), "receipt": "issued",
                 "receipt_sha256": hashlib.sha256(r.jws.encode("ascii")).hexdigest()}))
-        outcome = await asyncio.wrap_future(store.writer.submit(
-            store.op_acknowledge(participant, receipts, events, now)))
+        outcome = await store.writer.submit_async(store.op_acknowledge(participant, receipts, events, now))
         for s in self._streams.get(participant, ()):
             for mid in ids:
                 s.outstanding.pop(mid, None)

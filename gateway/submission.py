@@ -196,7 +196,7 @@ class Submitter:
                 "conversation_id": conversation_id}),
             kpi_facts=kpi.facts_of(document_type, doc),
         )
-        accepted: Accepted = await asyncio.wrap_future(node.store.writer.submit(node.store.op_accept(msg)))
+        accepted: Accepted = await node.store.writer.submit_async(node.store.op_accept(msg))
         local = tuple(d.recipient for d in routes if d.route == "local")
         if not accepted.duplicate:
             log.info("accepted", message_id=message_id, conversation_id=conversation_id, sender=sender,
