@@ -91,12 +91,17 @@ class LocalDelivery:
             expires_at=h.expires_at, attempt=claimed.attempt, envelope_sha256=claimed.envelope_sha256,
             envelope=claimed.envelope if include_envelope else b"")
 
-    def _record_delivered(self, c: Claimed) -> None:
-        # Not awaited: the writer commits in submission order, so this entry precedes any acknowledgement.
-        ev = audit.AuditEvent(audit.DELIVERED, c.message_id, subject=c.recipient, detail={
-            "attempt": c.attempt, "envelope_sha256": c.envelope_sha256.hex()})
-        self.node.store.writer.submit(self.node.store.op_audit([ev], now_us()))
-        self.node.metrics.delivered(c.attempt)
+    def _record_delivered(self, handed_out: Sequence[Claimed]) -> None:
+        # One audit op for a claimed batch, submitted before any of it is yielded. Not awaited: the
+        # writer commits in submission order, so these entries precede any acknowledgement.
+        if not handed_out:
+            return
+        at = now_us()
+        events = [audit.AuditEvent(audit.DELIVERED, c.message_id, subject=c.recipient, detail={
+            "attempt": c.attempt, "envelope_sha256": c.envelope_sha256.hex()}) for c in handed_out]
+        self.node.store.writer.submit(self.node.store.op_audit(events, at))
+        for c in handed_out:
+            self.node.metrics.delivered(c.attempt)
 
     async def _fail(self, claimed: Claimed, err: Exception) -> None:
         reason = f"{type(err).__name__}: {err}"
@@ -136,16 +141,19 @@ class LocalDelivery:
                         # The stream ended while claiming: whatever the claim took goes straight back.
                         pending.add_done_callback(lambda f, owner=s.owner: self._release_claim(f, owner))
                         raise
+                ready: list[tuple[Claimed, exchange_pb2.Delivery]] = []
                 for c in claimed:
                     try:
-                        delivery = self._open(c, req.format, req.include_envelope)
+                        ready.append((c, self._open(c, req.format, req.include_envelope)))
                     except (GatewayError, AdapterError, ValueError) as exc:
                         await self._fail(c, exc)
-                        continue
+                # Held by this stream from here on, so that ending it mid-batch gives all of them back.
+                for c, _ in ready:
                     s.outstanding[c.message_id] = (c.delivery_id, now + lease_us)
+                self._record_delivered([c for c, _ in ready])
+                for c, delivery in ready:
                     log.info("delivered", message_id=c.message_id, recipient=participant,
                              document_type=delivery.document_type, attempt=c.attempt)
-                    self._record_delivered(c)
                     yield delivery
                 if claimed:
                     continue
@@ -202,8 +210,7 @@ class LocalDelivery:
             events.append(audit.AuditEvent(audit.ACKNOWLEDGED, mid, actor=participant, detail={
                 "envelope_sha256": digest.hex(), "receipt": "issued",
                 "receipt_sha256": hashlib.sha256(r.jws.encode("ascii")).hexdigest()}))
-        outcome = await asyncio.wrap_future(store.writer.submit(
-            store.op_acknowledge(participant, receipts, events, now)))
+        outcome = await store.writer.submit_async(store.op_acknowledge(participant, receipts, events, now))
         for s in self._streams.get(participant, ()):
             for mid in ids:
                 s.outstanding.pop(mid, None)

@@ -95,10 +95,21 @@ def attributes_of(document_type: str, doc: Message) -> tuple[dict[str, str], tup
     return {k: v for k, v in attrs.items() if v}, items
 
 
+_LOOKUP_TOKENS = frozenset({ITEM_SENDER, REPLY_TO_SENDER})
+
+
 class Router:
     def __init__(self, directory: Directory, lookup: Lookup):
         self.directory = directory
         self.lookup = lookup
+        # Routing is pure computation unless a route of the type names a placeholder read from the
+        # database; only then does the caller need to move it off the event loop.
+        self._lookup_types = frozenset(r.document_type for r in directory.routes
+                                       if _LOOKUP_TOKENS.intersection(r.recipients))
+
+    def needs_lookup(self, document_type: str) -> bool:
+        """Whether routing ``document_type`` may read the database (so should run in a thread)."""
+        return document_type in self._lookup_types
 
     def _resolve(self, token: str, sender: str, attrs: dict[str, str], items: tuple[str, ...],
                  in_reply_to: str) -> list[str]:

@@ -8,6 +8,7 @@ saying who was refused and why (no payload).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import re
 import time
@@ -48,10 +49,13 @@ class Submitted:
 
 def submit_digest(req: exchange_pb2.SubmitRequest) -> bytes:
     """Idempotency fingerprint: everything the submitter sent except the id itself."""
-    copy = exchange_pb2.SubmitRequest()
-    copy.CopyFrom(req)
-    copy.message_id = ""
-    return hashlib.sha256(copy.SerializeToString(deterministic=True)).digest()
+    # Cleared in place and put back rather than copied: a copy of the whole request cost more than its hash.
+    message_id = req.message_id
+    req.message_id = ""
+    try:
+        return hashlib.sha256(req.SerializeToString(deterministic=True)).digest()
+    finally:
+        req.message_id = message_id
 
 
 def _ts(us: int) -> timestamp_pb2.Timestamp:
@@ -164,8 +168,10 @@ class Submitter:
         reply_conversation = await self._reply_context(req, sender)
         # One directory version for the whole message, even if a newer one is swapped in meanwhile.
         router = node.router
-        decision = await asyncio.to_thread(router.route, sender=sender, document_type=document_type, doc=doc,
-                                           explicit=list(req.recipients), in_reply_to=req.in_reply_to)
+        route = functools.partial(router.route, sender=sender, document_type=document_type, doc=doc,
+                                  explicit=list(req.recipients), in_reply_to=req.in_reply_to)
+        # A thread hop costs more than routing itself unless the routes read the database.
+        decision = await asyncio.to_thread(route) if router.needs_lookup(document_type) else route()
         message_id = req.message_id or str(uuid.uuid4())
         conversation_id = req.conversation_id or reply_conversation or message_id
         created = now_us()
@@ -192,7 +198,7 @@ class Submitter:
                 "conversation_id": conversation_id}),
             kpi_facts=kpi.facts_of(document_type, doc),
         )
-        accepted: Accepted = await asyncio.wrap_future(node.store.writer.submit(node.store.op_accept(msg)))
+        accepted: Accepted = await node.store.writer.submit_async(node.store.op_accept(msg))
         local = tuple(d.recipient for d in routes if d.route == "local")
         if not accepted.duplicate:
             log.info("accepted", message_id=message_id, conversation_id=conversation_id, sender=sender,

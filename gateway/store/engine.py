@@ -8,12 +8,13 @@ after the commit returned: accepted means durable.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import queue
 import threading
 from pathlib import Path
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import OperationalError
@@ -117,6 +118,21 @@ class Writer:
             self._queue.put((op, fut))
         return fut
 
+    def submit_async(self, op: WriteOp[T]) -> asyncio.Future[T]:
+        """Like ``submit``, awaitable on the running loop. The results of a committed batch reach each
+        loop with one wake-up, not one per operation (``asyncio.wrap_future`` costs a wake-up each)."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[T] = loop.create_future()
+        fut: _LoopFuture[T] = _LoopFuture(loop, waiter)
+        # A caller that gives up before the op runs withdraws it, as with wrap_future.
+        waiter.add_done_callback(lambda w: fut.cancel() if w.cancelled() else None)
+        if self._closed:
+            fut.set_exception(Unavailable("the node is shutting down"))
+            waiter.set_exception(Unavailable("the node is shutting down"))
+        else:
+            self._queue.put((op, fut))
+        return waiter
+
     def run(self, op: WriteOp[T]) -> T:
         """Blocking convenience for non-async callers."""
         return self.submit(op).result()
@@ -152,6 +168,12 @@ class Writer:
         batch = [(op, fut) for op, fut in batch if fut.set_running_or_notify_cancel()]
         if not batch:
             return
+        try:
+            self._commit_running(batch)
+        finally:
+            _wake_loops([fut for _, fut in batch])
+
+    def _commit_running(self, batch: list[tuple[WriteOp[Any], concurrent.futures.Future[Any]]]) -> None:
         # Optimistic first: ops almost never fail, and a SAVEPOINT + RELEASE per op cost about a fifth of
         # the writer's CPU. Only when one fails is the whole transaction rolled back (nothing of it was
         # committed or answered) and the batch redone with a SAVEPOINT per op, isolating the failure.
@@ -223,6 +245,38 @@ class Writer:
 
 
 _RETRY = object()
+
+
+class _LoopFuture(concurrent.futures.Future, Generic[T]):  # type: ignore[type-arg]
+    """A writer future whose outcome is handed to an asyncio future on ``loop`` by ``_wake_loops``."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[T]):
+        super().__init__()
+        self.loop = loop
+        self.waiter = waiter
+
+
+def _wake_loops(futures: list[concurrent.futures.Future[Any]]) -> None:
+    by_loop: dict[asyncio.AbstractEventLoop, list[_LoopFuture[Any]]] = {}
+    for fut in futures:
+        if isinstance(fut, _LoopFuture) and fut.done():
+            by_loop.setdefault(fut.loop, []).append(fut)
+    for loop, done in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, done)
+        except RuntimeError:
+            pass  # the loop is closed: nobody is waiting any more
+
+
+def _settle(done: list[_LoopFuture[Any]]) -> None:
+    for fut in done:
+        if fut.waiter.done():
+            continue
+        exc = fut.exception()
+        if exc is not None:
+            fut.waiter.set_exception(exc)
+        else:
+            fut.waiter.set_result(fut.result())
 
 
 class _OpFailed(Exception):

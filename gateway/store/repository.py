@@ -238,6 +238,33 @@ def _lock_audit_head(conn: Connection) -> None:
     conn.execute(select(t.audit_head.c.id).where(t.audit_head.c.id == 1).with_for_update())
 
 
+# Acknowledge, claim and release run once per Receive batch; their statements are built once too,
+# with expanding IN parameters, and the per-message updates of an acknowledge go as one executemany.
+_d, _m, _r = t.deliveries, t.messages, t.receipts
+_ACKED_Q = select(_r).where(_r.c.message_id.in_(bindparam("ids", expanding=True)),
+                            _r.c.recipient == bindparam("recipient"), _r.c.kind == "acknowledged")
+_ACK_DELIVERY = update(_d).where(_d.c.message_id == bindparam("mid"), _d.c.recipient == bindparam("rcpt")).values(
+    state=ACKNOWLEDGED, lease_owner=None, lease_expires_us=None, updated_us=bindparam("now"))
+_INSERT_RECEIPT = insert(_r)
+_ORIGINS_Q = select(_m.c.message_id, _m.c.origin).where(_m.c.message_id.in_(bindparam("ids", expanding=True)),
+                                                         _m.c.origin != "local")
+_INSERT_PEER_RECEIPT = insert(t.peer_receipts)
+_CLAIM_UPDATE = update(_d).where(_d.c.id.in_(bindparam("ids", expanding=True))).values(
+    state=IN_FLIGHT, attempts=_d.c.attempts + 1, lease_owner=bindparam("owner"),
+    lease_expires_us=bindparam("until"), updated_us=bindparam("now"))
+_CLAIMED_Q = (select(_d.c.id, _d.c.message_id, _d.c.recipient, _d.c.route, _d.c.attempts, _d.c.expires_us,
+                     _m.c.envelope, _m.c.envelope_sha256)
+              .join(_m, _m.c.message_id == _d.c.message_id).where(_d.c.id.in_(bindparam("ids", expanding=True)))
+              .order_by(_d.c.id))
+_RELEASE = update(_d).where(_d.c.id.in_(bindparam("ids", expanding=True)), _d.c.state == IN_FLIGHT,
+                            _d.c.lease_owner == bindparam("owner")).values(
+    state=QUEUED, lease_owner=None, lease_expires_us=None, updated_us=bindparam("now"),
+    next_attempt_us=bindparam("now"))
+_DELIVERIES_FOR_Q = (select(_d, _m.c.envelope_sha256).join(_m, _m.c.message_id == _d.c.message_id)
+                     .where(_d.c.recipient == bindparam("recipient"),
+                            _d.c.message_id.in_(bindparam("ids", expanding=True))))
+
+
 def _message_record(row: Any) -> MessageRecord:
     return MessageRecord(
         message_id=row.message_id, conversation_id=row.conversation_id, in_reply_to=row.in_reply_to,
@@ -260,15 +287,6 @@ def _receipt_record(row: Any) -> ReceiptRecord:
     return ReceiptRecord(message_id=row.message_id, recipient=row.recipient, kind=row.kind, jws=row.jws,
                          envelope_sha256=bytes(row.envelope_sha256), issued_us=row.issued_us,
                          issuing_node=row.issuing_node)
-
-
-def _enqueue_peer_receipt(conn: Connection, rc: ReceiptRecord) -> None:
-    """A message relayed in from a peer node: its acknowledged receipt goes back there (outbox)."""
-    origin = conn.execute(select(t.messages.c.origin).where(t.messages.c.message_id == rc.message_id)).scalar()
-    if origin and origin != "local":
-        conn.execute(insert(t.peer_receipts).values(
-            node=origin, message_id=rc.message_id, recipient=rc.recipient, jws=rc.jws,
-            envelope_sha256=rc.envelope_sha256, issued_us=rc.issued_us, issuing_node=rc.issuing_node, sent=0))
 
 
 def _insert_receipt_once(conn: Connection, rc: ReceiptRecord) -> ReceiptRecord:
@@ -403,7 +421,7 @@ class Store:
     def op_claim(*, recipient: str | None, route: str, owner: str, limit: int, now_us: int, lease_us: int,
                  document_types: Sequence[str] = ()) -> Any:
         """Take up to ``limit`` due deliveries (queued, or in flight with an expired lease)."""
-        d, m = t.deliveries, t.messages
+        d = t.deliveries
 
         def op(conn: Connection) -> list[Claimed]:
             due = or_(and_(d.c.state == QUEUED, d.c.next_attempt_us <= now_us),
@@ -419,13 +437,8 @@ class Store:
             ids = conn.execute(q).scalars().all()
             if not ids:
                 return []
-            conn.execute(update(d).where(d.c.id.in_(ids)).values(
-                state=IN_FLIGHT, attempts=d.c.attempts + 1, lease_owner=owner,
-                lease_expires_us=now_us + lease_us, updated_us=now_us))
-            rows = conn.execute(
-                select(d.c.id, d.c.message_id, d.c.recipient, d.c.route, d.c.attempts, d.c.expires_us,
-                       m.c.envelope, m.c.envelope_sha256)
-                .join(m, m.c.message_id == d.c.message_id).where(d.c.id.in_(ids)).order_by(d.c.id)).all()
+            conn.execute(_CLAIM_UPDATE, {"ids": ids, "owner": owner, "until": now_us + lease_us, "now": now_us})
+            rows = conn.execute(_CLAIMED_Q, {"ids": ids}).all()
             return [Claimed(r.id, r.message_id, r.recipient, r.route, r.attempts, bytes(r.envelope),
                             bytes(r.envelope_sha256), r.expires_us) for r in rows]
         # SKIP LOCKED never waits, and a claim appends no audit entry: it need not queue behind the head lock.
@@ -437,11 +450,7 @@ class Store:
         def op(conn: Connection) -> int:
             if not delivery_ids:
                 return 0
-            d = t.deliveries
-            res = conn.execute(update(d).where(d.c.id.in_(list(delivery_ids)), d.c.state == IN_FLIGHT,
-                                               d.c.lease_owner == owner)
-                               .values(state=QUEUED, lease_owner=None, lease_expires_us=None, updated_us=now_us,
-                                       next_attempt_us=now_us))
+            res = conn.execute(_RELEASE, {"ids": list(delivery_ids), "owner": owner, "now": now_us})
             return int(res.rowcount or 0)
         return op
 
@@ -461,30 +470,34 @@ class Store:
         """Mark deliveries acknowledged and store their receipts; an earlier receipt wins (idempotent)."""
         def op(conn: Connection) -> AckOutcome:
             out = AckOutcome()
-            d, r = t.deliveries, t.receipts
             ids = [rc.message_id for rc in receipts]
-            existing = {row.message_id: _receipt_record(row) for row in conn.execute(
-                select(r).where(r.c.message_id.in_(ids), r.c.recipient == recipient, r.c.kind == "acknowledged"))}
-            new: list[tuple[ReceiptRecord, audit.AuditEvent]] = []
+            existing = {row.message_id: _receipt_record(row)
+                        for row in conn.execute(_ACKED_Q, {"ids": ids, "recipient": recipient})}
+            new: list[ReceiptRecord] = []
+            new_events: list[audit.AuditEvent] = []
             for rc, ev in zip(receipts, events):
                 if rc.message_id in existing:
                     out.receipts[rc.message_id] = existing[rc.message_id]
-                elif rc.message_id not in out.receipts:
-                    new.append((rc, ev))
-                    out.acknowledged.append(rc.message_id)
-                    out.receipts[rc.message_id] = rc
+                    continue
+                new.append(rc)
+                new_events.append(ev)
+                out.acknowledged.append(rc.message_id)
+                out.receipts[rc.message_id] = rc
             if not new:
                 return out
-            # A few statements for the whole acknowledgement, not a few per message (see _append_audit_many).
-            conn.execute(update(d).where(d.c.message_id.in_(out.acknowledged), d.c.recipient == recipient)
-                         .values(state=ACKNOWLEDGED, lease_owner=None, lease_expires_us=None, updated_us=now_us))
-            conn.execute(insert(r), [
+            conn.execute(_ACK_DELIVERY, [{"mid": rc.message_id, "rcpt": recipient, "now": now_us} for rc in new])
+            conn.execute(_INSERT_RECEIPT, [
                 {"message_id": rc.message_id, "recipient": rc.recipient, "kind": rc.kind, "jws": rc.jws,
                  "envelope_sha256": rc.envelope_sha256, "issued_us": rc.issued_us, "issuing_node": rc.issuing_node}
-                for rc, _ in new])
-            _append_audit_many(conn, [ev for _, ev in new], now_us)
-            for rc, _ in new:
-                _enqueue_peer_receipt(conn, rc)
+                for rc in new])
+            _append_audit_many(conn, new_events, now_us)
+            # A message relayed in from a peer node: its acknowledged receipt goes back there (outbox).
+            origins = dict(conn.execute(_ORIGINS_Q, {"ids": [rc.message_id for rc in new]}).all())
+            peer = [{"node": origins[rc.message_id], "message_id": rc.message_id, "recipient": rc.recipient,
+                     "jws": rc.jws, "envelope_sha256": rc.envelope_sha256, "issued_us": rc.issued_us,
+                     "issuing_node": rc.issuing_node, "sent": 0} for rc in new if origins.get(rc.message_id)]
+            if peer:
+                conn.execute(_INSERT_PEER_RECEIPT, peer)
             return out
         return op
 
@@ -709,10 +722,8 @@ class Store:
 
     def deliveries_for(self, recipient: str, message_ids: Sequence[str]) -> dict[str, tuple[DeliveryRecord, bytes]]:
         """Deliveries of ``message_ids`` to ``recipient`` with each message's envelope digest."""
-        d, m = t.deliveries, t.messages
         with self._read() as conn:
-            rows = conn.execute(select(d, m.c.envelope_sha256).join(m, m.c.message_id == d.c.message_id)
-                                .where(d.c.recipient == recipient, d.c.message_id.in_(list(message_ids)))).all()
+            rows = conn.execute(_DELIVERIES_FOR_Q, {"recipient": recipient, "ids": list(message_ids)}).all()
         return {r.message_id: (_delivery_record(r), bytes(r.envelope_sha256)) for r in rows}
 
     def sender_of(self, message_id: str) -> str | None:

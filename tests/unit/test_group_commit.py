@@ -42,3 +42,40 @@ def test_one_failing_op_in_a_batch_fails_alone_and_the_others_are_committed(tmp_
     writer.close()
     with engine.connect() as conn:
         assert conn.execute(select(notes.c.id).order_by(notes.c.id)).scalars().all() == [1, 2, 4, 5]
+
+
+def test_awaitable_submits_of_one_batch_each_get_their_own_outcome_and_a_withdrawn_op_never_runs(
+        tmp_path: Path) -> None:
+    import asyncio
+
+    engine, _ = make_engines(f"sqlite:///{tmp_path / 'a.db'}")
+    meta.create_all(engine)
+    writer = Writer(engine)
+    gate = threading.Event()
+
+    def hold(conn: Connection) -> str:
+        gate.wait(10)
+        return "held"
+
+    def add(i: int):  # type: ignore[no-untyped-def]
+        def op(conn: Connection) -> int:
+            conn.execute(insert(notes), {"id": i, "text": f"note {i}"})
+            if i == 2:
+                raise ValueError("note 2 is refused")
+            return i
+        return op
+
+    async def main() -> list[object]:
+        first = writer.submit(hold)
+        waiters = [writer.submit_async(add(i)) for i in range(1, 5)]
+        waiters[3].cancel()  # the caller gives up while the op still waits in the queue
+        gate.set()
+        assert await asyncio.wrap_future(first) == "held"
+        return await asyncio.gather(*waiters[:3], return_exceptions=True)
+
+    outcomes = asyncio.run(main())
+    writer.close()
+    assert outcomes[0] == 1 and outcomes[2] == 3
+    assert isinstance(outcomes[1], ValueError)
+    with engine.connect() as conn:
+        assert conn.execute(select(notes.c.id).order_by(notes.c.id)).scalars().all() == [1, 3]
