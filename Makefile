@@ -7,7 +7,8 @@ GENERATED := gateway/api/swg/v1/envelope_pb2.py
 PKI := certs-example/ca/ca.crt
 NODE ?= de-node
 
-.PHONY: run test test-unit test-integration test-security test-faults lint-imports gen pki demo bench bench-memory clean install lint-proto
+
+.PHONY: lint run test test-unit test-integration test-security test-faults lint-imports gen pki demo bench bench-memory clean install lint-proto
 
 install: $(VENV)/.installed
 
@@ -37,11 +38,14 @@ run: install gen pki
 lint-imports: install gen
 	$(BIN)/lint-imports
 
+lint: install
+	$(BIN)/ruff check gateway adapters tests bench scripts
+
 # Two nodes of the example federation on loopback play AED, decisions, revenue and assistance.
 demo: install gen pki
 	$(BIN)/python scripts/demo.py
 
-test: install gen lint-imports
+test: install gen lint-imports lint
 	$(BIN)/python -m pytest -q tests
 
 test-unit: install gen

@@ -10,7 +10,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
 from adapters import validation
-from adapters.format import Decoded, Format, located_format
+from adapters.format import Decoded, Format
 from adapters.upu import cusrsp, ips, itmatt
 from adapters.wco import ecommerce
 from adapters.errors import DocumentError, UnknownFormat, UnsupportedConversion, Violation

@@ -2,7 +2,7 @@
 
     python -m bench.writer_micro [N]
 """
-import time, tempfile, os, uuid, concurrent.futures, sys
+import time, tempfile, os, uuid, sys
 from gateway.store import Store, NewMessage, NewDelivery
 from gateway import audit
 d = tempfile.mkdtemp()

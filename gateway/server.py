@@ -16,7 +16,7 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from gateway import assistance, audit, auditor, revenue
+from gateway import assistance, auditor, revenue
 from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2, exchange_pb2_grpc, peering_pb2, peering_pb2_grpc
 from gateway.auth import AuthInterceptor
 from gateway.delivery import ExpiryWorker, LocalDelivery

@@ -6,6 +6,8 @@ import argparse
 import importlib
 import sys
 
+from gateway.errors import ConfigError
+
 # Command modules, in the order `gateway --help` lists them.
 COMMAND_MODULES = [
     "gateway.cli.node_cmd",
@@ -36,7 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    code = args.func(args)
+    try:
+        code = args.func(args)
+    except ConfigError as exc:
+        # Every command reports configuration problems the same way: one line per key, exit 2.
+        where = getattr(args, "config", None) or getattr(args, "file", None) or "configuration"
+        for problem in exc.problems:
+            print(f"{where}: {problem}", file=sys.stderr)
+        return 2
     return int(code or 0)
 
 

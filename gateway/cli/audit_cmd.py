@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from gateway.errors import ConfigError, GatewayError
+from gateway.errors import GatewayError
 
 
 def register(sub: Any) -> None:
@@ -22,13 +22,8 @@ def _verify(args: Any) -> int:
     from gateway.store import Store
     from gateway.trust import TrustStore
 
-    try:
-        cfg = load_node_config(args.config)
-        trust = TrustStore.from_files(cfg.tls.ca, cfg.tls.crl)
-    except ConfigError as exc:
-        for p in exc.problems:
-            print(f"{args.config}: {p}", file=sys.stderr)
-        return 2
+    cfg = load_node_config(args.config)
+    trust = TrustStore.from_files(cfg.tls.ca, cfg.tls.crl)
     store = Store(cfg.database_url)
     try:
         rep = auditor.verify_store(store, trust, cfg.name)

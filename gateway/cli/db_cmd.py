@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from gateway.errors import ConfigError, GatewayError
+from gateway.errors import GatewayError
 
 
 def register(sub: Any) -> None:
@@ -23,12 +23,7 @@ def register(sub: Any) -> None:
 def _database_url(path: str) -> str:
     from gateway.config import load_node_config
 
-    try:
-        return load_node_config(path).database_url
-    except ConfigError as exc:
-        for p in exc.problems:
-            print(f"{path}: {p}", file=sys.stderr)
-        raise SystemExit(2) from None
+    return load_node_config(path).database_url
 
 
 def _upgrade(args: Any) -> int:

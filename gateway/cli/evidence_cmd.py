@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.errors import ConfigError, GatewayError
+from gateway.errors import GatewayError
 
 
 def register(sub: Any) -> None:
@@ -57,12 +57,7 @@ def _export(args: Any) -> int:
     from gateway.config import load_node_config
     from gateway.store import Store
 
-    try:
-        cfg = load_node_config(args.config)
-    except ConfigError as exc:
-        for p in exc.problems:
-            print(f"{args.config}: {p}", file=sys.stderr)
-        return 2
+    cfg = load_node_config(args.config)
     store = Store(cfg.database_url)
     try:
         bundle = auditor.export_evidence(store, args.message_id, auditor.checkpoint_signer(cfg), cfg.name)

@@ -6,7 +6,7 @@ import datetime as dt
 import sys
 from typing import Any
 
-from gateway.errors import ConfigError, GatewayError
+from gateway.errors import GatewayError
 
 
 def _date_us(text: str) -> int:
@@ -33,12 +33,7 @@ def _kpi(args: Any) -> int:
     from gateway.config import load_node_config
     from gateway.store import Store
 
-    try:
-        cfg = load_node_config(args.config)
-    except ConfigError as exc:
-        for p in exc.problems:
-            print(f"{args.config}: {p}", file=sys.stderr)
-        return 2
+    cfg = load_node_config(args.config)
     now = int(dt.datetime.now(dt.timezone.utc).timestamp() * 1_000_000)
     try:
         frm = _date_us(args.from_) if args.from_ else now - 30 * 86_400_000_000

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from typing import Any
 
 import grpc
@@ -11,7 +10,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.cli._common import add_client_arg, load_profile
 from gateway.client import channel_credentials
-from gateway.errors import ConfigError
 
 
 def register(sub: Any) -> None:
@@ -40,24 +38,14 @@ def _serve(args: Any) -> int:
     def ready(address: str) -> None:
         print(f"gateway node listening on {address} (mTLS; Ctrl-C stops it)", flush=True)
 
-    try:
-        asyncio.run(serve(args.config, ready=ready))
-    except ConfigError as exc:
-        for p in exc.problems:
-            print(f"{args.config}: {p}", file=sys.stderr)
-        return 2
+    asyncio.run(serve(args.config, ready=ready))
     return 0
 
 
 def _check(args: Any) -> int:
     from gateway.config import check
 
-    try:
-        cfg, directory = check(args.file)
-    except ConfigError as exc:
-        for p in exc.problems:
-            print(f"{args.file}: {p}", file=sys.stderr)
-        return 2
+    cfg, directory = check(args.file)
     print(f"{args.file}: OK — node {cfg.name} on {cfg.listen}, {len(cfg.participants)} hosted participant(s); "
           f"directory {directory.name} v{directory.version}: {len(directory.nodes)} node(s), "
           f"{len(directory.participants)} participant(s), {len(directory.routes)} route(s)")

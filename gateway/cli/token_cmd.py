@@ -8,7 +8,6 @@ from typing import Any
 
 from gateway.auth import SCOPES, issue_token
 from gateway.config import load_node_config
-from gateway.errors import ConfigError
 
 
 def register(sub: Any) -> None:
@@ -25,12 +24,7 @@ def register(sub: Any) -> None:
 
 
 def _issue(args: Any) -> int:
-    try:
-        cfg = load_node_config(args.config)
-    except ConfigError as exc:
-        for p in exc.problems:
-            print(f"{args.config}: {p}", file=sys.stderr)
-        return 2
+    cfg = load_node_config(args.config)
     if cfg.tokens.signing_key is None:
         print(f"{args.config}: tokens.signing_key: needed to issue tokens", file=sys.stderr)
         return 2

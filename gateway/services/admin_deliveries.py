@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gateway import assistance, deadletter
-from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc
+from gateway.api.swg.v1 import admin_pb2
 from gateway.auth import current_identity
 from gateway.errors import GatewayError
 from gateway.node import Node

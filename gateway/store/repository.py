@@ -647,13 +647,6 @@ class Store:
                     and_(d.c.state == IN_FLIGHT, d.c.lease_expires_us < now_us))).limit(1)).first()
         return row is not None
 
-    def receipts_of(self, message_id: str, kind: str) -> list[ReceiptRecord]:
-        r = t.receipts
-        with self._read() as conn:
-            rows = conn.execute(select(r).where(r.c.message_id == message_id, r.c.kind == kind)
-                                .order_by(r.c.id)).all()
-        return [_receipt_record(x) for x in rows]
-
     # -- mutual assistance case metadata -------------------------------------------------------------
 
     @staticmethod

@@ -9,7 +9,6 @@ survivors deliver those messages again.
 
 from __future__ import annotations
 
-import os
 import queue
 import signal
 import subprocess

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from gateway.api.swg.v1 import exchange_pb2
 from tests.support import tally
 from tests.support.documents import aed_batch
 from tests.support.nodes import Client, NodeRunner, connect, free_port, write_directory, write_node_config
-from tests.support.pki import Federation, utcnow
+from tests.support.pki import Federation
 
 POST, CUSTOMS, TAX = "DE/POST/MAIN", "DE/CUSTOMS/MAIN", "DE/TAX/MAIN"
 

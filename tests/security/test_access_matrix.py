@@ -17,7 +17,6 @@ import pytest
 from adapters import registry
 from gateway.api.swg.v1 import assistance_pb2, exchange_pb2, revenue_pb2
 from tests.security.harness import POST, SecurityNode
-from tests.support import tally
 from tests.support.documents import aed_batch, inspection, s10
 from tests.support.nodes import EXAMPLE_DIRECTORY, HOSTED
 
