@@ -66,14 +66,7 @@ def _submit(node: EvidenceNode, start: int) -> str:
 
 
 def _receive(node: EvidenceNode, count: int) -> list[exchange_pb2.Delivery]:
-    stream = node.customs.exchange.Receive(exchange_pb2.ReceiveRequest(), metadata=node.customs.metadata, timeout=30)
-    got = []
-    for d in stream:
-        got.append(d)
-        if len(got) == count:
-            break
-    stream.cancel()
-    return got
+    return node.customs.receive(count)
 
 
 def _wait(cond, what: str, timeout: float = 10.0):  # type: ignore[no-untyped-def]

@@ -37,15 +37,7 @@ def status(client, message_id: str) -> S.GetStatusResponse:  # type: ignore[no-u
 
 
 def receive(client, count: int, timeout: float = 60) -> list[S.Delivery]:  # type: ignore[no-untyped-def]
-    stream = client.exchange.Receive(S.ReceiveRequest(format="swg.aed.v1", max_in_flight=256),
-                                     metadata=client.metadata, timeout=timeout)
-    got = []
-    for d in stream:
-        got.append(d)
-        if len(got) == count:
-            break
-    stream.cancel()
-    return got
+    return client.receive(count, timeout, format="swg.aed.v1", max_in_flight=256)
 
 
 def state_of(client, message_id: str) -> int:  # type: ignore[no-untyped-def]

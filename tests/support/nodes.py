@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 
 from gateway import directory_signature, envelope
-from gateway.api.swg.v1 import exchange_pb2_grpc
+from gateway.api.swg.v1 import exchange_pb2, exchange_pb2_grpc
 from gateway.auth import issue_token
 from gateway.node import Node
 from gateway.server import GatewayServer
@@ -189,6 +189,18 @@ class Client:
     @property
     def exchange(self) -> exchange_pb2_grpc.ExchangeStub:
         return exchange_pb2_grpc.ExchangeStub(self.channel)
+
+    def receive(self, count: int, timeout: float = 30, **request: Any) -> list[Any]:
+        """The next ``count`` deliveries on one Receive stream (not acknowledged), then the stream ends."""
+        stream = self.exchange.Receive(exchange_pb2.ReceiveRequest(**request), metadata=self.metadata,
+                                       timeout=timeout)
+        got = []
+        for delivery in stream:
+            got.append(delivery)
+            if len(got) == count:
+                break
+        stream.cancel()
+        return got
 
     def close(self) -> None:
         self.channel.close()
