@@ -44,6 +44,10 @@ class NodeMetrics:
         self.failures = Counter("swg_failures", "Failed deliveries and refused submits by reason", ["reason"],
                                 registry=r)
         self.retries = Counter("swg_retries", "Deliveries handed out again (attempt > 1)", registry=r)
+        self.relayed = Counter("swg_relay", "Envelopes relayed to peer nodes by peer and outcome "
+                               "(relayed, put_back for a retry, failed permanently)", ["peer", "outcome"], registry=r)
+        self.link_down = Counter("swg_peer_link_down", "Times a peer link went down (each followed by backoff)",
+                                 ["peer"], registry=r)
         self.submit_seconds = Histogram("swg_submit_seconds", "Submit handling time until durable",
                                         buckets=_SUBMIT_BUCKETS, registry=r)
         self.delivery_seconds = Histogram("swg_delivery_seconds", "Accepted to acknowledged",
@@ -77,6 +81,14 @@ class NodeMetrics:
 
     def failed(self, reason: str) -> None:
         self.failures.labels(reason).inc()
+
+    def relay(self, peer: str, outcome: str, n: int = 1) -> None:
+        self.relayed.labels(peer, outcome).inc(n)
+        if outcome == "failed":
+            self.failures.labels(f"relay_refused:{peer}").inc(n)
+
+    def peer_down(self, peer: str) -> None:
+        self.link_down.labels(peer).inc()
 
     # HTTP endpoint
 

@@ -288,6 +288,7 @@ class PeerLink:
 
     def _delay_after(self, down: _LinkDown) -> float:
         self.failures += 1
+        self.node.metrics.peer_down(self.peer)
         delay = down.delay if down.delay is not None else retry_delay(self.node.config.delivery, self.failures,
                                                                       self._rng)
         log.warning("peer link down", peer=self.peer, reason=down.reason, failures=self.failures,
@@ -411,6 +412,7 @@ class PeerLink:
                                            detail={"reason": reason[:200], "route": self.peer}) for c in group]
                 await asyncio.wrap_future(store.writer.submit(store.op_fail_many(
                     [c.delivery_id for c in group], reason, events, now_us())))
+                self.node.metrics.relay(self.peer, "failed", len(group))
             else:
                 retry += group
         if retry:
@@ -436,6 +438,7 @@ class PeerLink:
             "outcome": peering_pb2.RelayOutcome.Name(resp.outcome)})]
         await asyncio.wrap_future(store.writer.submit(store.op_relayed(
             [c.delivery_id for c in group], records, events, now_us())))
+        self.node.metrics.relay(self.peer, "relayed", len(group))
         log.info("relayed", message_id=first.message_id, peer=self.peer, recipients=sorted(expected))
 
     async def _put_back(self, claimed: list[Claimed], reason: str) -> float:
@@ -446,8 +449,11 @@ class PeerLink:
         failed = await asyncio.wrap_future(store.writer.submit(store.op_retry_later(
             [c.delivery_id for c in claimed], self.owner, reason, now_us() + int(delay * 1_000_000),
             self.node.config.delivery.max_attempts, now_us())))
+        self.node.metrics.relay(self.peer, "put_back", len(claimed) - len(failed))
         for mid in failed:
             log.error("delivery failed", message_id=mid, peer=self.peer, reason=reason)
+        if failed:
+            self.node.metrics.relay(self.peer, "failed", len(failed))
         return delay
 
 

@@ -92,6 +92,10 @@ def test_peer_down_then_back_gets_every_message_once_in_order(nodes: TwoNodes) -
     wait_for(lambda: all(state_of(post, m) == S.DELIVERY_STATE_ACKNOWLEDGED for m in ids), timeout=60)
     db = nodes.runners["de-node"].node.store
     assert db.count("messages") == 200 and db.count("deliveries") == 200
+    # The sender's metrics tell the operator the same story, per peer.
+    registry = nodes.runners["fr-node"].node.metrics.registry
+    assert registry.get_sample_value("swg_relay_total", {"peer": "de-node", "outcome": "relayed"}) == 200
+    assert registry.get_sample_value("swg_peer_link_down_total", {"peer": "de-node"}) >= 1
 
 
 def _relay_stub(fed: Federation, tmp: Path, address: str, cert: Path, key: Path) -> peering_pb2_grpc.PeeringStub:
