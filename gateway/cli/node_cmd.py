@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
 from typing import Any
@@ -17,6 +18,9 @@ from gateway.errors import ConfigError
 def register(sub: Any) -> None:
     p = sub.add_parser("serve", help="run a node")
     p.add_argument("--config", required=True, metavar="FILE", help="node config TOML")
+    # Set by the supervisor of a node with [node] processes > 1 when it starts its workers.
+    p.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--listen", default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=_serve)
 
     c = sub.add_parser("config", help="node configuration")
@@ -33,6 +37,7 @@ def register(sub: Any) -> None:
 
 
 def _serve(args: Any) -> int:
+    from gateway.config import load_node_config
     from gateway.server import configure_logging, serve
 
     configure_logging()
@@ -40,8 +45,18 @@ def _serve(args: Any) -> int:
     def ready(address: str) -> None:
         print(f"gateway node listening on {address} (mTLS; Ctrl-C stops it)", flush=True)
 
+    def worker_ready(address: str) -> None:
+        print(f"worker ready {address}", flush=True)
+
     try:
-        asyncio.run(serve(args.config, ready=ready))
+        if args.worker is not None:
+            asyncio.run(serve(args.config, ready=worker_ready, worker=args.worker, listen=args.listen))
+        elif load_node_config(args.config).processes > 1:
+            from gateway.supervisor import supervise
+
+            return asyncio.run(supervise(args.config, ready=ready))
+        else:
+            asyncio.run(serve(args.config, ready=ready))
     except ConfigError as exc:
         for p in exc.problems:
             print(f"{args.config}: {p}", file=sys.stderr)
