@@ -96,7 +96,7 @@ class Bench:
         out = self.work / f"run-{run}"
         out.mkdir()
         config = write_node_config(self.fed, out, NODE, self.port, self.directory, database_url=db,
-                                   limits="max_in_flight_per_stream = 1024")
+                                   limits="max_in_flight_per_stream = 1024", processes=self.args.processes)
         log = open(out / "node.log", "wb")
         spawned = time.perf_counter()
         cmd = [sys.executable, "-m", "gateway", "serve", "--config", str(config)]
@@ -214,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset")
     p.add_argument("--profile", type=Path, default=None, metavar="DIR",
                    help="run each node under py-spy (pip install py-spy) and write collapsed stacks to DIR")
+    p.add_argument("--processes", type=int, default=1,
+                   help="[node] processes of the node: worker processes on one port (default 1)")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = p.parse_args(argv)
     names = [s for s in args.scenarios.split(",") if s]

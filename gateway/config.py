@@ -23,6 +23,7 @@ from gateway.trust import TrustStore
 PARTICIPANT_ID = re.compile(r"^[A-Z]{2}/[A-Z]+/[A-Z0-9_-]+$")
 NODE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 ADDRESS = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$")
+MAX_PROCESSES = 16
 SCOPES = frozenset({"submit", "receive", "status", "assist", "admin"})
 
 
@@ -112,6 +113,8 @@ class NodeConfig:
     allow_unsigned_directory: bool = False
     # How often the node looks for a newer signed directory.
     directory_poll_s: float = 5.0
+    # Worker processes sharing the listen port (SO_REUSEPORT); 1 = the node is one process.
+    processes: int = 1
 
 
 @dataclass(frozen=True)
@@ -296,7 +299,7 @@ def load_node_config(path: str | Path) -> NodeConfig:
 
     node = r.table(data, "node")
     r.unknown(node, {"name", "listen", "metrics_listen", "directory", "directory_signature",
-                     "allow_unsigned_directory", "directory_poll_s"}, "node.")
+                     "allow_unsigned_directory", "directory_poll_s", "processes"}, "node.")
     name = r.str_(node, "name", "node.", pattern=NODE_NAME, what="a node name (lowercase letters, digits, -)")
     listen = r.str_(node, "listen", "node.", pattern=ADDRESS, what="host:port")
     metrics = node.get("metrics_listen")
@@ -309,6 +312,10 @@ def load_node_config(path: str | Path) -> NodeConfig:
         r.problem("node.allow_unsigned_directory", "must be true or false")
         allow_unsigned = False
     directory_poll_s = r.num(node, "directory_poll_s", "node.", 5.0, minimum=0.05, integer=False)
+    processes = r.num(node, "processes", "node.", 1, minimum=1)
+    if processes > MAX_PROCESSES:
+        r.problem("node.processes", f"must be <= {MAX_PROCESSES}")
+        processes = 1
 
     tls = r.table(data, "tls")
     r.unknown(tls, {"ca", "cert", "key", "crl"}, "tls.")
@@ -418,7 +425,7 @@ def load_node_config(path: str | Path) -> NodeConfig:
         database_busy_timeout_ms=busy_timeout_ms, database_max_pages=max_pages,
         audit=audit_settings,
         directory_signature=directory_signature or signature_path(directory),
-        allow_unsigned_directory=allow_unsigned, directory_poll_s=directory_poll_s,
+        allow_unsigned_directory=allow_unsigned, directory_poll_s=directory_poll_s, processes=processes,
     )
 
 

@@ -47,9 +47,11 @@ def _stamp(paths: tuple[Path, ...]) -> tuple[tuple[int, int], ...]:
 
 
 class DirectoryWatcher:
-    def __init__(self, node: Node, on_swap: Callable[[], Awaitable[None]]):
+    def __init__(self, node: Node, on_swap: Callable[[], Awaitable[None]], record: bool = True):
         self.node = node
         self.on_swap = on_swap
+        # False in all but one worker process of a node: every worker swaps, one audits the swap.
+        self.record = record
         cfg = node.config
         self._paths = (cfg.directory, cfg.directory_signature or signature_path(cfg.directory))
         self._seen = _stamp(self._paths)
@@ -106,6 +108,8 @@ class DirectoryWatcher:
         return Outcome(False, old.version, new.version if new else 0, new.sha256 if new else "", reason)
 
     async def _audit(self, event: str, old: Directory, new: Directory | None, refused: str) -> None:
+        if not self.record:
+            return
         detail: dict[str, object] = {"old_version": old.version, "old_sha256": old.sha256,
                                      "new_version": new.version if new else 0, "new_sha256": new.sha256 if new else ""}
         if refused:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import os
 import signal
 import sys
 import time
 from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +41,44 @@ HEALTH_INTERVAL_S = 5.0
 ENVELOPE_OVERHEAD = 256 * 1024
 
 
-def configure_logging(level: str = "info") -> None:
+@dataclass(frozen=True)
+class WorkerRole:
+    """Which of a node's worker processes this server is (``[node] processes``; see docs/deploy.md).
+
+    Every worker serves every call on the shared port. Singletons run only in worker 0: the expiry sweep
+    and audit checkpoints (one is enough, and two would race to write the same checkpoint), the metrics
+    endpoint (one HTTP port), the `node_started` audit entry, and the peering relay links (messages from
+    one sender to a peer node must leave in order, so one process relays). Health checks and the
+    directory watcher run in every worker, each for its own state; only worker 0 audits a directory change.
+    """
+
+    index: int = 0
+    count: int = 1
+
+    @property
+    def singletons(self) -> bool:
+        return self.index == 0
+
+    @property
+    def alone(self) -> bool:
+        return self.count == 1
+
+
+def _add_worker(worker: int) -> Any:
+    pid = os.getpid()
+
+    def add(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+        event["worker"] = worker
+        event["pid"] = pid
+        return event
+    return add
+
+
+def configure_logging(level: str = "info", worker: int | None = None) -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            *([_add_worker(worker)] if worker is not None else []),
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.dict_tracebacks,
@@ -56,8 +93,9 @@ def configure_logging(level: str = "info") -> None:
 class GatewayServer:
     """One node's gRPC server and background workers, started and stopped together."""
 
-    def __init__(self, node: Node):
+    def __init__(self, node: Node, role: WorkerRole = WorkerRole()):
         self.node = node
+        self.role = role
         self.local = LocalDelivery(node)
         self.submitter = Submitter(node, self.local.notify)
         # Federation: outbound links to peer nodes, and the inbound side of Peering.Relay.
@@ -70,7 +108,8 @@ class GatewayServer:
         self.port: int = 0
         self.metrics_port: int = 0
         self.checkpoints: auditor.CheckpointWorker | None = None
-        self.directory_watcher = DirectoryWatcher(node, self.relay.refresh)
+        self.directory_watcher = DirectoryWatcher(node, self.relay.refresh if role.singletons else _nothing,
+                                                  record=role.singletons)
 
     def _credentials(self) -> grpc.ServerCredentials:
         tls = self.node.config.tls
@@ -105,7 +144,8 @@ class GatewayServer:
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
-                ("grpc.so_reuseport", 0),
+                # Several worker processes share one port; a lone node refuses a port already in use.
+                ("grpc.so_reuseport", 0 if self.role.alone else 1),
                 ("grpc.keepalive_time_ms", 30_000),
                 ("grpc.http2.max_pings_without_data", 0),
                 ("grpc.keepalive_permit_without_calls", 1),
@@ -129,18 +169,20 @@ class GatewayServer:
             raise OSError(f"cannot listen on {cfg.listen}")
         await server.start()
         self._server = server
-        if self.node.store.dialect == "sqlite":
+        if self.node.store.dialect == "sqlite" and self.role.alone:
             # SQLite means one node process: leases left by an earlier run of it (a crash) are stale now.
+            # With several workers the supervisor did this once before starting them (gateway.supervisor).
             released = await asyncio.wrap_future(self.node.store.writer.submit(
                 self.node.store.op_release_all_leases(route="local", now_us=now_us())))
             if released:
                 log.warning("released leases of a previous run", deliveries=released)
         await self._check_health()
         self._tasks.append(asyncio.create_task(self._health_loop(), name="health"))
-        self._tasks.append(asyncio.create_task(ExpiryWorker(self.node).run(), name="expiry"))
-        await self.relay.start()
-        await asyncio.to_thread(auditor.record_start, self.node.store, cfg, self.node.directory.version)
-        self._start_evidence()
+        if self.role.singletons:  # see WorkerRole
+            self._tasks.append(asyncio.create_task(ExpiryWorker(self.node).run(), name="expiry"))
+            await self.relay.start()
+            await asyncio.to_thread(auditor.record_start, self.node.store, cfg, self.node.directory.version)
+            self._start_evidence()
         self._tasks.append(asyncio.create_task(self.directory_watcher.run(), name="directory-watch"))
         log.info("node serving", node=self.node.name, address=self.address, participants=sorted(self.node.keys))
         return self.port
@@ -203,12 +245,41 @@ class GatewayServer:
         log.info("node stopped", node=self.node.name)
 
 
-async def serve(config_path: str | Path, *, ready: Any = None) -> None:
-    """Run a node until SIGINT/SIGTERM; ``ready(address)`` is called once it serves."""
+async def _nothing() -> None:
+    return None
+
+
+def _stop_when_stdin_closes(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """A worker's stdin is a pipe from its supervisor: end of file means the supervisor is gone."""
+    fd = sys.stdin.fileno()
+
+    def readable() -> None:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(fd)
+            stop.set()
+    loop.add_reader(fd, readable)
+
+
+async def serve(config_path: str | Path, *, ready: Any = None, worker: int | None = None,
+                listen: str | None = None) -> None:
+    """Run a node until SIGINT/SIGTERM; ``ready(address)`` is called once it serves.
+
+    ``worker`` is set in a worker process started by ``gateway.supervisor`` (``[node] processes`` > 1):
+    the supervisor already migrated the schema, ``listen`` is the resolved shared address.
+    """
     started = time.monotonic()
-    node = await asyncio.to_thread(Node.load, config_path)
-    configure_logging(node.config.log_level)
-    server = GatewayServer(node)
+    node = await asyncio.to_thread(Node.load, config_path, create_schema=False if worker is not None else None)
+    role = WorkerRole()
+    if worker is not None:
+        role = WorkerRole(worker, node.config.processes)
+        if listen:
+            node.config = dataclasses.replace(node.config, listen=listen)
+    configure_logging(node.config.log_level, worker)
+    server = GatewayServer(node, role)
     await server.start()
     log.info("startup", seconds=round(time.monotonic() - started, 3))
     if ready is not None:
@@ -217,6 +288,8 @@ async def serve(config_path: str | Path, *, ready: Any = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if worker is not None:
+        _stop_when_stdin_closes(loop, stop)
     await stop.wait()
     log.info("shutting down", node=node.name)
     await server.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from typing import Any
 
@@ -15,6 +16,9 @@ from gateway.client import channel_credentials
 def register(sub: Any) -> None:
     p = sub.add_parser("serve", help="run a node")
     p.add_argument("--config", required=True, metavar="FILE", help="node config TOML")
+    # Set by the supervisor of a node with [node] processes > 1 when it starts its workers.
+    p.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--listen", default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=_serve)
 
     c = sub.add_parser("config", help="node configuration")
@@ -31,6 +35,7 @@ def register(sub: Any) -> None:
 
 
 def _serve(args: Any) -> int:
+    from gateway.config import load_node_config
     from gateway.server import configure_logging, serve
 
     configure_logging()
@@ -38,7 +43,17 @@ def _serve(args: Any) -> int:
     def ready(address: str) -> None:
         print(f"gateway node listening on {address} (mTLS; Ctrl-C stops it)", flush=True)
 
-    asyncio.run(serve(args.config, ready=ready))
+    def worker_ready(address: str) -> None:
+        print(f"worker ready {address}", flush=True)
+
+    if args.worker is not None:
+        asyncio.run(serve(args.config, ready=worker_ready, worker=args.worker, listen=args.listen))
+    elif load_node_config(args.config).processes > 1:
+        from gateway.supervisor import supervise
+
+        return asyncio.run(supervise(args.config, ready=ready))
+    else:
+        asyncio.run(serve(args.config, ready=ready))
     return 0
 
 

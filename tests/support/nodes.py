@@ -76,7 +76,7 @@ def default_database_url(node: str, out: Path) -> str:
 def write_node_config(fed: Federation, out: Path, node: str, port: int, directory: Path, *,
                       database_url: str | None = None, limits: str = "", delivery: str = "",
                       participants: Iterable[str] | None = None, visibility_timeout_s: float = 30,
-                      log_level: str = "info", file_stem: str | None = None) -> Path:
+                      log_level: str = "info", file_stem: str | None = None, processes: int = 1) -> Path:
     np = fed.paths.nodes[node]
     db = database_url or default_database_url(node, out)
     parts = []
@@ -95,6 +95,7 @@ encryption_cert = "{pp.encryption_cert}"
 name = "{node}"
 listen = "127.0.0.1:{port}"
 directory = "{directory}"
+processes = {processes}
 
 [tls]
 ca = "{fed.paths.ca_cert}"
