@@ -8,6 +8,7 @@ Relative paths are resolved against the directory of the file that names them.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import re
 import tomllib
@@ -170,6 +171,21 @@ class Agreement:
 
 
 @dataclass(frozen=True)
+class DutyRule:
+    """One dated duty rule of a destination country (``[[revenue.CC.duty]]``).
+
+    ``de_minimis``: no duty at or below ``threshold``. ``flat_per_subheading``: ``amount`` per distinct
+    tariff subheading for items valued at or below ``threshold`` (None: any value), e.g. the EU's EUR 3
+    from 1 July 2026.
+    """
+
+    effective_from: dt.date | None
+    kind: str
+    threshold: str | None
+    amount: str | None
+
+
+@dataclass(frozen=True)
 class RevenueRules:
     """Revenue rules of one destination country: de minimis thresholds and the collection model."""
 
@@ -182,6 +198,8 @@ class RevenueRules:
     # "vendor", "intermediary", "buyer" or "hybrid" for low-value items; IOSS-covered items are "vendor".
     collection_model: str
     tax_authority: str
+    # Dated duty rules, oldest first; the one in force at the decision time replaces duty_de_minimis.
+    duty: tuple[DutyRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -575,7 +593,8 @@ def _revenue(r: _Reader, data: dict[str, Any], participants: dict[str, Directory
         if not re.match(r"^[A-Z]{2}$", cc) or not isinstance(v, dict):
             r.problem(f"revenue.{cc}", "must be a [revenue.CC] table with a two-letter country code")
             continue
-        r.unknown(v, {"currency", "duty_de_minimis", "vat_de_minimis", "collection_model", "tax_authority"}, prefix)
+        r.unknown(v, {"currency", "duty_de_minimis", "vat_de_minimis", "collection_model", "tax_authority", "duty"},
+                  prefix)
         thresholds = {}
         for key in ("duty_de_minimis", "vat_de_minimis"):
             val = v.get(key)
@@ -590,8 +609,57 @@ def _revenue(r: _Reader, data: dict[str, Any], participants: dict[str, Directory
         if tax and participants and tax not in participants:
             r.problem(prefix + "tax_authority", f"{tax} is not a participant in the directory")
         out[cc] = RevenueRules(cc, r.str_(v, "currency", prefix), thresholds["duty_de_minimis"],
-                               thresholds["vat_de_minimis"], model, tax)
+                               thresholds["vat_de_minimis"], model, tax, _duty_rules(r, v.get("duty"), prefix))
     return out
+
+
+DUTY_KINDS = ("de_minimis", "flat_per_subheading")
+
+
+def _duty_rules(r: _Reader, table: Any, prefix: str) -> tuple[DutyRule, ...]:
+    if table is None:
+        return ()
+    if not isinstance(table, list) or not all(isinstance(x, dict) for x in table):
+        r.problem(prefix + "duty", "must be an array of [[revenue.CC.duty]] tables")
+        return ()
+    rules: list[DutyRule] = []
+    for i, d in enumerate(table):
+        p = f"{prefix}duty[{i}]."
+        r.unknown(d, {"effective_from", "kind", "threshold", "amount"}, p)
+        raw = d.get("effective_from")
+        start: dt.date | None = None
+        if isinstance(raw, dt.date) and not isinstance(raw, dt.datetime):
+            start = raw
+        elif isinstance(raw, str):
+            try:
+                start = dt.date.fromisoformat(raw)
+            except ValueError:
+                start = None
+        if start is None:
+            r.problem(p + "effective_from", "required; a date such as \"2026-07-01\"")
+            continue
+        kind = d.get("kind")
+        if kind not in DUTY_KINDS:
+            r.problem(p + "kind", f"must be one of {', '.join(DUTY_KINDS)}")
+            continue
+        amounts: dict[str, str | None] = {}
+        for key in ("threshold", "amount"):
+            val = d.get(key)
+            if val is not None and (not isinstance(val, str) or not DECIMAL.match(val)):
+                r.problem(p + key, "must be a decimal amount as text, e.g. \"3.00\"")
+                val = None
+            amounts[key] = val
+        if kind == "de_minimis" and amounts["threshold"] is None:
+            r.problem(p + "threshold", "required for kind de_minimis")
+            continue
+        if kind == "flat_per_subheading" and amounts["amount"] is None:
+            r.problem(p + "amount", "required for kind flat_per_subheading")
+            continue
+        if any(x.effective_from == start for x in rules):
+            r.problem(p + "effective_from", f"another duty rule already takes effect on {start.isoformat()}")
+            continue
+        rules.append(DutyRule(start, kind, amounts["threshold"], amounts["amount"]))
+    return tuple(sorted(rules, key=lambda x: x.effective_from or dt.date.min))
 
 
 def load_directory(path: str | Path) -> Directory:

@@ -128,7 +128,8 @@ class GatewayServer:
         try:
             await assistance.record(self.node, header, doc)
             hosted = header.sender in self.node.keys
-            await revenue.follow_up(self.node.directory, header, doc, hosted, self.submitter.submit)
+            await revenue.follow_up(self.node.directory, header, doc, hosted, self.submitter.submit,
+                                    revenue.item_lookup(self.node, header.sender))
         except Exception as exc:  # noqa: BLE001 - see docstring
             log.error("follow-up failed", message_id=header.message_id, reason=f"{type(exc).__name__}: {exc}")
 

@@ -748,6 +748,19 @@ class Store:
             out[r.item_id] = r.sender
         return out
 
+    def messages_of_items(self, item_ids: Iterable[str], document_type: str) -> dict[str, str]:
+        """item id → id of its latest ``document_type`` message (e.g. the AED that declared it)."""
+        ids = list(dict.fromkeys(item_ids))
+        mi = t.message_items
+        out: dict[str, str] = {}
+        with self._read() as conn:
+            rows = conn.execute(select(mi.c.item_id, mi.c.message_id).where(mi.c.item_id.in_(ids),
+                                                                             mi.c.document_type == document_type)
+                                .order_by(mi.c.accepted_us)).all()
+        for r in rows:
+            out[r.item_id] = r.message_id
+        return out
+
     def list_deliveries(self, states: Sequence[int], recipient: str | None, limit: int) -> list[DeliveryRecord]:
         d = t.deliveries
         cond = []

@@ -33,3 +33,25 @@ def stored_values(url: str) -> Iterator[bytes]:
                             yield str(value).encode()
     finally:
         engine.dispose()
+
+
+def stored_envelope(url: str, message_id: str) -> bytes:
+    """The sealed envelope a node stored for ``message_id``."""
+    engine = create_engine(url, poolclass=NullPool)
+    m = schema.messages
+    try:
+        with engine.connect() as conn:
+            return bytes(conn.execute(select(m.c.envelope).where(m.c.message_id == message_id)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def replace_envelope(url: str, message_id: str, data: bytes) -> None:
+    """Overwrite a stored envelope, as someone with write access to the database could."""
+    engine = create_engine(url, poolclass=NullPool)
+    m = schema.messages
+    try:
+        with engine.begin() as conn:
+            conn.execute(m.update().where(m.c.message_id == message_id).values(envelope=data))
+    finally:
+        engine.dispose()

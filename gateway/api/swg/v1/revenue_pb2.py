@@ -27,17 +27,17 @@ from gateway.api.swg.v1 import common_pb2 as swg_dot_v1_dot_common__pb2
 from gateway.api.swg.v1 import inspection_pb2 as swg_dot_v1_dot_inspection__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14swg/v1/revenue.proto\x12\x06swg.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13swg/v1/common.proto\x1a\x17swg/v1/inspection.proto\"\xce\x03\n\rRevenueNotice\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x1b\n\x13\x64\x65stination_country\x18\x02 \x01(\t\x12\x31\n\x10\x63ollection_model\x18\x03 \x01(\x0e\x32\x17.swg.v1.CollectionModel\x12\x13\n\x0bioss_number\x18\x04 \x01(\t\x12%\n\x0e\x64\x65\x63lared_value\x18\x05 \x01(\x0b\x32\r.swg.v1.Money\x12\x1a\n\x05taxes\x18\x06 \x03(\x0b\x32\x0b.swg.v1.Tax\x12 \n\ttotal_due\x18\x07 \x01(\x0b\x32\r.swg.v1.Money\x12\x1f\n\x17\x64uty_de_minimis_applied\x18\x08 \x01(\x08\x12\x30\n\x19\x64uty_de_minimis_threshold\x18\t \x01(\x0b\x32\r.swg.v1.Money\x12\x13\n\x0b\x61ssessed_by\x18\n \x01(\t\x12\x1d\n\x15inspection_message_id\x18\x0b \x01(\t\x12*\n\x07outcome\x18\x0c \x01(\x0e\x32\x19.swg.v1.InspectionOutcome\x12/\n\x0b\x61ssessed_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"<\n\x12RevenueNoticeBatch\x12&\n\x07notices\x18\x01 \x03(\x0b\x32\x15.swg.v1.RevenueNotice*\xac\x01\n\x0f\x43ollectionModel\x12 \n\x1c\x43OLLECTION_MODEL_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43OLLECTION_MODEL_VENDOR\x10\x01\x12!\n\x1d\x43OLLECTION_MODEL_INTERMEDIARY\x10\x02\x12\x1a\n\x16\x43OLLECTION_MODEL_BUYER\x10\x03\x12\x1b\n\x17\x43OLLECTION_MODEL_HYBRID\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14swg/v1/revenue.proto\x12\x06swg.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13swg/v1/common.proto\x1a\x17swg/v1/inspection.proto\"\xf0\x04\n\rRevenueNotice\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x1b\n\x13\x64\x65stination_country\x18\x02 \x01(\t\x12\x31\n\x10\x63ollection_model\x18\x03 \x01(\x0e\x32\x17.swg.v1.CollectionModel\x12\x13\n\x0bioss_number\x18\x04 \x01(\t\x12%\n\x0e\x64\x65\x63lared_value\x18\x05 \x01(\x0b\x32\r.swg.v1.Money\x12\x1a\n\x05taxes\x18\x06 \x03(\x0b\x32\x0b.swg.v1.Tax\x12 \n\ttotal_due\x18\x07 \x01(\x0b\x32\r.swg.v1.Money\x12\x1f\n\x17\x64uty_de_minimis_applied\x18\x08 \x01(\x08\x12\x30\n\x19\x64uty_de_minimis_threshold\x18\t \x01(\x0b\x32\r.swg.v1.Money\x12\x13\n\x0b\x61ssessed_by\x18\n \x01(\t\x12\x1d\n\x15inspection_message_id\x18\x0b \x01(\t\x12*\n\x07outcome\x18\x0c \x01(\x0e\x32\x19.swg.v1.InspectionOutcome\x12/\n\x0b\x61ssessed_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1e\n\x16vat_de_minimis_applied\x18\x0e \x01(\x08\x12/\n\x18vat_de_minimis_threshold\x18\x0f \x01(\x0b\x32\r.swg.v1.Money\x12\x11\n\tduty_rule\x18\x10 \x01(\t\x12 \n\x18\x64uty_rule_effective_from\x18\x11 \x01(\t\x12\x1a\n\x12tariff_subheadings\x18\x12 \x01(\r\"<\n\x12RevenueNoticeBatch\x12&\n\x07notices\x18\x01 \x03(\x0b\x32\x15.swg.v1.RevenueNotice*\xac\x01\n\x0f\x43ollectionModel\x12 \n\x1c\x43OLLECTION_MODEL_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43OLLECTION_MODEL_VENDOR\x10\x01\x12!\n\x1d\x43OLLECTION_MODEL_INTERMEDIARY\x10\x02\x12\x1a\n\x16\x43OLLECTION_MODEL_BUYER\x10\x03\x12\x1b\n\x17\x43OLLECTION_MODEL_HYBRID\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'swg.v1.revenue_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_COLLECTIONMODEL']._serialized_start=639
-  _globals['_COLLECTIONMODEL']._serialized_end=811
+  _globals['_COLLECTIONMODEL']._serialized_start=801
+  _globals['_COLLECTIONMODEL']._serialized_end=973
   _globals['_REVENUENOTICE']._serialized_start=112
-  _globals['_REVENUENOTICE']._serialized_end=574
-  _globals['_REVENUENOTICEBATCH']._serialized_start=576
-  _globals['_REVENUENOTICEBATCH']._serialized_end=636
+  _globals['_REVENUENOTICE']._serialized_end=736
+  _globals['_REVENUENOTICEBATCH']._serialized_start=738
+  _globals['_REVENUENOTICEBATCH']._serialized_end=798
 # @@protoc_insertion_point(module_scope)
