@@ -273,6 +273,14 @@ async def serve(config_path: str | Path, *, ready: Any = None, worker: int | Non
     the supervisor already migrated the schema, ``listen`` is the resolved shared address.
     """
     started = time.monotonic()
+    # Signals are ours from the first moment: a SIGTERM that arrives while the node is still starting (a
+    # supervisor stopping right after "ready") must mean "stop gracefully", not the default instant death.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if worker is not None:
+        _stop_when_stdin_closes(loop, stop)
     node = await asyncio.to_thread(Node.load, config_path, create_schema=False if worker is not None else None)
     role = WorkerRole()
     if worker is not None:
@@ -285,12 +293,6 @@ async def serve(config_path: str | Path, *, ready: Any = None, worker: int | Non
     log.info("startup", seconds=round(time.monotonic() - started, 3))
     if ready is not None:
         ready(server.address)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    if worker is not None:
-        _stop_when_stdin_closes(loop, stop)
     await stop.wait()
     log.info("shutting down", node=node.name)
     await server.stop()
