@@ -735,31 +735,25 @@ class Store:
                                       .where(t.deliveries.c.message_id == message_id)).scalars().all()
         return row.sender, row.conversation_id, tuple(recipients)
 
-    def senders_of_items(self, item_ids: Iterable[str], document_type: str) -> dict[str, str]:
-        """item id → the participant that sent its latest ``document_type`` message (e.g. its AED)."""
-        ids = list(dict.fromkeys(item_ids))
+    def _latest_per_item(self, item_ids: Iterable[str], document_type: str, column: str) -> dict[str, str]:
         mi = t.message_items
         out: dict[str, str] = {}
         with self._read() as conn:
-            rows = conn.execute(select(mi.c.item_id, mi.c.sender).where(mi.c.item_id.in_(ids),
-                                                                         mi.c.document_type == document_type)
+            rows = conn.execute(select(mi.c.item_id, mi.c[column])
+                                .where(mi.c.item_id.in_(list(dict.fromkeys(item_ids))),
+                                       mi.c.document_type == document_type)
                                 .order_by(mi.c.accepted_us)).all()
-        for r in rows:
-            out[r.item_id] = r.sender
+        for item_id, value in rows:
+            out[item_id] = value  # ordered by time: the latest wins
         return out
+
+    def senders_of_items(self, item_ids: Iterable[str], document_type: str) -> dict[str, str]:
+        """item id → the participant that sent its latest ``document_type`` message (e.g. its AED)."""
+        return self._latest_per_item(item_ids, document_type, "sender")
 
     def messages_of_items(self, item_ids: Iterable[str], document_type: str) -> dict[str, str]:
         """item id → id of its latest ``document_type`` message (e.g. the AED that declared it)."""
-        ids = list(dict.fromkeys(item_ids))
-        mi = t.message_items
-        out: dict[str, str] = {}
-        with self._read() as conn:
-            rows = conn.execute(select(mi.c.item_id, mi.c.message_id).where(mi.c.item_id.in_(ids),
-                                                                             mi.c.document_type == document_type)
-                                .order_by(mi.c.accepted_us)).all()
-        for r in rows:
-            out[r.item_id] = r.message_id
-        return out
+        return self._latest_per_item(item_ids, document_type, "message_id")
 
     def list_deliveries(self, states: Sequence[int], recipient: str | None, limit: int) -> list[DeliveryRecord]:
         d = t.deliveries

@@ -17,6 +17,7 @@ from tests.support.nodes import (
 )
 from tests.support.pg import PostgresServer
 from tests.support.pki import Federation
+from tests.support.two_nodes import TwoNodes
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -104,3 +105,13 @@ def de_node(database_backend: str, federation: Federation, tmp_path: Path) -> It
         yield node
     finally:
         node.close()
+
+
+@pytest.fixture
+def nodes(database_backend: str, federation: Federation, tmp_path: Path) -> Iterator[TwoNodes]:
+    """de-node and fr-node of the example federation on loopback, relaying to each other."""
+    two = TwoNodes(federation, tmp_path)
+    try:
+        yield two
+    finally:
+        two.close()

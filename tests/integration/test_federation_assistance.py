@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import pytest
 from google.protobuf import json_format
 
 from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc, assistance_pb2, exchange_pb2
-from tests.support.pki import Federation
 from tests.support.two_nodes import TwoNodes, wait_for
 
 FR, DE = "FR/CUSTOMS/MAIN", "DE/CUSTOMS/MAIN"
 S = exchange_pb2
-
-
-@pytest.fixture
-def nodes(federation: Federation, tmp_path: Path) -> Iterator[TwoNodes]:
-    two = TwoNodes(federation, tmp_path)
-    try:
-        yield two
-    finally:
-        two.close()
 
 
 def request(**over) -> assistance_pb2.AssistanceRequest:  # type: ignore[no-untyped-def]

@@ -7,30 +7,18 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from google.protobuf import json_format
 
 from gateway.api.swg.v1 import assistance_pb2, exchange_pb2, item_pb2
 from tests.support.db import replace_envelope, stored_envelope
 from tests.support.documents import aed_batch
-from tests.support.pki import Federation
 from tests.support.two_nodes import TwoNodes, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 FR_POST, DE_CUSTOMS, FR_CUSTOMS = "FR/POST/MAIN", "DE/CUSTOMS/MAIN", "FR/CUSTOMS/MAIN"
 S = exchange_pb2
-
-
-@pytest.fixture
-def nodes(federation: Federation, tmp_path: Path) -> Iterator[TwoNodes]:
-    two = TwoNodes(federation, tmp_path)
-    try:
-        yield two
-    finally:
-        two.close()
 
 
 def gateway(*args: str) -> subprocess.CompletedProcess[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -16,15 +15,6 @@ from tests.support.two_nodes import TwoNodes, wait_for
 
 FR_POST, DE_CUSTOMS = "FR/POST/MAIN", "DE/CUSTOMS/MAIN"
 S = exchange_pb2
-
-
-@pytest.fixture
-def nodes(federation: Federation, tmp_path: Path) -> Iterator[TwoNodes]:
-    two = TwoNodes(federation, tmp_path)
-    try:
-        yield two
-    finally:
-        two.close()
 
 
 def submit_aed(client, batch: item_pb2.ItemBatch, **kw) -> S.SubmitResponse:  # type: ignore[no-untyped-def]

@@ -4,28 +4,15 @@ the notice DE/TAX/MAIN receives with the value and IOSS number taken from the se
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 
 from gateway.api.swg.v1 import common_pb2, exchange_pb2, inspection_pb2, item_pb2, revenue_pb2
 from tests.support.documents import item
-from tests.support.pki import Federation
 from tests.support.two_nodes import TwoNodes, wait_for
 
 FR_POST, DE_CUSTOMS, DE_TAX = "FR/POST/MAIN", "DE/CUSTOMS/MAIN", "DE/TAX/MAIN"
 IOSS = "IM2760000017"
 S = exchange_pb2
-
-
-@pytest.fixture
-def nodes(federation: Federation, tmp_path: Path) -> Iterator[TwoNodes]:
-    two = TwoNodes(federation, tmp_path)
-    try:
-        yield two
-    finally:
-        two.close()
 
 
 def submit(client, doc, fmt: str) -> S.SubmitResponse:  # type: ignore[no-untyped-def]
