@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -79,8 +80,13 @@ def submit(post: Client, n: int) -> str:
     return mid
 
 
-def receive(customs: Client, want: set[str], deadline: float) -> tuple[set[str], list[str]]:
-    """Read deliveries until every id in ``want`` came at least once; returns (unique, all in order)."""
+def receive(customs: Client, want: set[str], deadline: float, *, keep_open: list[Any] | None = None
+            ) -> tuple[set[str], list[str]]:
+    """Read deliveries until every id in ``want`` came at least once; returns (unique, all in order).
+
+    With ``keep_open``, the stream is left open (appended there) so that the node keeps the leases: a
+    cancelled stream would hand them back at once.
+    """
     got: set[str] = set()
     order: list[str] = []
     stream = customs.exchange.Receive(exchange_pb2.ReceiveRequest(max_in_flight=256), metadata=customs.metadata,
@@ -92,7 +98,10 @@ def receive(customs: Client, want: set[str], deadline: float) -> tuple[set[str],
             if want <= got:
                 break
     finally:
-        stream.cancel()
+        if keep_open is None:
+            stream.cancel()
+        else:
+            keep_open.append(stream)
     return got, order
 
 
@@ -133,12 +142,15 @@ def test_two_worker_processes_share_the_port_deliver_once_and_stop_cleanly(
         held = {submit(posts[0], 1000 + i) for i in range(HELD)}
         taker = own_connection(federation, node.address, CUSTOMS)
         clients.append(taker)
-        taken, _ = receive(taker, held, deadline)
+        open_streams: list[Any] = []
+        taken, _ = receive(taker, held, deadline, keep_open=open_streams)
         assert taken == held
         for pid in workers:
             os.kill(pid, signal.SIGKILL)
         node.proc.kill()
         node.proc.wait(timeout=30)
+        for stream in open_streams:
+            stream.cancel()
         node.log.close()
         for c in clients:
             c.close()
