@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=256)
     p.add_argument("--streams", type=int, default=4)
     p.add_argument("--database-url", default="")
+    p.add_argument("--processes", type=int, default=1, help="[node] processes of the node under test")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "memory.json")
     args = p.parse_args(argv)
     # The Bench helpers read these; the duration is unused, the item count ends the run.

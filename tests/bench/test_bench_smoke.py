@@ -36,3 +36,15 @@ def test_a_tiny_bench_run_writes_every_scenario_with_every_figure(tmp_path: Path
     assert report["node_start_to_serving_s"]["runs"] == 4
     assert "scenario" in done.stdout and "written" in done.stdout  # the table was printed
     assert "done" in done.stderr  # and progress was shown while it ran
+
+
+def test_a_tiny_memory_run_queues_everything_and_a_fresh_receive_streams(tmp_path: Path) -> None:
+    out = tmp_path / "memory.json"
+    done = subprocess.run([sys.executable, "-m", "bench.memory", "--items", "300", "--concurrency", "16",
+                           "--streams", "1", "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["queued"] == 300
+    assert result["rss_max_mb"] >= result["rss_first_mb"] > 0
+    assert "first delivery after" in done.stdout
