@@ -114,13 +114,14 @@ def _receive(args: Any) -> int:
                     "document_type": delivery.document_type, "format": delivery.format, "attempt": delivery.attempt,
                     "envelope_sha256": delivery.envelope_sha256.hex()}
             if out:
-                ext = ".xml" if "upu." in delivery.format else ".json" if delivery.format.endswith(("json", "wco.ecommerce.v1")) else ".pb"
+                ext = _extension(delivery.format)
                 (out / f"{delivery.message_id}{ext}").write_bytes(delivery.content)
                 (out / f"{delivery.message_id}.meta.json").write_text(json.dumps(meta, indent=2))
                 print(f"{delivery.message_id}\t{delivery.sender}\t{delivery.document_type}\t{delivery.format}")
             else:
                 print(json.dumps(meta))
-                print(delivery.content.decode("utf-8", errors="replace") if not delivery.format.startswith("swg.") or delivery.format.endswith("+json") else f"<{len(delivery.content)} bytes>")
+                print(delivery.content.decode() if _extension(delivery.format) != ".pb"
+                      else f"<{len(delivery.content)} bytes of {delivery.format} protobuf>")
             if not args.no_ack:
                 ack = stub.Acknowledge(exchange_pb2.AcknowledgeRequest(message_ids=[delivery.message_id]),
                                        metadata=tokens.metadata())
@@ -138,6 +139,14 @@ def _receive(args: Any) -> int:
         channel.close()
     print(f"received {received} deliveries", file=sys.stderr)
     return 0
+
+
+def _extension(fmt: str) -> str:
+    """File extension for a delivery written to disk: XML formats, JSON formats, else binary protobuf."""
+    from adapters import registry
+
+    media = registry.get(fmt).media_type
+    return ".xml" if media.endswith("xml") else ".json" if media.endswith("json") else ".pb"
 
 
 def _next_with_timeout(stream: Any, timeout: float) -> Any:
