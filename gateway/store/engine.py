@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import QueuePool
 
 from gateway.errors import GatewayError, ResourceExhausted, Unavailable
+from gateway.store.batch import BUFFER_KEY, BatchBuffer
 
 T = TypeVar("T")
 WriteOp = Callable[[Connection], T]
@@ -99,8 +100,12 @@ class Writer:
     """One thread that batches write operations into shared transactions (group commit)."""
 
     def __init__(self, engine: Engine, name: str = "db-writer",
-                 before_batch: Callable[[Connection], None] | None = None):
+                 before_batch: Callable[[Connection], None] | None = None,
+                 new_buffer: Callable[[], BatchBuffer] | None = None):
         self._engine = engine
+        # Optimistic runs of a batch put one of these in ``conn.info[BUFFER_KEY]`` and flush it before the
+        # commit (gateway.store.batch); reruns after a failure go without.
+        self._new_buffer = new_buffer
         # Runs first in every batch's transaction (unless all its ops are lock_free): on PostgreSQL it takes
         # the lock every replica's writers contend for, before any other, so that lock order is the same
         # everywhere and replicas cannot deadlock.
@@ -198,25 +203,40 @@ class Writer:
                     savepoints: bool) -> object:
         """Run the batch in one transaction; ``_RETRY`` asks for a rerun with a SAVEPOINT per op."""
         results: list[tuple[concurrent.futures.Future[Any], bool, Any]] = []
+        buffer = None if savepoints or self._new_buffer is None else self._new_buffer()
         try:
             with self._engine.begin() as conn:
                 if self._before_batch is not None and not all(getattr(op, "lock_free", False) for op, _ in batch):
                     self._before_batch(conn)
-                for op, fut in batch:
-                    if not savepoints:
-                        ok, value = self._call(op, conn)
-                        if not ok:
-                            raise _OpFailed(value)
-                    else:
-                        savepoint = conn.begin_nested()
-                        ok, value = self._call(op, conn)
-                        if ok:
-                            savepoint.commit()
+                if buffer is not None:
+                    conn.info[BUFFER_KEY] = buffer
+                try:
+                    for op, fut in batch:
+                        if not savepoints:
+                            ok, value = self._call(op, conn)
+                            if not ok:
+                                raise _OpFailed(value)
                         else:
-                            savepoint.rollback()
-                    results.append((fut, ok, value))
+                            savepoint = conn.begin_nested()
+                            ok, value = self._call(op, conn)
+                            if ok:
+                                savepoint.commit()
+                            else:
+                                savepoint.rollback()
+                        results.append((fut, ok, value))
+                    if buffer is not None:
+                        try:
+                            buffer.flush(conn)
+                        except OperationalError:
+                            raise
+                        except Exception as exc:  # noqa: BLE001 - e.g. a duplicate id: rerun op by op
+                            raise _FlushFailed() from exc
+                finally:
+                    conn.info.pop(BUFFER_KEY, None)
+        except _FlushFailed:
+            return _RETRY
         except _OpFailed as failed:
-            if len(batch) > 1:
+            if len(batch) > 1 or buffer is not None:
                 return _RETRY
             batch[0][1].set_exception(failed.error)
             return None
@@ -277,6 +297,10 @@ def _settle(done: list[_LoopFuture[Any]]) -> None:
             fut.waiter.set_exception(exc)
         else:
             fut.waiter.set_result(fut.result())
+
+
+class _FlushFailed(Exception):
+    pass
 
 
 class _OpFailed(Exception):

@@ -18,6 +18,7 @@ from gateway import audit
 from gateway.errors import AlreadyExists, NotFound
 from gateway.store import migrate
 from gateway.store import schema as t
+from gateway.store.batch import BatchBuffer, append_audit, append_audit_many, buffer_of, lock_audit_head
 from gateway.store.engine import Writer, is_sqlite, lock_free, make_engines, translate_db_error
 from gateway.store.states import ACKNOWLEDGED, DELIVERED, EXPIRED, FAILED, IN_FLIGHT, QUEUED
 
@@ -165,77 +166,13 @@ class AckOutcome:
 
 # The statements of the accept path are built once: building a Core statement per call (values()
 # coercion, cache key) cost more CPU than SQLite executing it (see docs/performance.md).
-_HEAD_Q = select(t.audit_head.c.seq, t.audit_head.c.entry_hash).where(t.audit_head.c.id == 1)
-_HEAD_Q_PG = _HEAD_Q.with_for_update()
-_INSERT_AUDIT = insert(t.audit_log)
-_INSERT_HEAD = insert(t.audit_head)
-_UPDATE_HEAD = update(t.audit_head).where(t.audit_head.c.id == 1).values(
-    seq=bindparam("new_seq"), entry_hash=bindparam("new_hash"))
 _EXISTING_Q = select(t.messages.c.message_id, t.messages.c.conversation_id, t.messages.c.document_type,
                      t.messages.c.submit_sha256, t.messages.c.accepted_us, t.messages.c.envelope_sha256,
                      t.messages.c.sender).where(t.messages.c.message_id == bindparam("mid"))
 _INSERT_MESSAGE = insert(t.messages)
 _INSERT_ITEMS = insert(t.message_items)
 _INSERT_DELIVERIES = insert(t.deliveries)
-
-
-def _append_audit(conn: Connection, ev: audit.AuditEvent, at_us: int) -> int:
-    """Append one audit entry; the head row update serialises appends across writers."""
-    head = conn.execute(_HEAD_Q_PG if conn.dialect.name == "postgresql" else _HEAD_Q).first()
-    if head is None:
-        seq, prev = 1, audit.GENESIS
-        insert_head = True
-    else:
-        seq, prev = head.seq + 1, bytes(head.entry_hash)
-        insert_head = False
-    detail = audit.canonical_detail(ev.detail)
-    h = audit.entry_hash(seq, at_us, ev.event, ev.message_id, ev.actor, ev.subject, detail, prev)
-    conn.execute(_INSERT_AUDIT, {"seq": seq, "at_us": at_us, "event": ev.event, "message_id": ev.message_id,
-                                 "actor": ev.actor, "subject": ev.subject, "detail": detail, "prev_hash": prev,
-                                 "entry_hash": h})
-    if insert_head:
-        conn.execute(_INSERT_HEAD, {"id": 1, "seq": seq, "entry_hash": h})
-    else:
-        conn.execute(_UPDATE_HEAD, {"new_seq": seq, "new_hash": h})
-    return seq
-
-
-def _append_audit_many(conn: Connection, events: Sequence[audit.AuditEvent], at_us: int) -> list[int]:
-    """Append several entries with one head read, one multi-row insert and one head update.
-
-    Round trips matter here: on PostgreSQL the head row stays locked until the batch commits, and every
-    replica's writer waits for it.
-    """
-    if not events:
-        return []
-    head_q = select(t.audit_head.c.seq, t.audit_head.c.entry_hash).where(t.audit_head.c.id == 1)
-    if conn.dialect.name == "postgresql":
-        head_q = head_q.with_for_update()
-    head = conn.execute(head_q).first()
-    if head is None:  # a database from before the genesis row: the one-by-one path inserts it
-        return [_append_audit(conn, ev, at_us) for ev in events]
-    seq, prev = head.seq, bytes(head.entry_hash)
-    rows, seqs = [], []
-    for ev in events:
-        seq += 1
-        detail = audit.canonical_detail(ev.detail)
-        h = audit.entry_hash(seq, at_us, ev.event, ev.message_id, ev.actor, ev.subject, detail, prev)
-        rows.append({"seq": seq, "at_us": at_us, "event": ev.event, "message_id": ev.message_id, "actor": ev.actor,
-                     "subject": ev.subject, "detail": detail, "prev_hash": prev, "entry_hash": h})
-        seqs.append(seq)
-        prev = h
-    conn.execute(insert(t.audit_log), rows)
-    conn.execute(update(t.audit_head).where(t.audit_head.c.id == 1).values(seq=seq, entry_hash=prev))
-    return seqs
-
-
-def _lock_audit_head(conn: Connection) -> None:
-    """First lock of every (non lock-free) write transaction on PostgreSQL: the audit chain head.
-
-    Appends serialise on this row anyway; taking it before any delivery or message row means every
-    writer of every replica acquires locks in the same order, so none can wait on another in a cycle.
-    """
-    conn.execute(select(t.audit_head.c.id).where(t.audit_head.c.id == 1).with_for_update())
+_INSERT_KPI = insert(t.kpi_items)
 
 
 # Acknowledge, claim and release run once per Receive batch; their statements are built once too,
@@ -263,6 +200,20 @@ _RELEASE = update(_d).where(_d.c.id.in_(bindparam("ids", expanding=True)), _d.c.
 _DELIVERIES_FOR_Q = (select(_d, _m.c.envelope_sha256).join(_m, _m.c.message_id == _d.c.message_id)
                      .where(_d.c.recipient == bindparam("recipient"),
                             _d.c.message_id.in_(bindparam("ids", expanding=True))))
+
+
+def _known(conn: Connection, msg: NewMessage, existing: Any) -> Accepted:
+    """The answer to a message id that is already stored: the first acceptance again, if same content."""
+    same = existing.sender == msg.sender and (
+        (msg.submit_sha256 is not None and existing.submit_sha256 == msg.submit_sha256)
+        or (msg.submit_sha256 is None and bytes(existing.envelope_sha256) == msg.envelope_sha256))
+    if not same:
+        raise AlreadyExists(f"message_id {msg.message_id!r} is already used for different content")
+    recipients = conn.execute(
+        select(t.deliveries.c.recipient).where(t.deliveries.c.message_id == msg.message_id)
+        .order_by(t.deliveries.c.id)).scalars().all()
+    return Accepted(existing.message_id, existing.conversation_id, existing.document_type,
+                    tuple(recipients), existing.accepted_us, True, bytes(existing.envelope_sha256))
 
 
 def _message_record(row: Any) -> MessageRecord:
@@ -329,7 +280,8 @@ class Store:
         self._write_engine, self._read_engine = make_engines(url, busy_timeout_ms=busy_timeout_ms,
                                                              max_pages=max_pages)
         self.writer = Writer(self._write_engine,
-                             before_batch=None if self.dialect == "sqlite" else _lock_audit_head)
+                             before_batch=None if self.dialect == "sqlite" else lock_audit_head,
+                             new_buffer=BatchBuffer)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -356,53 +308,56 @@ class Store:
     # -- writes (each returns an operation for the Writer) -----------------------------------------
 
     @staticmethod
-    def op_accept(msg: NewMessage) -> Any:
+    def op_accept(msg: NewMessage, *, buffered: bool = True) -> Any:
+        """Store a new message with its deliveries, KPI facts and ACCEPTED audit entry; a known id with the
+        same content (same sender and submit digest, or envelope digest when relayed) answers the first
+        acceptance again, other content under a known id is ``AlreadyExists``.
+
+        In a buffered batch (gateway.store.batch) the rows are written at the end of the batch and the
+        duplicate check is the message primary key: a clash makes the Writer rerun the batch unbuffered,
+        where this op checks first. ``buffered=False`` for ops that must see the message row at once.
+        """
         def op(conn: Connection) -> Accepted:
-            existing = conn.execute(_EXISTING_Q, {"mid": msg.message_id}).first()
-            if existing is not None:
-                same = existing.sender == msg.sender and (
-                    (msg.submit_sha256 is not None and existing.submit_sha256 == msg.submit_sha256)
-                    or (msg.submit_sha256 is None and bytes(existing.envelope_sha256) == msg.envelope_sha256))
-                if not same:
-                    raise AlreadyExists(f"message_id {msg.message_id!r} is already used for different content")
-                recipients = conn.execute(
-                    select(t.deliveries.c.recipient).where(t.deliveries.c.message_id == msg.message_id)
-                    .order_by(t.deliveries.c.id)).scalars().all()
-                return Accepted(existing.message_id, existing.conversation_id, existing.document_type,
-                                tuple(recipients), existing.accepted_us, True, bytes(existing.envelope_sha256))
-            conn.execute(_INSERT_MESSAGE, {
+            buf = buffer_of(conn) if buffered else None
+            if buf is None:
+                existing = conn.execute(_EXISTING_Q, {"mid": msg.message_id}).first()
+                if existing is not None:
+                    return _known(conn, msg, existing)
+            write = buf.insert if buf is not None else conn.execute
+            accepted, expires = msg.accepted_us, msg.expires_us
+            write(_INSERT_MESSAGE, {
                 "message_id": msg.message_id, "conversation_id": msg.conversation_id, "in_reply_to": msg.in_reply_to,
                 "sender": msg.sender, "document_type": msg.document_type, "submit_sha256": msg.submit_sha256,
                 "envelope": msg.envelope, "envelope_sha256": msg.envelope_sha256, "created_us": msg.created_us,
-                "expires_us": msg.expires_us, "accepted_us": msg.accepted_us, "origin": msg.origin,
+                "expires_us": expires, "accepted_us": accepted, "origin": msg.origin,
                 "attributes": json.dumps(msg.attributes, sort_keys=True),
             })
             if msg.item_ids:
-                conn.execute(_INSERT_ITEMS, [
+                write(_INSERT_ITEMS, [
                     {"item_id": i, "message_id": msg.message_id, "sender": msg.sender,
-                     "document_type": msg.document_type, "accepted_us": msg.accepted_us}
+                     "document_type": msg.document_type, "accepted_us": accepted}
                     for i in dict.fromkeys(msg.item_ids)])
-            conn.execute(_INSERT_DELIVERIES, [
+            write(_INSERT_DELIVERIES, [
                 {"message_id": msg.message_id, "recipient": d.recipient, "route": d.route, "state": QUEUED,
-                 "attempts": 0, "next_attempt_us": msg.accepted_us, "last_error": "", "created_us": msg.accepted_us,
-                 "updated_us": msg.accepted_us, "expires_us": msg.expires_us, "sender": msg.sender,
+                 "attempts": 0, "next_attempt_us": accepted, "last_error": "", "created_us": accepted,
+                 "updated_us": accepted, "expires_us": expires, "sender": msg.sender,
                  "document_type": msg.document_type}
                 for d in msg.deliveries])
             if msg.kpi_facts:
-                conn.execute(insert(t.kpi_items), [
+                write(_INSERT_KPI, [
                     {"message_id": msg.message_id, "item_id": f.item_id, "document_type": msg.document_type,
-                     "sender": msg.sender, "accepted_us": msg.accepted_us, "outcome": f.outcome,
+                     "sender": msg.sender, "accepted_us": accepted, "outcome": f.outcome,
                      "arrival_us": f.arrival_us, "departure_us": f.departure_us}
                     for f in {f.item_id: f for f in msg.kpi_facts}.values()])
-            _append_audit(conn, msg.audit_event, msg.accepted_us)
+            append_audit(conn, msg.audit_event, accepted)
             return Accepted(msg.message_id, msg.conversation_id, msg.document_type,
-                            tuple(d.recipient for d in msg.deliveries), msg.accepted_us, False, msg.envelope_sha256)
+                            tuple(d.recipient for d in msg.deliveries), accepted, False, msg.envelope_sha256)
         return op
 
     @staticmethod
     def op_audit(events: Sequence[audit.AuditEvent], at_us: int) -> Any:
         def op(conn: Connection) -> list[int]:
-            return _append_audit_many(conn, events, at_us)
+            return append_audit_many(conn, events, at_us)
         return op
 
     @staticmethod
@@ -490,7 +445,7 @@ class Store:
                 {"message_id": rc.message_id, "recipient": rc.recipient, "kind": rc.kind, "jws": rc.jws,
                  "envelope_sha256": rc.envelope_sha256, "issued_us": rc.issued_us, "issuing_node": rc.issuing_node}
                 for rc in new])
-            _append_audit_many(conn, new_events, now_us)
+            append_audit_many(conn, new_events, now_us)
             # A message relayed in from a peer node: its acknowledged receipt goes back there (outbox).
             origins = dict(conn.execute(_ORIGINS_Q, {"ids": [rc.message_id for rc in new]}).all())
             peer = [{"node": origins[rc.message_id], "message_id": rc.message_id, "recipient": rc.recipient,
@@ -508,7 +463,7 @@ class Store:
             d = t.deliveries
             conn.execute(update(d).where(d.c.id == delivery_id).values(
                 state=FAILED, lease_owner=None, lease_expires_us=None, updated_us=now_us, last_error=error[:500]))
-            _append_audit(conn, event, now_us)
+            append_audit(conn, event, now_us)
         return op
 
     @staticmethod
@@ -523,7 +478,7 @@ class Store:
             conn.execute(update(d).where(d.c.id.in_([r.id for r in rows]))
                          .values(state=EXPIRED, lease_owner=None, lease_expires_us=None, updated_us=now_us,
                                  last_error="expired before delivery"))
-            _append_audit_many(conn, [audit.AuditEvent(audit.EXPIRED, r.message_id, subject=r.recipient,
+            append_audit_many(conn, [audit.AuditEvent(audit.EXPIRED, r.message_id, subject=r.recipient,
                                                        detail={"attempts": r.attempts}) for r in rows], now_us)
             return [_delivery_record(r) for r in rows]
         return op
@@ -541,7 +496,7 @@ class Store:
                 conn.execute(update(d).where(d.c.id == r.id).values(
                     state=QUEUED, next_attempt_us=now_us, updated_us=now_us, last_error="",
                     expires_us=max(r.expires_us, now_us + 86_400_000_000)))
-                _append_audit(conn, audit.AuditEvent(audit.RETRIED, r.message_id, actor=actor, subject=r.recipient),
+                append_audit(conn, audit.AuditEvent(audit.RETRIED, r.message_id, actor=actor, subject=r.recipient),
                               now_us)
             return len(rows)
         return op
@@ -552,7 +507,8 @@ class Store:
     def op_accept_relayed(msg: NewMessage, receipts: Sequence[ReceiptRecord]) -> Any:
         """Store a message relayed in by a peer with its "delivered" receipts; on a duplicate (same id,
         same envelope digest) the receipts stored the first time are returned instead (AS4-style)."""
-        accept = Store.op_accept(msg)
+        # Unbuffered: the receipts below refer to the message row.
+        accept = Store.op_accept(msg, buffered=False)
 
         def op(conn: Connection) -> tuple[Accepted, list[ReceiptRecord]]:
             acc = accept(conn)
@@ -571,7 +527,7 @@ class Store:
             for rc in receipts:
                 _insert_receipt_once(conn, rc)
             for ev in events:
-                _append_audit(conn, ev, now_us)
+                append_audit(conn, ev, now_us)
         return op
 
     @staticmethod
@@ -592,7 +548,7 @@ class Store:
                 for r in rows:
                     conn.execute(update(d).where(d.c.id == r.id).values(
                         state=FAILED, last_error=f"gave up after {max_attempts} attempts: {error}"[:500]))
-                    _append_audit(conn, audit.AuditEvent(audit.FAILED, r.message_id, subject=r.recipient, detail={
+                    append_audit(conn, audit.AuditEvent(audit.FAILED, r.message_id, subject=r.recipient, detail={
                         "reason": error[:200], "attempts": max_attempts}), now_us)
                     failed.append(r.message_id)
             return failed
@@ -605,7 +561,7 @@ class Store:
             conn.execute(update(d).where(d.c.id.in_(list(delivery_ids))).values(
                 state=FAILED, lease_owner=None, lease_expires_us=None, updated_us=now_us, last_error=error[:500]))
             for ev in events:
-                _append_audit(conn, ev, now_us)
+                append_audit(conn, ev, now_us)
         return op
 
     @staticmethod
@@ -620,7 +576,7 @@ class Store:
                                          d.c.route == route)
                          .values(state=ACKNOWLEDGED, lease_owner=None, lease_expires_us=None, updated_us=now_us,
                                  last_error=""))
-            _append_audit(conn, event, now_us)
+            append_audit(conn, event, now_us)
             return True
         return op
 

@@ -1,0 +1,135 @@
+"""Audit chain appends, and the rows an optimistic group-commit batch writes at its end.
+
+A busy node commits batches of up to ``engine.MAX_BATCH`` operations. Written one by one, each accept
+cost seven statements (message, items, deliveries, KPI facts, audit head read, audit insert, head
+update); SQLAlchemy's per-statement overhead, not SQLite, was most of that (docs/performance.md). In a
+batch's optimistic first run the ``Writer`` therefore installs a ``BatchBuffer`` on the connection:
+inserts of new rows are collected per statement and run as one executemany each at the end, and the
+audit chain head is read once and written once per batch.
+
+Nothing changes for correctness: the batch is still one transaction, answered only after the commit.
+If the buffered run fails anywhere — an operation raising, or the flush hitting a constraint (a
+duplicate message id in the batch or already stored) — the whole transaction is rolled back and the
+``Writer`` reruns the batch without a buffer and with a SAVEPOINT per operation, where every operation
+writes at once and fails alone with its own precise error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Executable, insert, select, update
+
+from gateway import audit
+from gateway.store import schema as t
+
+BUFFER_KEY = "swg.batch_buffer"
+
+_HEAD_Q = select(t.audit_head.c.seq, t.audit_head.c.entry_hash).where(t.audit_head.c.id == 1)
+_HEAD_Q_PG = _HEAD_Q.with_for_update()
+_INSERT_AUDIT = insert(t.audit_log)
+_INSERT_HEAD = insert(t.audit_head)
+_UPDATE_HEAD = update(t.audit_head).where(t.audit_head.c.id == 1)
+
+
+class BatchBuffer:
+    """Deferred inserts and the audit head of one buffered batch (see the module doc)."""
+
+    def __init__(self) -> None:
+        # Flushed in first-use order: an accept adds its message row before the rows that refer to it.
+        self._rows: dict[Executable, list[dict[str, Any]]] = {}
+        self._audit_rows: list[dict[str, Any]] = []
+        self._head: tuple[int, bytes] | None = None
+        self._head_exists = True
+
+    def insert(self, stmt: Executable, rows: Sequence[dict[str, Any]] | dict[str, Any]) -> None:
+        bucket = self._rows.setdefault(stmt, [])
+        if isinstance(rows, dict):
+            bucket.append(rows)
+        else:
+            bucket.extend(rows)
+
+    def append_audit(self, conn: Connection, events: Sequence[audit.AuditEvent], at_us: int) -> list[int]:
+        if self._head is None:
+            self._head, self._head_exists = _read_head(conn)
+        seq, prev = self._head
+        seqs = []
+        for ev in events:
+            seq += 1
+            prev = _audit_row(self._audit_rows, seq, prev, ev, at_us)
+            seqs.append(seq)
+        self._head = (seq, prev)
+        return seqs
+
+    def flush(self, conn: Connection) -> None:
+        for stmt, rows in self._rows.items():
+            if rows:
+                conn.execute(stmt, rows)
+        if self._audit_rows:
+            assert self._head is not None
+            conn.execute(_INSERT_AUDIT, self._audit_rows)
+            seq, h = self._head
+            if self._head_exists:
+                conn.execute(_UPDATE_HEAD, {"seq": seq, "entry_hash": h})
+            else:
+                conn.execute(_INSERT_HEAD, {"id": 1, "seq": seq, "entry_hash": h})
+
+
+def buffer_of(conn: Connection) -> BatchBuffer | None:
+    return conn.info.get(BUFFER_KEY)
+
+
+def append_audit(conn: Connection, ev: audit.AuditEvent, at_us: int) -> int:
+    """Append one audit entry; the head row update serialises appends across writers."""
+    return append_audit_many(conn, (ev,), at_us)[0]
+
+
+def append_audit_many(conn: Connection, events: Sequence[audit.AuditEvent], at_us: int) -> list[int]:
+    """Append entries in order: through the batch buffer if there is one, else with one head read,
+    one (multi-row) insert and one head update. On PostgreSQL the head row stays locked until the batch
+    commits and every replica's writer waits for it, so round trips matter."""
+    if not events:
+        return []
+    buf = buffer_of(conn)
+    if buf is not None:
+        return buf.append_audit(conn, events, at_us)
+    (seq, prev), exists = _read_head(conn)
+    rows: list[dict[str, Any]] = []
+    seqs = []
+    for ev in events:
+        seq += 1
+        prev = _audit_row(rows, seq, prev, ev, at_us)
+        seqs.append(seq)
+    conn.execute(_INSERT_AUDIT, rows)
+    if exists:
+        conn.execute(_UPDATE_HEAD, {"seq": seq, "entry_hash": prev})
+    else:
+        conn.execute(_INSERT_HEAD, {"id": 1, "seq": seq, "entry_hash": prev})
+    return seqs
+
+
+def lock_audit_head(conn: Connection) -> None:
+    """First lock of every (non lock-free) write transaction on PostgreSQL: the audit chain head.
+
+    Appends serialise on this row anyway; taking it before any delivery or message row means every
+    writer of every replica acquires locks in the same order, so none can wait on another in a cycle.
+    """
+    conn.execute(select(t.audit_head.c.id).where(t.audit_head.c.id == 1).with_for_update())
+
+
+def _read_head(conn: Connection) -> tuple[tuple[int, bytes], bool]:
+    """((seq, entry hash) of the head, whether the head row exists); a database from before the
+    genesis row starts the chain at GENESIS."""
+    head = conn.execute(_HEAD_Q_PG if conn.dialect.name == "postgresql" else _HEAD_Q).first()
+    if head is None:
+        return (0, audit.GENESIS), False
+    return (head.seq, bytes(head.entry_hash)), True
+
+
+def _audit_row(rows: list[dict[str, Any]], seq: int, prev: bytes, ev: audit.AuditEvent, at_us: int) -> bytes:
+    detail = audit.canonical_detail(ev.detail)
+    h = audit.entry_hash(seq, at_us, ev.event, ev.message_id, ev.actor, ev.subject, detail, prev)
+    rows.append({"seq": seq, "at_us": at_us, "event": ev.event, "message_id": ev.message_id, "actor": ev.actor,
+                 "subject": ev.subject, "detail": detail, "prev_hash": prev, "entry_hash": h})
+    return h
