@@ -1,7 +1,8 @@
 """The baseline: a bare gRPC aio server with the node's mTLS and nothing else.
 
 It takes the same request bytes a Submit carries and answers with as many bytes as a SubmitResponse,
-so the difference to ``submit_unary`` is what the gateway itself costs. Prints ``ready <port>``.
+so the difference to ``submit_unary`` is what the gateway itself costs; ``EchoStream`` does the same
+per request of one bidirectional stream, the baseline of ``submit_stream``. Prints ``ready <port>``.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 
-METHOD = "/swg.bench.v1.Echo/Echo"
 
 
 def _identity(b: bytes) -> bytes:
@@ -27,9 +28,15 @@ async def serve(args: argparse.Namespace) -> None:
     async def echo(request: bytes, context: Any) -> bytes:
         return answer
 
+    async def echo_stream(requests: AsyncIterator[bytes], context: Any) -> AsyncIterator[bytes]:
+        async for _ in requests:
+            yield answer
+
     handler = grpc.method_handlers_generic_handler("swg.bench.v1.Echo", {
         "Echo": grpc.unary_unary_rpc_method_handler(echo, request_deserializer=_identity,
-                                                    response_serializer=_identity)})
+                                                    response_serializer=_identity),
+        "EchoStream": grpc.stream_stream_rpc_method_handler(echo_stream, request_deserializer=_identity,
+                                                            response_serializer=_identity)})
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     server.add_generic_rpc_handlers((handler,))
     creds = grpc.ssl_server_credentials([(Path(args.key).read_bytes(), Path(args.cert).read_bytes())],

@@ -27,6 +27,7 @@ from bench.documents import Documents
 from gateway.api.swg.v1 import exchange_pb2, exchange_pb2_grpc
 
 ECHO_METHOD = "/swg.bench.v1.Echo/Echo"
+ECHO_STREAM_METHOD = "/swg.bench.v1.Echo/EchoStream"
 CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 16 * 1024 * 1024),
                    ("grpc.max_send_message_length", 16 * 1024 * 1024)]
 
@@ -177,6 +178,9 @@ class Load:
 
         await self.timed(lambda: self.closed_loop(call))
 
+    async def echo_stream(self) -> None:
+        await self.timed(lambda: self._stream_submits(lambda _resp, t0: self.meter.record(t0), echo=True))
+
     async def submit_unary(self) -> None:
         stub, md = self.exchange(self.spec["sender"]), self.metadata(self.spec["sender"])
 
@@ -214,17 +218,22 @@ class Load:
 
         await self.timed(body)
 
-    async def _stream_submits(self, on_answer: Callable[[exchange_pb2.SubmitResponse, float], None]) -> int:
-        """Submits over ``streams`` SubmitStream calls, ``concurrency`` requests in flight in all; returns the
-        number of requests sent."""
+    async def _stream_submits(self, on_answer: Callable[[Any, float], None], *, echo: bool = False) -> int:
+        """Submits over ``streams`` SubmitStream calls (``echo``: EchoStream calls with the same request
+        bytes), ``concurrency`` requests in flight in all; returns the number of requests sent."""
         streams = max(1, int(self.spec.get("streams", 4)))
         window = max(1, int(self.spec["concurrency"]) // streams)
         stub, md = self.exchange(self.spec["sender"]), self.metadata(self.spec["sender"])
+        if echo:
+            open_call = self.channel(self.spec["sender"]).stream_stream(ECHO_STREAM_METHOD)
+            encode: Callable[[exchange_pb2.SubmitRequest], Any] = exchange_pb2.SubmitRequest.SerializeToString
+        else:
+            open_call, encode = stub.SubmitStream, (lambda r: r)
         sent = 0
 
         async def one_stream() -> None:
             nonlocal sent
-            call = stub.SubmitStream(metadata=md)
+            call = open_call(metadata=md)
             free = asyncio.Semaphore(window)
             started: collections.deque[float] = collections.deque()
 
@@ -233,7 +242,7 @@ class Load:
                 while self.running():
                     await free.acquire()
                     started.append(time.perf_counter())
-                    await call.write(self.request())
+                    await call.write(encode(self.request()))
                     sent += 1
                     self.sent += 1
                 await call.done_writing()
@@ -433,6 +442,8 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         scenario = spec["scenario"]
         if scenario == "echo":
             await load.echo()
+        elif scenario == "echo_stream":
+            await load.echo_stream()
         elif scenario in ("submit_unary",):
             await load.submit_unary()
         elif scenario == "submit_stream":

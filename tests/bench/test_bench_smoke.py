@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = ("echo", "submit_unary", "submit_stream", "end_to_end", "open_loop")
+SCENARIOS = ("echo", "echo_stream", "submit_unary", "submit_stream", "end_to_end", "open_loop")
 FIELDS = ("items_per_s", "p50_ms", "p95_ms", "p99_ms", "cpu_ms_per_item", "rss_mb", "ratio_to_echo")
 
 
@@ -30,6 +30,7 @@ def test_a_tiny_bench_run_writes_every_scenario_with_every_figure(tmp_path: Path
             assert isinstance(r[f], (int, float)) and r[f] >= 0, (name, f, r)
         assert r["items_per_s"] > 0 and r["errors"] == 0, (name, r)
     assert report["echo"]["ratio_to_echo"] == 1.0
+    assert report["echo_stream"]["ratio_to_echo_stream"] == 1.0 and report["submit_stream"]["ratio_to_echo_stream"] > 0
     e2e = report["end_to_end"]
     assert e2e["submitted"] > 0 and e2e["lost"] == 0 and e2e["acknowledged"] == e2e["submitted"]
     assert e2e["status_checked"] > 0 and e2e["status_with_receipts"] == e2e["status_checked"]
