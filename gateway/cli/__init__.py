@@ -24,20 +24,34 @@ COMMAND_MODULES = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Which module registers each command: `gateway serve` then imports only what serving needs, which is a
+# measurable part of node start-up (docs/performance.md). tests/unit/test_cli_commands.py keeps this in step.
+COMMAND_OWNERS = {
+    "serve": "gateway.cli.node_cmd", "config": "gateway.cli.node_cmd", "health": "gateway.cli.node_cmd",
+    "submit": "gateway.cli.exchange_cmd", "receive": "gateway.cli.exchange_cmd", "status": "gateway.cli.exchange_cmd",
+    "token": "gateway.cli.token_cmd", "pki": "gateway.cli.pki_cmd", "convert": "gateway.cli.convert_cmd",
+    "audit": "gateway.cli.audit_cmd", "evidence": "gateway.cli.evidence_cmd", "kpi": "gateway.cli.kpi_cmd",
+    "deliveries": "gateway.cli.federation_cmd", "assist": "gateway.cli.federation_cmd",
+    "db": "gateway.cli.db_cmd", "directory": "gateway.cli.directory_cmd",
+}
+
+
+def build_parser(modules: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gateway",
         description="Single Window data exchange gateway for cross-border e-commerce.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
+    for name in modules or COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    owner = COMMAND_OWNERS.get(words[0]) if words else None
+    parser = build_parser([owner] if owner else None)
+    args = parser.parse_args(words)
     try:
         code = args.func(args)
     except ConfigError as exc:
