@@ -63,17 +63,62 @@ class BatchBuffer:
         return seqs
 
     def flush(self, conn: Connection) -> None:
+        executemany = _sqlite_executemany if conn.dialect.name == "sqlite" else _core_executemany
         for stmt, rows in self._rows.items():
             if rows:
-                conn.execute(stmt, rows)
+                executemany(conn, stmt, rows)
         if self._audit_rows:
             assert self._head is not None
-            conn.execute(_INSERT_AUDIT, self._audit_rows)
+            executemany(conn, _INSERT_AUDIT, self._audit_rows)
             seq, h = self._head
             if self._head_exists:
                 conn.execute(_UPDATE_HEAD, {"seq": seq, "entry_hash": h})
             else:
                 conn.execute(_INSERT_HEAD, {"id": 1, "seq": seq, "entry_hash": h})
+
+
+def _core_executemany(conn: Connection, stmt: Executable, rows: list[dict[str, Any]]) -> None:
+    conn.execute(stmt, rows)
+
+
+class _Positional:
+    """An INSERT compiled once for SQLite's positional parameters and one set of row keys."""
+
+    def __init__(self, stmt: Any, keys: tuple[str, ...], dialect: Any):
+        compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
+        self.sql = compiled.string
+        self.names = tuple(compiled.positiontup or ())
+        # Columns the rows leave out come with their scalar Python default, as SQLAlchemy would fill in.
+        self.defaults = {n: stmt.table.c[n].default.arg for n in self.names if n not in keys}
+
+    def params(self, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        names, defaults = self.names, self.defaults
+        if not defaults:
+            return [tuple(r[n] for n in names) for r in rows]
+        return [tuple(r[n] if n in r else defaults[n] for n in names) for r in rows]
+
+
+_POSITIONAL: dict[tuple[int, tuple[str, ...]], _Positional] = {}
+
+
+def _sqlite_executemany(conn: Connection, stmt: Any, rows: list[dict[str, Any]]) -> None:
+    """The batch's inserts straight on the driver's cursor: SQLAlchemy's per-statement work (execution
+    context, parameter processing, result setup) cost more than SQLite inserting the rows
+    (docs/performance.md). Only for plain INSERTs of the few prebuilt statements above, whose column
+    types (integers, strings, bytes) need no conversion."""
+    keys = tuple(rows[0])
+    if any(len(r) != len(keys) or r.keys() != rows[0].keys() for r in rows):
+        conn.execute(stmt, rows)  # rows of different shapes: let SQLAlchemy sort them out
+        return
+    key = (id(stmt), keys)
+    positional = _POSITIONAL.get(key)
+    if positional is None:
+        positional = _POSITIONAL[key] = _Positional(stmt, keys, conn.dialect)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(positional.sql, positional.params(rows))
+    finally:
+        cursor.close()
 
 
 def buffer_of(conn: Connection) -> BatchBuffer | None:
