@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from google.protobuf import timestamp_pb2
@@ -150,14 +151,9 @@ class Submitter:
         # Fire and forget: the refusal is answered at once; a failing audit write is logged by the writer.
         self.node.store.writer.submit(self.node.store.op_audit([ev], now_us()))
 
-    async def _submit(self, sender: str, req: exchange_pb2.SubmitRequest) -> Submitted:
-        node = self.node
-        keys = node.keys_of(sender)
-        self._check_request(req)
-        digest = submit_digest(req)
-        dup = await self._duplicate(req, digest, sender)
-        if dup is not None:
-            return dup
+    async def _prepare(self, node: Node, sender: str, req: exchange_pb2.SubmitRequest, keys: Any,
+                       digest: bytes) -> tuple[Awaitable[Accepted], NewMessage, envelope_pb2.EnvelopeHeader, Message]:
+        """Decode, route and seal; hands the accept to the writer and returns its (awaitable) outcome."""
         try:
             document_type, doc = registry.decode(req.format, req.content)
         except UnknownFormat as exc:
@@ -198,11 +194,24 @@ class Submitter:
                 "conversation_id": conversation_id}),
             kpi_facts=kpi.facts_of(document_type, doc),
         )
-        accepted: Accepted = await node.store.writer.submit_async(node.store.op_accept(msg))
-        local = tuple(d.recipient for d in routes if d.route == "local")
+        return node.store.writer.submit_async(node.store.op_accept(msg)), msg, header, doc
+
+    async def _submit(self, sender: str, req: exchange_pb2.SubmitRequest) -> Submitted:
+        node = self.node
+        keys = node.keys_of(sender)
+        self._check_request(req)
+        digest = submit_digest(req)
+        dup = await self._duplicate(req, digest, sender)
+        if dup is not None:
+            return dup
+        # The writer may hold its next commit a moment for this message (gateway.store.engine.Writer).
+        with node.store.writer.expect():
+            pending, msg, header, doc = await self._prepare(node, sender, req, keys, digest)
+        accepted: Accepted = await pending
+        local = tuple(d.recipient for d in msg.deliveries if d.route == "local")
         if not accepted.duplicate:
-            log.info("accepted", message_id=message_id, conversation_id=conversation_id, sender=sender,
-                     document_type=document_type, recipients=list(decision.recipients))
+            log.info("accepted", message_id=msg.message_id, conversation_id=msg.conversation_id, sender=sender,
+                     document_type=msg.document_type, recipients=list(header.recipients))
             self._on_accepted(local)
             if self.on_document is not None:
                 await self.on_document(header, doc)

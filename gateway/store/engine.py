@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import queue
 import threading
+import time
 from pathlib import Path
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -101,8 +102,15 @@ class Writer:
 
     def __init__(self, engine: Engine, name: str = "db-writer",
                  before_batch: Callable[[Connection], None] | None = None,
-                 new_buffer: Callable[[], BatchBuffer] | None = None):
+                 new_buffer: Callable[[], BatchBuffer] | None = None, gather_wait_s: float = 0.0):
         self._engine = engine
+        # Small batches are expensive: each commit rewrites every page its rows touched (WAL frames, index
+        # pages) and pays the per-transaction work, so two accepts per commit cost ~4x the CPU per accept of
+        # a large batch (docs/performance.md). While producers have announced ops that are on their way
+        # (``expect``), the writer waits up to ``gather_wait_s`` after the first op of a batch for them.
+        self._gather_wait_s = gather_wait_s
+        self._expected = 0
+        self._expected_lock = threading.Lock()
         # Optimistic runs of a batch put one of these in ``conn.info[BUFFER_KEY]`` and flush it before the
         # commit (gateway.store.batch); reruns after a failure go without.
         self._new_buffer = new_buffer
@@ -114,6 +122,17 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._closed = False
         self._thread.start()
+
+    def expect(self) -> _Expectation:
+        """Announce an op that will be submitted soon (or not: leaving the ``with`` block withdraws it)."""
+        return _Expectation(self)
+
+    def _expect(self, delta: int) -> None:
+        with self._expected_lock:
+            self._expected += delta
+            nobody = self._expected == 0
+        if nobody and delta < 0:
+            self._queue.put(_WAKE)  # a writer gathering for this op need not wait out its deadline
 
     def submit(self, op: WriteOp[T]) -> concurrent.futures.Future[T]:
         fut: concurrent.futures.Future[T] = concurrent.futures.Future()
@@ -151,15 +170,29 @@ class Writer:
     def _run(self) -> None:
         while True:
             first = self._queue.get()
+            if first is _WAKE:
+                continue
             if first is None:
                 return
             batch = [first]
             stop = False
+            deadline = 0.0
             while len(batch) < MAX_BATCH:
                 try:
                     nxt = self._queue.get_nowait()
                 except queue.Empty:
-                    break
+                    if self._expected <= 0 or self._gather_wait_s <= 0:
+                        break
+                    now = time.monotonic()
+                    deadline = deadline or now + self._gather_wait_s
+                    if now >= deadline:
+                        break
+                    try:
+                        nxt = self._queue.get(timeout=deadline - now)
+                    except queue.Empty:
+                        break
+                if nxt is _WAKE:
+                    continue
                 if nxt is None:
                     stop = True
                     break
@@ -265,6 +298,18 @@ class Writer:
 
 
 _RETRY = object()
+_WAKE: Any = object()
+
+
+class _Expectation:
+    def __init__(self, writer: Writer):
+        self._writer = writer
+
+    def __enter__(self) -> None:
+        self._writer._expect(1)
+
+    def __exit__(self, *exc: object) -> None:
+        self._writer._expect(-1)
 
 
 class _LoopFuture(concurrent.futures.Future, Generic[T]):  # type: ignore[type-arg]

@@ -281,7 +281,7 @@ class Store:
                                                              max_pages=max_pages)
         self.writer = Writer(self._write_engine,
                              before_batch=None if self.dialect == "sqlite" else lock_audit_head,
-                             new_buffer=BatchBuffer)
+                             new_buffer=BatchBuffer, gather_wait_s=0.004)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 

@@ -69,6 +69,9 @@ def test_awaitable_submits_of_one_batch_each_get_their_own_outcome_and_a_withdra
         first = writer.submit(hold)
         waiters = [writer.submit_async(add(i)) for i in range(1, 5)]
         waiters[3].cancel()  # the caller gives up while the op still waits in the queue
+        # Cancelling runs the waiter's done-callbacks (which withdraw the op) on the loop's next turn; take
+        # that turn before the writer is let go, or the op may already be running (then it completes).
+        await asyncio.sleep(0)
         gate.set()
         assert await asyncio.wrap_future(first) == "held"
         return await asyncio.gather(*waiters[:3], return_exceptions=True)
@@ -79,3 +82,33 @@ def test_awaitable_submits_of_one_batch_each_get_their_own_outcome_and_a_withdra
     assert isinstance(outcomes[1], ValueError)
     with engine.connect() as conn:
         assert conn.execute(select(notes.c.id).order_by(notes.c.id)).scalars().all() == [1, 3]
+
+
+def test_the_writer_holds_a_commit_for_an_announced_op_and_not_when_it_is_withdrawn(tmp_path: Path) -> None:
+    engine, _ = make_engines(f"sqlite:///{tmp_path / 'g.db'}")
+    meta.create_all(engine)
+    # A gathering wait far longer than the test: only the announced op's arrival or withdrawal ends it.
+    writer = Writer(engine, gather_wait_s=60)
+    running, gate = threading.Event(), threading.Event()
+
+    def hold(conn: Connection) -> str:
+        running.set()
+        gate.wait(10)
+        return "held"
+
+    def transaction_of(conn: Connection) -> object:
+        return conn.get_transaction()  # the object itself, kept alive, so two batches never look alike
+
+    held = writer.submit(hold)
+    assert running.wait(10)  # the writer is busy with a batch of its own
+    with writer.expect():
+        first = writer.submit(transaction_of)
+        gate.set()
+        assert held.result(10) == "held"
+        second = writer.submit(transaction_of)  # the announced op arrives while the writer gathers
+    assert first.result(10) is second.result(10)  # one batch, one transaction, one commit
+    with writer.expect():
+        alone = writer.submit(transaction_of)
+    # Announced and withdrawn without an op: the batch commits without waiting out the 60 s.
+    assert alone.result(10) is not None
+    writer.close()
