@@ -479,10 +479,10 @@ class _OpenedKeks:
 _OPENED_KEKS = _OpenedKeks()
 
 
-def _cek_aad(header_bytes: bytes, certificate_sha256: bytes, recipient: str) -> bytes:
+def _cek_aad(header_sha256: bytes, certificate_sha256: bytes, recipient: str) -> bytes:
     # Binds a content key wrap to this envelope's header and this recipient: a wrap under a shared KEK
     # copied into another envelope of the same window does not decrypt there.
-    return _CEK_AAD + _sha256(header_bytes) + certificate_sha256 + recipient.encode("utf-8")
+    return _CEK_AAD + header_sha256 + certificate_sha256 + recipient.encode("utf-8")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -562,11 +562,12 @@ def seal(
     header_bytes = header.SerializeToString(deterministic=True)
     content_key, salt, nonce = os.urandom(_KEY_LEN), os.urandom(_SALT_LEN), os.urandom(_NONCE_LEN)
     salted = salt + payload
+    header_sha256 = _sha256(header_bytes)
     wraps = []
     for r in recipients:
         kek = keks._take(sender.participant, r) if keks is not None else _new_kek(sender.participant, r, 0.0)
         wrap_nonce = os.urandom(_NONCE_LEN)
-        wrapped = kek.aead.encrypt(wrap_nonce, content_key, _cek_aad(header_bytes, r.sha256, r.participant))
+        wrapped = kek.aead.encrypt(wrap_nonce, content_key, _cek_aad(header_sha256, r.sha256, r.participant))
         wraps.append(KeyWrap(recipient=r.participant, certificate_sha256=r.sha256,
                              wrapped_key=wrap_nonce + wrapped, sealed_kek=kek.sealed))
     envelope = Envelope(
@@ -649,7 +650,7 @@ def open(data: bytes, recipient: ParticipantKeys, trust: TrustStore, at: dt.date
     try:
         if wrap.sealed_kek:
             kek = _OPENED_KEKS.open(recipient, verified.header.sender, wrap.sealed_kek)
-            aad = _cek_aad(envelope.header, wrap.certificate_sha256, wrap.recipient)
+            aad = _cek_aad(_sha256(envelope.header), wrap.certificate_sha256, wrap.recipient)
             content_key = kek.decrypt(wrap.wrapped_key[:_NONCE_LEN], wrap.wrapped_key[_NONCE_LEN:], aad)
         else:
             content_key = _SUITE.decrypt(wrap.wrapped_key, recipient.encryption_key, info=_sha256(envelope.header))
