@@ -25,6 +25,9 @@ PARTICIPANT_ID = re.compile(r"^[A-Z]{2}/[A-Z]+/[A-Z0-9_-]+$")
 NODE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 ADDRESS = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$")
 MAX_PROCESSES = 16
+# A KEK wraps content keys with random 96-bit AES-GCM nonces: stay far below 2^32 wraps per key.
+MAX_KEK_MESSAGES = 1_000_000
+MAX_KEK_AGE_S = 86_400
 SCOPES = frozenset({"submit", "receive", "status", "assist", "admin"})
 
 
@@ -79,6 +82,14 @@ class AuditSettings:
 
 
 @dataclass(frozen=True)
+class EnvelopeSettings:
+    # A sender's key-encryption key per recipient certificate is replaced after this many messages or
+    # seconds, whichever first; 0 or 1 message (or 0 s) = a fresh HPKE key wrap per message.
+    kek_max_messages: int = 1000
+    kek_max_age_s: float = 300.0
+
+
+@dataclass(frozen=True)
 class HostedParticipant:
     id: str
     signing_key: Path
@@ -108,6 +119,7 @@ class NodeConfig:
     # submits RESOURCE_EXHAUSTED like a full disk, which is how the fault tests simulate one.
     database_max_pages: int = 0
     audit: AuditSettings = field(default_factory=AuditSettings)
+    envelope: EnvelopeSettings = field(default_factory=EnvelopeSettings)
     # The federation CA's detached JWS over the directory file (default: <directory>.jws beside it).
     directory_signature: Path | None = None
     # Development only: run with an unsigned directory (loudly logged). Never in production.
@@ -312,7 +324,8 @@ def load_node_config(path: str | Path) -> NodeConfig:
     data = _load_toml(path)
     problems: list[FieldViolation] = []
     r = _Reader(path.parent, problems)
-    r.unknown(data, {"node", "tls", "database", "tokens", "limits", "delivery", "participants", "logging", "audit"},
+    r.unknown(data, {"node", "tls", "database", "tokens", "limits", "delivery", "participants", "logging", "audit",
+                     "envelope"},
               "")
 
     node = r.table(data, "node")
@@ -403,6 +416,18 @@ def load_node_config(path: str | Path) -> NodeConfig:
         checkpoint_interval_s=r.num(aud, "checkpoint_interval_s", "audit.", 60.0, minimum=0.05, integer=False),
     )
 
+    env = r.table(data, "envelope", required=False)
+    r.unknown(env, {"kek_max_messages", "kek_max_age_s"}, "envelope.")
+    kek_max_messages = r.num(env, "kek_max_messages", "envelope.", 1000)
+    if kek_max_messages > MAX_KEK_MESSAGES:
+        r.problem("envelope.kek_max_messages", f"must be <= {MAX_KEK_MESSAGES}")
+        kek_max_messages = 1000
+    kek_max_age_s = r.num(env, "kek_max_age_s", "envelope.", 300.0, integer=False)
+    if kek_max_age_s > MAX_KEK_AGE_S:
+        r.problem("envelope.kek_max_age_s", f"must be <= {MAX_KEK_AGE_S}")
+        kek_max_age_s = 300.0
+    envelope_settings = EnvelopeSettings(kek_max_messages=kek_max_messages, kek_max_age_s=kek_max_age_s)
+
     log = r.table(data, "logging", required=False)
     r.unknown(log, {"level"}, "logging.")
     level = str(log.get("level", "info")).lower()
@@ -441,7 +466,7 @@ def load_node_config(path: str | Path) -> NodeConfig:
         database_url=_database_url(url, path.parent), database_auto_migrate=auto_migrate, tls=tls_settings,
         tokens=tokens, limits=limits, delivery=delivery, participants=tuple(participants), log_level=level,
         database_busy_timeout_ms=busy_timeout_ms, database_max_pages=max_pages,
-        audit=audit_settings,
+        audit=audit_settings, envelope=envelope_settings,
         directory_signature=directory_signature or signature_path(directory),
         allow_unsigned_directory=allow_unsigned, directory_poll_s=directory_poll_s, processes=processes,
     )

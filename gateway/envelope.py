@@ -3,10 +3,12 @@
 This is the only module that uses signing and encryption keys. The wire format and the offline
 verification procedure are specified in docs/evidence.md; keep the two in step.
 
-Seal: AES-256-GCM over salt||payload with the header bytes as associated data; the content key is
-wrapped to each recipient with HPKE (info = SHA-256(header bytes)); SHA-256(salt||payload) commits the
-sender to one plaintext (AES-GCM is not key-committing); a JWS (ES256 or EdDSA, x5c) signs a JSON
-manifest of digests of every other field.
+Seal: AES-256-GCM over salt||payload with the header bytes as associated data, under a fresh content
+key per message; the content key is wrapped to each recipient with AES-256-GCM under a key-encryption
+key (KEK) that is itself HPKE-sealed to the recipient and reused for a bounded window of messages of
+one sender (KekRing); SHA-256(salt||payload) commits the sender to one plaintext (AES-GCM is not
+key-committing); a JWS (ES256 or EdDSA, x5c) signs a JSON manifest of digests of every other field.
+Envelopes of the older direct form (content key HPKE-sealed per message) still verify and open.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ import hmac
 import json
 import os
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
@@ -52,21 +57,32 @@ from gateway.trust import Purpose, TrustStore
 
 __all__ = [
     "ENVELOPE_TYP", "RECEIPT_TYP", "ParticipantKeys", "RecipientCertificate", "Signer", "Sealed", "Verified",
-    "Opened", "seal", "sign_envelope", "manifest", "verify", "open", "issue_receipt", "verify_receipt",
+    "Opened", "KekRing", "seal", "sign_envelope", "manifest", "verify", "open", "issue_receipt", "verify_receipt",
     "sign_jws", "verify_jws", "canonical_json", "b64url",
 ]
 
 ENVELOPE_TYP = "swg-envelope+jws"
 RECEIPT_TYP = "swg-receipt+jws"
 ALGORITHMS = frozenset({"ES256", "EdDSA"})
-MANIFEST_VERSION = 1
+# v1: direct-form key wraps (HPKE per message); v2: KEK form, each key wrap entry also has "k".
+MANIFEST_VERSION = 2
+_MANIFEST_VERSION_DIRECT = 1
 RECEIPT_VERSION = 1
 
 _KEY_LEN = 32
 _SALT_LEN = 32
 _NONCE_LEN = 12
-_WRAPPED_LEN = 32 + _KEY_LEN + 16  # X25519 enc || AES-256-GCM(content key) with tag
+_TAG_LEN = 16
+_HPKE_SEALED_LEN = 32 + _KEY_LEN + _TAG_LEN  # X25519 enc || AES-256-GCM(32-byte key) with tag
+_KEK_WRAPPED_LEN = _NONCE_LEN + _KEY_LEN + _TAG_LEN
 _DIGEST_LEN = 32
+# Domain separation: a sealed KEK (reused across envelopes) can never be taken for a per-message
+# direct wrap (info = a bare 32-byte digest), nor a content key wrap for anything else.
+_KEK_INFO = b"swg-kek-v1:"
+_CEK_AAD = b"swg-cek-v1:"
+# Default rotation of the sender's KEKs ([envelope] in the node config overrides them).
+KEK_MAX_MESSAGES = 1000
+KEK_MAX_AGE_S = 300.0
 
 # One suite object for the process: construction is not free and encrypt/decrypt are stateless.
 _SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
@@ -323,6 +339,12 @@ class ParticipantKeys:
     def encryption_cert_sha256(self) -> bytes:
         return trust_mod.fingerprint(self.encryption_cert.public_bytes(serialization.Encoding.DER))
 
+    @functools.cached_property
+    def encryption_public_raw(self) -> bytes:
+        """The public half of the private key actually held (the opened-KEK cache is keyed by it, not
+        only by the certificate, which a hand-built ParticipantKeys could pair with another key)."""
+        return self.encryption_key.public_key().public_bytes_raw()
+
 
 @dataclass(frozen=True)
 class RecipientCertificate:
@@ -356,6 +378,114 @@ class RecipientCertificate:
 
 
 # ---------------------------------------------------------------------------------------------
+# key-encryption keys (security argument: docs/evidence.md, "Key wraps")
+
+
+@dataclass(eq=False)
+class _Kek:
+    # Only the AES-GCM object is kept: the raw 32 bytes are not referenced after creation.
+    aead: AESGCM = field(repr=False)
+    sealed: bytes = field(repr=False)
+    born: float
+    uses: int = 0
+
+
+def _kek_info(sender: str) -> bytes:
+    return _KEK_INFO + sender.encode("utf-8")
+
+
+def _new_kek(sender: str, recipient: RecipientCertificate, born: float) -> _Kek:
+    kek = AESGCM.generate_key(bit_length=256)
+    return _Kek(AESGCM(kek), _SUITE.encrypt(kek, recipient.public_key, info=_kek_info(sender)), born)
+
+
+class KekRing:
+    """The sealing node's KEKs, one per (sender, recipient encryption certificate), in memory only.
+
+    A KEK wraps at most ``max_messages`` content keys and is used for at most ``max_age_s`` seconds,
+    whichever ends first; ``max_messages <= 1`` or ``max_age_s <= 0`` gives a fresh KEK per message.
+    A new process starts with none, and a recipient's new certificate gets its own KEK. Thread-safe.
+    """
+
+    def __init__(self, max_messages: int = KEK_MAX_MESSAGES, max_age_s: float = KEK_MAX_AGE_S, *,
+                 clock: Callable[[], float] = time.monotonic, max_entries: int = 4096) -> None:
+        self.max_messages = max_messages
+        self.max_age_s = max_age_s
+        self._clock = clock
+        self._max_entries = max_entries
+        self._keks: OrderedDict[tuple[str, bytes], _Kek] = OrderedDict()
+        # Creating a KEK (one HPKE seal) under the lock keeps the per-KEK count exact.
+        self._lock = threading.Lock()
+
+    @property
+    def reuses(self) -> bool:
+        return self.max_messages > 1 and self.max_age_s > 0
+
+    def __len__(self) -> int:
+        return len(self._keks)
+
+    def _take(self, sender: str, recipient: RecipientCertificate) -> _Kek:
+        if not self.reuses:
+            return _new_kek(sender, recipient, 0.0)
+        slot = (sender, recipient.sha256)
+        with self._lock:
+            now = self._clock()
+            kek = self._keks.get(slot)
+            if kek is None or kek.uses >= self.max_messages or now - kek.born >= self.max_age_s:
+                kek = self._keks[slot] = _new_kek(sender, recipient, now)
+                while len(self._keks) > self._max_entries:
+                    self._keks.popitem(last=False)
+            self._keks.move_to_end(slot)
+            kek.uses += 1
+            return kek
+
+
+class _OpenedKeks:
+    """Bounded LRU of KEKs a hosted recipient has opened, so it pays one HPKE open per KEK.
+
+    The key holds everything the HPKE open depended on: the recipient's actual public key and
+    certificate, the sender (the HPKE info) and the digest of the sealed blob. A blob that failed to
+    open is never cached, so a lookup for another key, sender or blob is a miss and is opened for real.
+    """
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self._max_entries = max_entries
+        self._entries: OrderedDict[tuple[bytes, bytes, str, bytes], AESGCM] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def open(self, recipient: ParticipantKeys, sender: str, sealed: bytes) -> AESGCM:
+        """Raises InvalidTag/ValueError when ``sealed`` does not open for this key and sender."""
+        slot = (recipient.encryption_public_raw, recipient.encryption_cert_sha256, sender, _sha256(sealed))
+        with self._lock:
+            aead = self._entries.get(slot)
+            if aead is not None:
+                self._entries.move_to_end(slot)
+                return aead
+        aead = AESGCM(_SUITE.decrypt(sealed, recipient.encryption_key, info=_kek_info(sender)))
+        with self._lock:
+            self._entries[slot] = aead
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+        return aead
+
+
+_OPENED_KEKS = _OpenedKeks()
+
+
+def _cek_aad(header_sha256: bytes, certificate_sha256: bytes, recipient: str) -> bytes:
+    # Binds a content key wrap to this envelope's header and this recipient: a wrap under a shared KEK
+    # copied into another envelope of the same window does not decrypt there.
+    return _CEK_AAD + header_sha256 + certificate_sha256 + recipient.encode("utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
 # envelopes
 
 
@@ -386,18 +516,27 @@ class Opened:
     salt: bytes
 
 
+def _kek_form(envelope: Envelope) -> bool:
+    return any(kw.sealed_kek for kw in envelope.key_wraps)
+
+
 def manifest(envelope: Envelope) -> bytes:
-    """The JWS payload of an envelope signature (docs/evidence.md, "Manifest")."""
+    """The JWS payload of an envelope signature (docs/evidence.md, "Manifest"): v2 for the KEK form,
+    v1 (no "k" members) for direct-form envelopes sealed before it."""
+    kek_form = _kek_form(envelope)
+    wraps: list[dict[str, str]] = []
+    for kw in envelope.key_wraps:
+        entry = {"r": kw.recipient, "c": b64url(kw.certificate_sha256), "w": b64url(_sha256(kw.wrapped_key))}
+        if kek_form:
+            entry["k"] = b64url(_sha256(kw.sealed_kek))
+        wraps.append(entry)
     return canonical_json(
         {
-            "v": MANIFEST_VERSION,
+            "v": MANIFEST_VERSION if kek_form else _MANIFEST_VERSION_DIRECT,
             "hdr": b64url(_sha256(envelope.header)),
             "nonce": b64url(envelope.nonce),
             "ct": b64url(_sha256(envelope.ciphertext)),
-            "kw": [
-                {"r": kw.recipient, "c": b64url(kw.certificate_sha256), "w": b64url(_sha256(kw.wrapped_key))}
-                for kw in envelope.key_wraps
-            ],
+            "kw": wraps,
             "cc": b64url(envelope.content_commitment),
         }
     )
@@ -408,8 +547,13 @@ def seal(
     payload: bytes,
     sender: ParticipantKeys,
     recipients: Sequence[RecipientCertificate],
+    keks: KekRing | None = None,
 ) -> Sealed:
-    """Encrypt ``payload`` to every recipient and sign the result as ``sender``."""
+    """Encrypt ``payload`` to every recipient and sign the result as ``sender``.
+
+    ``keks`` (the node's KekRing) lets consecutive messages to one recipient share a sealed KEK;
+    without it every call seals a fresh KEK per recipient.
+    """
     if header.sender != sender.participant:
         raise SenderMismatch(f"header sender {header.sender!r} is not {sender.participant!r}")
     names = [r.participant for r in recipients]
@@ -418,16 +562,19 @@ def seal(
     header_bytes = header.SerializeToString(deterministic=True)
     content_key, salt, nonce = os.urandom(_KEY_LEN), os.urandom(_SALT_LEN), os.urandom(_NONCE_LEN)
     salted = salt + payload
-    info = _sha256(header_bytes)
+    header_sha256 = _sha256(header_bytes)
+    wraps = []
+    for r in recipients:
+        kek = keks._take(sender.participant, r) if keks is not None else _new_kek(sender.participant, r, 0.0)
+        wrap_nonce = os.urandom(_NONCE_LEN)
+        wrapped = kek.aead.encrypt(wrap_nonce, content_key, _cek_aad(header_sha256, r.sha256, r.participant))
+        wraps.append(KeyWrap(recipient=r.participant, certificate_sha256=r.sha256,
+                             wrapped_key=wrap_nonce + wrapped, sealed_kek=kek.sealed))
     envelope = Envelope(
         header=header_bytes,
         nonce=nonce,
         ciphertext=AESGCM(content_key).encrypt(nonce, salted, header_bytes),
-        key_wraps=[
-            KeyWrap(recipient=r.participant, certificate_sha256=r.sha256,
-                    wrapped_key=_SUITE.encrypt(content_key, r.public_key, info=info))
-            for r in recipients
-        ],
+        key_wraps=wraps,
         content_commitment=_sha256(salted),
     )
     return sign_envelope(envelope, sender)
@@ -463,9 +610,14 @@ def _parse(data: bytes) -> tuple[Envelope, EnvelopeHeader]:
         raise MalformedEnvelope("key wraps do not match header.recipients")
     if len(set(header.recipients)) != len(header.recipients):
         raise MalformedEnvelope("header.recipients lists a participant twice")
+    kek_form = _kek_form(envelope)
     for kw in envelope.key_wraps:
-        if len(kw.certificate_sha256) != _DIGEST_LEN or len(kw.wrapped_key) != _WRAPPED_LEN:
-            raise MalformedEnvelope(f"key wrap for {kw.recipient} has the wrong length")
+        if kek_form:
+            wrong = len(kw.sealed_kek) != _HPKE_SEALED_LEN or len(kw.wrapped_key) != _KEK_WRAPPED_LEN
+        else:
+            wrong = len(kw.wrapped_key) != _HPKE_SEALED_LEN
+        if len(kw.certificate_sha256) != _DIGEST_LEN or wrong:
+            raise MalformedEnvelope(f"key wrap for {kw.recipient} has the wrong length (or mixes key wrap forms)")
     return envelope, header
 
 
@@ -496,7 +648,12 @@ def open(data: bytes, recipient: ParticipantKeys, trust: TrustStore, at: dt.date
     if wrap is None:
         raise NotARecipient(f"{recipient.participant} (with this encryption certificate) is not a recipient")
     try:
-        content_key = _SUITE.decrypt(wrap.wrapped_key, recipient.encryption_key, info=_sha256(envelope.header))
+        if wrap.sealed_kek:
+            kek = _OPENED_KEKS.open(recipient, verified.header.sender, wrap.sealed_kek)
+            aad = _cek_aad(_sha256(envelope.header), wrap.certificate_sha256, wrap.recipient)
+            content_key = kek.decrypt(wrap.wrapped_key[:_NONCE_LEN], wrap.wrapped_key[_NONCE_LEN:], aad)
+        else:
+            content_key = _SUITE.decrypt(wrap.wrapped_key, recipient.encryption_key, info=_sha256(envelope.header))
         salted = AESGCM(content_key).decrypt(envelope.nonce, envelope.ciphertext, envelope.header)
     except (InvalidTag, ValueError) as exc:
         raise DecryptionFailed(f"cannot decrypt for {recipient.participant}") from exc

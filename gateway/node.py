@@ -38,6 +38,8 @@ class Node:
     authenticator: Authenticator
     _recipient_certs: dict[str, envelope.RecipientCertificate] = field(default_factory=dict)
     metrics: NodeMetrics = field(default_factory=NodeMetrics)
+    # This process's key-encryption keys for sealing ([envelope]); memory only, fresh on every start.
+    keks: envelope.KekRing = field(default_factory=envelope.KekRing)
 
     @property
     def name(self) -> str:
@@ -69,8 +71,9 @@ class Node:
             trust, issuer=cfg.tokens.issuer, audience=cfg.tokens.audience,
             token_certificate=cfg.tokens.signing_certificate, max_lifetime_s=cfg.tokens.max_lifetime_s,
             leeway_s=cfg.tokens.leeway_s)
+        keks = envelope.KekRing(cfg.envelope.kek_max_messages, cfg.envelope.kek_max_age_s)
         return cls(config=cfg, directory=directory, trust=trust, store=store, keys=keys,
-                   router=Router(directory, store), authenticator=authenticator)
+                   router=Router(directory, store), authenticator=authenticator, keks=keks)
 
     def keys_of(self, participant: str) -> envelope.ParticipantKeys:
         keys = self.keys.get(participant)

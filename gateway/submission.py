@@ -181,7 +181,7 @@ class Submitter:
             expires_at=_ts(expires), source_format=req.format, routing_attributes=decision.attributes)
         payload = doc.SerializeToString(deterministic=True)
         certs = [node.recipient_certificate(r) for r in decision.recipients]
-        sealed = envelope.seal(header, payload, keys, certs)
+        sealed = envelope.seal(header, payload, keys, certs, node.keks)
         routes = tuple(NewDelivery(r, route_for(router.directory, r, node.name)) for r in decision.recipients)
         msg = NewMessage(
             message_id=message_id, conversation_id=conversation_id, in_reply_to=req.in_reply_to, sender=sender,

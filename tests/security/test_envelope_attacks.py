@@ -9,7 +9,7 @@ import pytest
 
 from gateway import audit, envelope
 from gateway.api.swg.v1 import envelope_pb2, exchange_pb2
-from gateway.errors import BadSignature, EnvelopeError, NotARecipient, SenderMismatch
+from gateway.errors import BadSignature, DecryptionFailed, EnvelopeError, NotARecipient, SenderMismatch
 from gateway.store import NewDelivery, NewMessage
 from gateway.store.states import ACKNOWLEDGED, FAILED
 from tests.security.harness import CUSTOMS, POST, TAX, SecurityNode, submit_request
@@ -109,6 +109,27 @@ def test_recipient_swap_is_detected(secnode: SecurityNode) -> None:
     env.key_wraps[0].recipient = TAX
     swapped = env.SerializeToString(deterministic=True)
     refused("envelope", BadSignature, lambda: envelope.open(swapped, node.keys[TAX], node.trust))
+
+
+def test_a_key_wrap_moved_between_envelopes_of_one_kek_window_is_refused(secnode: SecurityNode) -> None:
+    """Two messages of one sender to one recipient share a sealed KEK; a curious operator or a peer who
+    moves one message's key wrap into the other (or swaps the sealed KEKs) gets nothing delivered."""
+    post = secnode.client(POST)
+    node = secnode.runner.node
+    first, second = (stored_envelope(secnode, post.exchange.Submit(submit_request(), metadata=post.metadata,
+                                                                   timeout=30).message_id) for _ in range(2))
+    a, b = envelope_pb2.Envelope.FromString(first), envelope_pb2.Envelope.FromString(second)
+    wrap_a = next(kw for kw in a.key_wraps if kw.recipient == CUSTOMS)
+    wrap_b = next(kw for kw in b.key_wraps if kw.recipient == CUSTOMS)
+    assert wrap_a.sealed_kek == wrap_b.sealed_kek and wrap_a.wrapped_key != wrap_b.wrapped_key  # one KEK window
+    wrap_b.wrapped_key = wrap_a.wrapped_key
+    moved = b.SerializeToString(deterministic=True)
+    refused("envelope", BadSignature, lambda: envelope.open(moved, node.keys[CUSTOMS], node.trust))
+    refused("envelope", BadSignature, lambda: envelope.verify(moved, node.trust))
+    # Only the sender's own key could re-sign it; even then the wrap does not open in this envelope.
+    resigned = envelope.sign_envelope(b, secnode.fed.keys(POST)).data
+    refused("envelope", DecryptionFailed, lambda: envelope.open(resigned, node.keys[CUSTOMS], node.trust))
+    assert envelope.open(first, node.keys[CUSTOMS], node.trust).header.message_id
 
 
 def test_replayed_envelope_after_delivery_is_not_delivered_again(secnode: SecurityNode) -> None:

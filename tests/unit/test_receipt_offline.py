@@ -71,24 +71,45 @@ def verify_jws(token: str, typ: str) -> tuple[dict, bytes, x509.Certificate]:
     return header, obj.payload, cert
 
 
+def manifest(envelope: Envelope) -> bytes:
+    """Section 1 of docs/evidence.md: v2 when the key wraps carry sealed KEKs, v1 (older envelopes) otherwise."""
+    kek_form = any(kw.sealed_kek for kw in envelope.key_wraps)
+    wraps = []
+    for kw in envelope.key_wraps:
+        entry = {"r": kw.recipient, "c": b64url(kw.certificate_sha256), "w": b64url(hashlib.sha256(kw.wrapped_key).digest())}
+        if kek_form:
+            entry["k"] = b64url(hashlib.sha256(kw.sealed_kek).digest())
+        wraps.append(entry)
+    return jcs({
+        "v": 2 if kek_form else 1,
+        "hdr": b64url(hashlib.sha256(envelope.header).digest()),
+        "nonce": b64url(envelope.nonce),
+        "ct": b64url(hashlib.sha256(envelope.ciphertext).digest()),
+        "kw": wraps,
+        "cc": b64url(envelope.content_commitment),
+    })
+
+
 def test_envelope_signature_and_manifest(offline_evidence: Path) -> None:
     data = (offline_evidence / "envelope.bin").read_bytes()
     envelope = Envelope.FromString(data)
     _, payload, cert = verify_jws(envelope.signature, "swg-envelope+jws")
-    expected = jcs({
-        "v": 1,
-        "hdr": b64url(hashlib.sha256(envelope.header).digest()),
-        "nonce": b64url(envelope.nonce),
-        "ct": b64url(hashlib.sha256(envelope.ciphertext).digest()),
-        "kw": [{"r": kw.recipient, "c": b64url(kw.certificate_sha256), "w": b64url(hashlib.sha256(kw.wrapped_key).digest())}
-               for kw in envelope.key_wraps],
-        "cc": b64url(envelope.content_commitment),
-    })
-    assert payload == expected
+    assert all(len(kw.sealed_kek) == 80 and len(kw.wrapped_key) == 60 for kw in envelope.key_wraps)  # KEK form
+    assert payload == manifest(envelope)
+    assert json.loads(payload)["v"] == 2
     from gateway.api.swg.v1.envelope_pb2 import EnvelopeHeader
 
     header = EnvelopeHeader.FromString(envelope.header)
+    assert [kw.recipient for kw in envelope.key_wraps] == list(header.recipients)
     assert check_certificate(cert, offline_evidence, dt.datetime.now(dt.timezone.utc)) == header.sender
+
+
+def test_a_swapped_sealed_kek_no_longer_matches_the_signed_manifest(offline_evidence: Path) -> None:
+    envelope = Envelope.FromString((offline_evidence / "envelope.bin").read_bytes())
+    _, payload, _ = verify_jws(envelope.signature, "swg-envelope+jws")
+    first, second = envelope.key_wraps
+    first.sealed_kek, second.sealed_kek = second.sealed_kek, first.sealed_kek
+    assert payload != manifest(envelope)
 
 
 def test_content_commitment_reveal(offline_evidence: Path) -> None:

@@ -41,14 +41,16 @@ class EnvelopeHeader(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., in_reply_to: _Optional[str] = ..., sender: _Optional[str] = ..., recipients: _Optional[_Iterable[str]] = ..., document_type: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source_format: _Optional[str] = ..., routing_attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class KeyWrap(_message.Message):
-    __slots__ = ("recipient", "certificate_sha256", "wrapped_key")
+    __slots__ = ("recipient", "certificate_sha256", "wrapped_key", "sealed_kek")
     RECIPIENT_FIELD_NUMBER: _ClassVar[int]
     CERTIFICATE_SHA256_FIELD_NUMBER: _ClassVar[int]
     WRAPPED_KEY_FIELD_NUMBER: _ClassVar[int]
+    SEALED_KEK_FIELD_NUMBER: _ClassVar[int]
     recipient: str
     certificate_sha256: bytes
     wrapped_key: bytes
-    def __init__(self, recipient: _Optional[str] = ..., certificate_sha256: _Optional[bytes] = ..., wrapped_key: _Optional[bytes] = ...) -> None: ...
+    sealed_kek: bytes
+    def __init__(self, recipient: _Optional[str] = ..., certificate_sha256: _Optional[bytes] = ..., wrapped_key: _Optional[bytes] = ..., sealed_kek: _Optional[bytes] = ...) -> None: ...
 
 class Envelope(_message.Message):
     __slots__ = ("header", "nonce", "ciphertext", "key_wraps", "content_commitment", "signature")
