@@ -25,6 +25,8 @@ PARTICIPANT_ID = re.compile(r"^[A-Z]{2}/[A-Z]+/[A-Z0-9_-]+$")
 NODE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 ADDRESS = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$")
 MAX_PROCESSES = 16
+DEFAULT_GROUP_COMMIT_WAIT_MS = 4.0
+MAX_GROUP_COMMIT_WAIT_MS = 50.0
 # A KEK wraps content keys with random 96-bit AES-GCM nonces: stay far below 2^32 wraps per key.
 MAX_KEK_MESSAGES = 1_000_000
 MAX_KEK_AGE_S = 86_400
@@ -118,6 +120,8 @@ class NodeConfig:
     # SQLite only: cap on database pages (PRAGMA max_page_count); 0 = no cap. Reaching it refuses
     # submits RESOURCE_EXHAUSTED like a full disk, which is how the fault tests simulate one.
     database_max_pages: int = 0
+    # How long the writer may hold a commit for submits still on their way (gateway.store.engine.Writer).
+    database_group_commit_wait_ms: float = DEFAULT_GROUP_COMMIT_WAIT_MS
     audit: AuditSettings = field(default_factory=AuditSettings)
     envelope: EnvelopeSettings = field(default_factory=EnvelopeSettings)
     # The federation CA's detached JWS over the directory file (default: <directory>.jws beside it).
@@ -358,8 +362,12 @@ def load_node_config(path: str | Path) -> NodeConfig:
     )
 
     db = r.table(data, "database")
-    r.unknown(db, {"url", "auto_migrate", "busy_timeout_ms", "max_pages"}, "database.")
+    r.unknown(db, {"url", "auto_migrate", "busy_timeout_ms", "max_pages", "group_commit_wait_ms"}, "database.")
     busy_timeout_ms = r.num(db, "busy_timeout_ms", "database.", 30_000)
+    group_commit_wait_ms = r.num(db, "group_commit_wait_ms", "database.", DEFAULT_GROUP_COMMIT_WAIT_MS, integer=False)
+    if group_commit_wait_ms > MAX_GROUP_COMMIT_WAIT_MS:
+        r.problem("database.group_commit_wait_ms", f"must be <= {MAX_GROUP_COMMIT_WAIT_MS} (it adds to submit latency)")
+        group_commit_wait_ms = DEFAULT_GROUP_COMMIT_WAIT_MS
     max_pages = r.num(db, "max_pages", "database.", 0)
     url = r.str_(db, "url", "database.")
     if url and not (url.startswith("sqlite") or url.startswith("postgresql")):
@@ -466,6 +474,7 @@ def load_node_config(path: str | Path) -> NodeConfig:
         database_url=_database_url(url, path.parent), database_auto_migrate=auto_migrate, tls=tls_settings,
         tokens=tokens, limits=limits, delivery=delivery, participants=tuple(participants), log_level=level,
         database_busy_timeout_ms=busy_timeout_ms, database_max_pages=max_pages,
+        database_group_commit_wait_ms=group_commit_wait_ms,
         audit=audit_settings, envelope=envelope_settings,
         directory_signature=directory_signature or signature_path(directory),
         allow_unsigned_directory=allow_unsigned, directory_poll_s=directory_poll_s, processes=processes,

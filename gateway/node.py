@@ -64,7 +64,7 @@ class Node:
         if problems:
             raise ConfigError(problems)
         store = Store(cfg.database_url, busy_timeout_ms=cfg.database_busy_timeout_ms,
-                      max_pages=cfg.database_max_pages)
+                      max_pages=cfg.database_max_pages, group_commit_wait_ms=cfg.database_group_commit_wait_ms)
         if create_schema if create_schema is not None else cfg.database_auto_migrate:
             store.create_schema()
         authenticator = Authenticator(

@@ -274,14 +274,15 @@ class AssistanceCaseRecord:
 
 
 class Store:
-    def __init__(self, url: str, *, busy_timeout_ms: int = 30_000, max_pages: int = 0):
+    def __init__(self, url: str, *, busy_timeout_ms: int = 30_000, max_pages: int = 0,
+                 group_commit_wait_ms: float = 4.0):
         self.url = url
         self.dialect = "sqlite" if is_sqlite(url) else "postgresql"
         self._write_engine, self._read_engine = make_engines(url, busy_timeout_ms=busy_timeout_ms,
                                                              max_pages=max_pages)
         self.writer = Writer(self._write_engine,
                              before_batch=None if self.dialect == "sqlite" else lock_audit_head,
-                             new_buffer=BatchBuffer, gather_wait_s=0.004)
+                             new_buffer=BatchBuffer, gather_wait_s=group_commit_wait_ms / 1000)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 

@@ -112,3 +112,31 @@ def test_the_writer_holds_a_commit_for_an_announced_op_and_not_when_it_is_withdr
     # Announced and withdrawn without an op: the batch commits without waiting out the 60 s.
     assert alone.result(10) is not None
     writer.close()
+
+
+def test_the_gathering_wait_is_a_validated_setting_that_reaches_the_writer(tmp_path: Path) -> None:
+    from gateway.config import load_node_config
+    from gateway.errors import ConfigError
+    from gateway.node import Node
+    from tests.support.nodes import free_port, write_directory, write_node_config
+    from tests.support.pki import make_federation
+
+    federation = make_federation(tmp_path / "pki")
+    directory = write_directory(federation, tmp_path, {"de-node": free_port(), "fr-node": free_port()})
+    config = write_node_config(federation, tmp_path, "de-node", free_port(), directory)
+    text = config.read_text()
+    assert "[database]\n" in text
+    assert load_node_config(config).database_group_commit_wait_ms == 4.0
+    for bad, problem in (("-1", "must be >= 0"), ("60", "must be <= 50.0 (it adds to submit latency)"),
+                         ('"4ms"', "must be a number")):
+        config.write_text(text.replace("[database]\n", f"[database]\ngroup_commit_wait_ms = {bad}\n"))
+        with pytest.raises(ConfigError) as info:
+            load_node_config(config)
+        assert [(p.field, p.description) for p in info.value.problems] == [
+            ("database.group_commit_wait_ms", problem)], bad
+    config.write_text(text.replace("[database]\n", "[database]\ngroup_commit_wait_ms = 0.5\n"))
+    node = Node.load(config)
+    try:
+        assert node.store.writer._gather_wait_s == 0.0005
+    finally:
+        node.close()
