@@ -97,22 +97,25 @@ class Load:
         self.max_items = int(spec.get("items", 0)) or None
         self.sent = 0
 
-    def channel(self, participant: str) -> grpc.aio.Channel:
-        if participant not in self.channels:
+    def channel(self, participant: str, i: int = 0) -> grpc.aio.Channel:
+        """The participant's ``i``-th connection (mod ``connections``): several TCP connections let the
+        kernel spread the load over a node's worker processes (SO_REUSEPORT balances connections)."""
+        key = f"{participant}#{i % max(1, int(self.spec.get('connections', 1)))}"
+        if key not in self.channels:
             p = self.spec["participants"][participant]
             creds = grpc.ssl_channel_credentials(
                 root_certificates=Path(self.spec["ca"]).read_bytes(), private_key=Path(p["key"]).read_bytes(),
                 certificate_chain=Path(p["cert"]).read_bytes())
-            # A channel per participant: a distinct option keeps gRPC from sharing one connection among them.
-            self.channels[participant] = grpc.aio.secure_channel(
-                self.spec["address"], creds, options=CHANNEL_OPTIONS + [("swg.bench.participant", participant)])
-        return self.channels[participant]
+            # A distinct option per channel keeps gRPC from sharing one connection among them.
+            self.channels[key] = grpc.aio.secure_channel(
+                self.spec["address"], creds, options=CHANNEL_OPTIONS + [("swg.bench.channel", key)])
+        return self.channels[key]
 
     def metadata(self, participant: str) -> tuple[tuple[str, str], ...]:
         return (("authorization", f"Bearer {self.spec['participants'][participant]['token']}"),)
 
-    def exchange(self, participant: str) -> exchange_pb2_grpc.ExchangeStub:
-        return exchange_pb2_grpc.ExchangeStub(self.channel(participant))
+    def exchange(self, participant: str, i: int = 0) -> exchange_pb2_grpc.ExchangeStub:
+        return exchange_pb2_grpc.ExchangeStub(self.channel(participant, i))
 
     def request(self) -> exchange_pb2.SubmitRequest:
         return exchange_pb2.SubmitRequest(format="upu.itmatt.v1", content=self.docs.next())
@@ -155,26 +158,26 @@ class Load:
 
     # --- scenarios ---------------------------------------------------------------------------------------
 
-    async def closed_loop(self, call: Callable[[], Awaitable[None]]) -> None:
-        async def worker() -> None:
+    async def closed_loop(self, call: Callable[[int], Awaitable[None]]) -> None:
+        async def worker(i: int) -> None:
             while self.running():
                 t0 = time.perf_counter()
                 try:
-                    await call()
+                    await call(i)
                 except grpc.RpcError as exc:
                     self.meter.error(f"{exc.code().name}: {exc.details()}")
                     continue
                 self.meter.record(t0)
 
-        await asyncio.gather(*(worker() for _ in range(int(self.spec["concurrency"]))))
+        await asyncio.gather(*(worker(i) for i in range(int(self.spec["concurrency"]))))
 
     async def echo(self) -> None:
-        channel = self.channel(self.spec["sender"])
-        echo = channel.unary_unary(ECHO_METHOD)
+        n = max(1, int(self.spec.get("connections", 1)))
+        echoes = [self.channel(self.spec["sender"], i).unary_unary(ECHO_METHOD) for i in range(n)]
         md = self.metadata(self.spec["sender"])
 
-        async def call() -> None:
-            await echo(self.request().SerializeToString(), metadata=md, timeout=30)
+        async def call(i: int) -> None:
+            await echoes[i % n](self.request().SerializeToString(), metadata=md, timeout=30)
 
         await self.timed(lambda: self.closed_loop(call))
 
@@ -182,21 +185,23 @@ class Load:
         await self.timed(lambda: self._stream_submits(lambda _resp, t0: self.meter.record(t0), echo=True))
 
     async def submit_unary(self) -> None:
-        stub, md = self.exchange(self.spec["sender"]), self.metadata(self.spec["sender"])
+        n = max(1, int(self.spec.get("connections", 1)))
+        stubs, md = [self.exchange(self.spec["sender"], i) for i in range(n)], self.metadata(self.spec["sender"])
 
-        async def call() -> None:
-            await stub.Submit(self.request(), metadata=md, timeout=30)
+        async def call(i: int) -> None:
+            await stubs[i % n].Submit(self.request(), metadata=md, timeout=30)
 
         await self.timed(lambda: self.closed_loop(call))
 
     async def open_loop(self) -> None:
-        stub, md = self.exchange(self.spec["sender"]), self.metadata(self.spec["sender"])
+        n = max(1, int(self.spec.get("connections", 1)))
+        stubs, md = [self.exchange(self.spec["sender"], i) for i in range(n)], self.metadata(self.spec["sender"])
         rate = float(self.spec["rate"])
         tasks: set[asyncio.Task[None]] = set()
 
-        async def one(due: float) -> None:
+        async def one(due: float, i: int) -> None:
             try:
-                await stub.Submit(self.request(), metadata=md, timeout=30)
+                await stubs[i % n].Submit(self.request(), metadata=md, timeout=30)
             except grpc.RpcError as exc:
                 self.meter.error(f"{exc.code().name}: {exc.details()}")
                 return
@@ -209,7 +214,7 @@ class Load:
                 delay = due - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                t = asyncio.create_task(one(due))
+                t = asyncio.create_task(one(due, i))
                 tasks.add(t)
                 t.add_done_callback(tasks.discard)
                 i += 1
@@ -223,17 +228,20 @@ class Load:
         bytes), ``concurrency`` requests in flight in all; returns the number of requests sent."""
         streams = max(1, int(self.spec.get("streams", 4)))
         window = max(1, int(self.spec["concurrency"]) // streams)
-        stub, md = self.exchange(self.spec["sender"]), self.metadata(self.spec["sender"])
-        if echo:
-            open_call = self.channel(self.spec["sender"]).stream_stream(ECHO_STREAM_METHOD)
-            encode: Callable[[exchange_pb2.SubmitRequest], Any] = exchange_pb2.SubmitRequest.SerializeToString
-        else:
-            open_call, encode = stub.SubmitStream, (lambda r: r)
+        md = self.metadata(self.spec["sender"])
+        encode: Callable[[exchange_pb2.SubmitRequest], Any] = (
+            exchange_pb2.SubmitRequest.SerializeToString if echo else (lambda r: r))
+
+        def open_call(i: int) -> Any:
+            if echo:
+                return self.channel(self.spec["sender"], i).stream_stream(ECHO_STREAM_METHOD)(metadata=md)
+            return self.exchange(self.spec["sender"], i).SubmitStream(metadata=md)
+
         sent = 0
 
-        async def one_stream() -> None:
+        async def one_stream(i: int) -> None:
             nonlocal sent
-            call = open_call(metadata=md)
+            call = open_call(i)
             free = asyncio.Semaphore(window)
             started: collections.deque[float] = collections.deque()
 
@@ -256,7 +264,7 @@ class Load:
             await asyncio.gather(writer(), reader())
 
         try:
-            await asyncio.gather(*(one_stream() for _ in range(streams)))
+            await asyncio.gather(*(one_stream(i) for i in range(streams)))
         except grpc.RpcError as exc:
             self.meter.error(f"{exc.code().name}: {exc.details()}")
         return sent

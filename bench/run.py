@@ -152,6 +152,7 @@ class Bench:
             "scenario": scenario, "address": f"127.0.0.1:{self.port}", "ca": str(self.fed.paths.ca_cert),
             "server_pid": server_pid, "duration_s": self.args.duration, "warmup_s": self.args.warmup,
             "concurrency": self.args.concurrency, "streams": self.args.streams, "rate": self.args.rate,
+            "connections": self.args.connections,
             "sender": SENDER, "receivers": list(RECEIVERS), "participants": self.participants(),
             "drain_s": self.args.drain, **self.extra_spec,
         }
@@ -213,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each (default 2)")
     p.add_argument("--concurrency", type=int, default=128, help="calls/requests in flight (default 128)")
     p.add_argument("--streams", type=int, default=4, help="SubmitStream calls sharing --concurrency (default 4)")
+    p.add_argument("--connections", type=int, default=4,
+                   help="TCP connections the sender's load is spread over (default 4; SO_REUSEPORT hands each "
+                        "to one node worker process)")
     p.add_argument("--rate", type=float, default=500.0, help="offered messages/s of open_loop (default 500)")
     p.add_argument("--drain", type=float, default=60.0, help="end_to_end: seconds allowed to drain (default 60)")
     p.add_argument("--database-url", default="", help="default: a fresh temp SQLite file per scenario; e.g. "
