@@ -152,7 +152,7 @@ class Bench:
             "scenario": scenario, "address": f"127.0.0.1:{self.port}", "ca": str(self.fed.paths.ca_cert),
             "server_pid": server_pid, "duration_s": self.args.duration, "warmup_s": self.args.warmup,
             "concurrency": self.args.concurrency, "streams": self.args.streams, "rate": self.args.rate,
-            "connections": self.args.connections,
+            "connections": getattr(self.args, "connections", 1),
             "sender": SENDER, "receivers": list(RECEIVERS), "participants": self.participants(),
             "drain_s": self.args.drain, **self.extra_spec,
         }
