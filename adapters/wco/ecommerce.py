@@ -229,7 +229,8 @@ class _Reader:
                     except ValueError as exc:
                         problems.append(Violation(where, str(exc)))
             elif kind in CODES:
-                if value in CODES[kind]:
+                # A list or object here is a schema violation (already reported), not a lookup key.
+                if isinstance(value, str) and value in CODES[kind]:
                     set_path(msg, sub, CODES[kind][value])
             elif kind == "bool":
                 if isinstance(value, bool):
