@@ -108,16 +108,30 @@ class Enum:
         self.to_text = {v: k for k, v in self.to_number.items()}
 
 
+# (message descriptor, dotted path) → (messages on the way, last field, whether it tracks presence):
+# the writers read the same few dozen paths from every document.
+_PLANS: dict[tuple[Any, str], tuple[tuple[str, ...], str, bool]] = {}
+
+
+def _plan(descriptor: Any, path: str) -> tuple[tuple[str, ...], str, bool]:
+    *heads, last = path.split(".")
+    for part in heads:
+        descriptor = descriptor.fields_by_name[part].message_type
+    return tuple(heads), last, descriptor.fields_by_name[last].has_presence
+
+
 def get_path(msg: Message, path: str) -> Any:
     """Value at dotted ``path``; None when a message on the way, or the field itself, is absent."""
-    parts = path.split(".")
-    for part in parts[:-1]:
+    key = (msg.DESCRIPTOR, path)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _PLANS[key] = _plan(msg.DESCRIPTOR, path)
+    heads, last, presence = plan
+    for part in heads:
         if not msg.HasField(part):
             return None
         msg = getattr(msg, part)
-    last = parts[-1]
-    fd = msg.DESCRIPTOR.fields_by_name[last]
-    if fd.has_presence and not msg.HasField(last):
+    if presence and not msg.HasField(last):
         return None
     return getattr(msg, last)
 

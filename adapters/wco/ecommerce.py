@@ -31,6 +31,7 @@ CODES: dict[str, dict[str, int]] = {
     "scheme": {"IPS_TN": 1, "EMSEVT": 2},
     "taxidtype": {"IOSS": 1, "VAT": 2, "EORI": 3, "OTHER": 4},
 }
+_CODE_NAMES = {kind: {number: code for code, number in codes.items()} for kind, codes in CODES.items()}
 CATEGORIES = [v.number for v in item_pb2.ItemCategory.DESCRIPTOR.values if v.number]
 
 # (JSON key, canonical sub-path, kind). Kinds: str, ts (RFC 3339 text), uint, bool, money ({Amount,
@@ -344,7 +345,7 @@ def _put(out: dict[str, Any], msg: Message, spec: list[tuple[str, str, str]]) ->
         elif kind == "ts":
             out[key] = format_timestamp(value)
         elif kind in CODES:
-            names = {v: k for k, v in CODES[kind].items()}
+            names = _CODE_NAMES[kind]
             if value not in names:
                 raise UnsupportedConversion(f"{sub}: value {value} has no code in {NAME}")
             out[key] = names[value]
