@@ -35,12 +35,13 @@ class Spec(tuple[tuple[str, str, str], ...]):
     precomputed once: the element names and the sub-paths split at their dots."""
 
     names: tuple[str, ...]
-    fields: tuple[tuple[str, str, str, tuple[str, ...]], ...]
+    #: (element name, kind, messages on the way to the field, the field)
+    fields: tuple[tuple[str, str, tuple[str, ...], str], ...]
 
     def __new__(cls, entries: Iterable[tuple[str, str, str]]) -> Spec:
         self = super().__new__(cls, tuple(entries))
         self.names = tuple(name for name, _, _ in self)
-        self.fields = tuple((name, sub, kind, tuple(sub.split("."))) for name, sub, kind in self)
+        self.fields = tuple((name, kind, tuple(sub.split(".")[:-1]), sub.split(".")[-1]) for name, sub, kind in self)
         self._tables: dict[str, dict[str, str]] = {}
         return self
 
@@ -67,6 +68,8 @@ def _tag_table(ns: str, allowed: tuple[str, ...], repeatable: tuple[str, ...]) -
 Kids = dict[str, list[etree._Element]]
 
 _UINT = re.compile(r"^\d{1,10}$")
+_BOOLS = {"true": True, "1": True, "false": False, "0": False}
+_SLOW = object()
 
 
 def parse_timestamp(text: str) -> Timestamp:
@@ -249,24 +252,39 @@ class Reader:
     def fill(self, msg: Message, canonical: str, xpath: str, kids: Kids, spec: Spec) -> None:
         """Fill the leaf fields of ``spec`` from ``kids``; record where each canonical field lives."""
         self.paths.add_scope(canonical, xpath, spec.table(self.prefix))
-        for name, _, kind, parts in spec.fields:
+        for name, kind, heads, last in spec.fields:
             found = kids.get(name)
             if not found:
                 continue
-            text = self.text(found[0], self.step(xpath, name)) if len(found[0]) or len(found[0].attrib) \
-                else (found[0].text or "").strip()
+            el = found[0]
+            text = self.text(el, self.step(xpath, name)) if len(el) or len(el.attrib) else (el.text or "").strip()
             if not text:
                 continue
-            value: Any = text if kind == "str" else self.convert(text, kind, self.step(xpath, name))
-            if value is None:
-                continue
+            if kind == "str":
+                value: Any = text
+            else:
+                value = self._quick(text, kind)
+                if value is _SLOW:
+                    # Anything unusual (and every timestamp) goes the long way, which names the element.
+                    value = self.convert(text, kind, self.step(xpath, name))
+                    if value is None:
+                        continue
             target = msg
-            for part in parts[:-1]:
+            for part in heads:
                 target = getattr(target, part)
             if isinstance(value, Message):
-                getattr(target, parts[-1]).CopyFrom(value)
+                getattr(target, last).CopyFrom(value)
             else:
-                setattr(target, parts[-1], value)
+                setattr(target, last, value)
+
+    def _quick(self, text: str, kind: str) -> Any:
+        """The value of well-formed text for the common kinds, else _SLOW (never a problem here)."""
+        if kind == "uint":
+            return int(text) if _UINT.match(text) and int(text) <= 0xFFFFFFFF else _SLOW
+        if kind == "bool":
+            return _BOOLS.get(text, _SLOW)
+        enum = self.enums.get(kind)
+        return enum.to_number.get(text, _SLOW) if enum is not None else _SLOW
 
     def extensions(self, target: Any, canonical: str, xpath: str, kids: Kids) -> None:
         """``<Extensions><Extension Key="k">v</Extension>…</Extensions>`` into a map<string,string>."""
