@@ -7,8 +7,8 @@ Every document comes from outside the gateway, so parsing is hardened:
   parsing, and again on the parsed tree's docinfo, so XXE, billion laughs and quadratic blow-up via
   internal entities cannot happen;
 - a size limit (``max_bytes``, 4 MiB by default) is checked before anything else;
-- a depth limit (``max_depth``) is checked on the parsed tree by one compiled XPath (libxml2 itself refuses
-  anything deeper than 256 levels while parsing, so the tree handed to it is bounded);
+- a depth limit (``max_depth``) is checked on the parsed tree, by one compiled XPath for limits up to 256
+  (libxml2 itself refuses anything deeper than 256 levels while parsing);
 - the bytes must be UTF-8 (or declare UTF-8/US-ASCII) and contain no NUL byte.
 
 Every failure is a :class:`~adapters.errors.DocumentError` with path ``/`` and a clear reason.
@@ -102,6 +102,11 @@ def _parser() -> etree.XMLParser:
     return parser
 
 
+# Deeper limits than this are checked by a Python walk: their XPath would be long to compile, and
+# libxml2 (without huge_tree) refuses documents deeper than 256 levels anyway.
+_XPATH_MAX_DEPTH = 256
+
+
 @lru_cache(maxsize=8)
 def _too_deep(max_depth: int) -> etree.XPath:
     # True when an element at depth max_depth (the root is depth 1) has a child node that lxml would
@@ -111,8 +116,21 @@ def _too_deep(max_depth: int) -> etree.XPath:
     return etree.XPath(f"boolean(/{steps}[* or comment() or processing-instruction()])")
 
 
+def _walk_too_deep(root: etree._Element, max_depth: int) -> bool:
+    stack: list[tuple[etree._Element, int]] = [(root, 1)]
+    while stack:
+        el, depth = stack.pop()
+        if depth > max_depth:
+            return True
+        if isinstance(el.tag, str):
+            stack.extend((child, depth + 1) for child in el)
+    return False
+
+
 def _check_depth(root: etree._Element, max_depth: int) -> None:
-    if max_depth < 1 or _too_deep(max_depth)(root):
+    too_deep = (max_depth < 1 or _too_deep(max_depth)(root) if max_depth <= _XPATH_MAX_DEPTH
+                else _walk_too_deep(root, max_depth))
+    if too_deep:
         raise _fail(f"XML nesting is deeper than the limit of {max_depth} levels")
     # Entities are never declared (DOCTYPE is refused), so an entity reference node cannot appear; the
     # check stays as a guard should the parser settings ever change.

@@ -109,6 +109,16 @@ def test_depth_limit_counts_comments_and_allows_exactly_the_limit() -> None:
         parse_xml(b"<a>" * 20 + b"<b/>" + b"<a>" * 13 + b"</a>" * 33)
 
 
+@pytest.mark.parametrize("limit", [1, 5, 200, 256, 257, 1_000_000])
+def test_any_depth_limit_is_enforced_exactly(limit: int) -> None:
+    """Limits beyond what libxml2 parses (256 levels) are accepted as parameters, not an error."""
+    levels = min(limit, 200)
+    doc = b"<a>" * levels + b"</a>" * levels
+    assert parse_xml(doc, max_depth=limit) is not None
+    with pytest.raises(DocumentError, match=f"deeper than the limit of {levels - 1} levels"):
+        parse_xml(doc, max_depth=levels - 1)
+
+
 def test_a_refused_document_does_not_affect_the_next_parse() -> None:
     """The hardened parser is reused per thread: a failed parse must leave nothing behind."""
     for bad in (b"<x>&a;</x>", b"<x><y></x>", b"<a>" * 40 + b"</a>" * 40):
