@@ -29,7 +29,6 @@ from adapters.errors import UnsupportedConversion, Violation
 from adapters.paths import PathMap, join
 
 
-
 class Spec(tuple[tuple[str, str, str], ...]):
     """``(element name, canonical sub-path, kind)`` entries, in XSD order, with what the reader needs
     precomputed once: the element names and the sub-paths split at their dots."""
@@ -205,9 +204,6 @@ class Reader:
         return out
 
     def text(self, el: etree._Element, xpath: str) -> str:
-        if len(el) == 0 and not len(el.attrib):
-            text = el.text
-            return text.strip() if text else ""
         if any(isinstance(child.tag, str) for child in el):
             self.problem(xpath, "a value element must not contain elements")
         for attr in el.attrib:
