@@ -9,7 +9,7 @@ violation's canonical path into a path into the input document.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
@@ -19,11 +19,18 @@ _SEGMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?")
 
 
 class PathMap:
-    """Canonical path → input path; unknown paths fall back to their nearest recorded ancestor."""
+    """Canonical path → input path; unknown paths fall back to their nearest recorded ancestor.
+
+    Besides single entries, a decoder can record a *scope*: every field of one input element at once,
+    as a table of canonical sub-paths → path suffixes. Its paths are only built when a violation is
+    located, so a valid document (the common case) pays one dict insert per element, not one string
+    per field. A canonical path is expected to be recorded once, either as an entry or in one scope.
+    """
 
     def __init__(self, root: str = "/"):
         self.root = root
         self.entries: dict[str, str] = {}
+        self.scopes: dict[str, list[tuple[str, Mapping[str, str]]]] = {}
 
     def add(self, canonical: str, source: str) -> None:
         self.entries[canonical] = source
@@ -31,11 +38,30 @@ class PathMap:
     def setdefault(self, canonical: str, source: str) -> None:
         self.entries.setdefault(canonical, source)
 
+    def add_scope(self, canonical: str, source: str, table: Mapping[str, str]) -> None:
+        """Record ``join(canonical, sub)`` → ``source + table[sub]`` for every ``sub`` in ``table``."""
+        self.scopes.setdefault(canonical, []).append((source, table))
+
+    def _scoped(self, path: str) -> str | None:
+        cut = -1
+        while True:
+            owner, sub = (path[:cut], path[cut + 1:]) if cut >= 0 else ("", path)
+            for source, table in self.scopes.get(owner, ()):
+                if sub in table:
+                    return source + table[sub]
+            cut = path.find(".", cut + 1)
+            if cut < 0:
+                return None
+
     def locate(self, canonical: str) -> str:
         path = canonical
         while path:
             if path in self.entries:
                 return self.entries[path]
+            if self.scopes:
+                found = self._scoped(path)
+                if found is not None:
+                    return found
             cut = max(path.rfind("."), path.rfind("["))
             path = path[:cut] if cut > 0 else ""
         return self.root

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from stdnum.eu import oss
 from stdnum.exceptions import ValidationError as StdnumError
@@ -74,47 +75,49 @@ def ioss_problem(value: str) -> str | None:
 
 
 class _Checker:
+    """Collects violations. Checks take the parent's canonical path and the field name separately, so
+    that a path string is only built for a field that has a problem (valid documents are the rule)."""
+
     def __init__(self) -> None:
         self.problems: list[Violation] = []
 
     def add(self, path: str, reason: str) -> None:
         self.problems.append(Violation(path, reason))
 
-    def country(self, path: str, code: str) -> None:
+    def country(self, path: str, field: str, code: str) -> None:
         if code and not s10.is_country(code):
-            self.add(path, f"{code!r} is not an ISO 3166-1 alpha-2 country code")
+            self.add(join(path, field), f"{code!r} is not an ISO 3166-1 alpha-2 country code")
 
-    def currency(self, path: str, code: str) -> None:
+    def currency(self, path: str, field: str, code: str) -> None:
         if code and not s10.is_currency(code):
-            self.add(path, f"{code!r} is not an ISO 4217 currency code")
+            self.add(join(path, field), f"{code!r} is not an ISO 4217 currency code")
 
-    def decimal(self, path: str, text: str, *, positive: bool = False) -> None:
+    def decimal(self, path: str, field: str, text: str, *, positive: bool = False) -> None:
         if text:
             reason = decimal_problem(text, positive=positive)
             if reason:
-                self.add(path, reason)
+                self.add(join(path, field), reason)
 
     def money(self, path: str, parent: Message, field: str, *, positive: bool = False) -> None:
         if not parent.HasField(field):
             return
         money = getattr(parent, field)
-        mpath = join(path, field)
         if not money.amount:
-            self.add(join(mpath, "amount"), "amount is missing")
+            self.add(join(path, field + ".amount"), "amount is missing")
         else:
-            self.decimal(join(mpath, "amount"), money.amount, positive=positive)
+            self.decimal(path, field + ".amount", money.amount, positive=positive)
         if not money.currency:
-            self.add(join(mpath, "currency"), "currency is missing")
+            self.add(join(path, field + ".currency"), "currency is missing")
         else:
-            self.currency(join(mpath, "currency"), money.currency)
+            self.currency(path, field + ".currency", money.currency)
 
-    def s10(self, path: str, value: str) -> None:
+    def s10(self, path: str, field: str, value: str) -> None:
         if not value:
-            self.add(path, "S10 item identifier is missing")
+            self.add(join(path, field), "S10 item identifier is missing")
             return
         reason = s10.validate(value)
         if reason:
-            self.add(path, f"not a valid S10 item identifier: {reason}")
+            self.add(join(path, field), f"not a valid S10 item identifier: {reason}")
 
     def timestamp(self, path: str, parent: Message, field: str) -> None:
         if parent.HasField(field):
@@ -125,25 +128,24 @@ class _Checker:
 
 def _party(c: _Checker, path: str, party: common_pb2.Party) -> None:
     if party.HasField("address"):
-        c.country(join(path, "address.country_code"), party.address.country_code)
+        c.country(path, "address.country_code", party.address.country_code)
     for i, tax in enumerate(party.tax_ids):
-        tpath = join(path, "tax_ids", i)
         if tax.type not in _TAX_ID_TYPES:
-            c.add(join(tpath, "type"), f"unknown tax id type {tax.type}")
+            c.add(join(join(path, "tax_ids", i), "type"), f"unknown tax id type {tax.type}")
         if not tax.value:
-            c.add(join(tpath, "value"), "tax id value is missing")
+            c.add(join(join(path, "tax_ids", i), "value"), "tax id value is missing")
         elif tax.type == common_pb2.TAX_ID_TYPE_IOSS:
             reason = ioss_problem(tax.value)
             if reason:
-                c.add(join(tpath, "value"), reason)
+                c.add(join(join(path, "tax_ids", i), "value"), reason)
 
 
 def _item(c: _Checker, path: str, item: item_pb2.PostalItem, profile: str) -> None:
-    c.s10(join(path, "item_id"), item.item_id)
+    c.s10(path, "item_id", item.item_id)
     c.timestamp(path, item, "posted_at")
-    c.country(join(path, "origin_country"), item.origin_country)
-    c.country(join(path, "destination_country"), item.destination_country)
-    c.decimal(join(path, "gross_weight_kg"), item.gross_weight_kg, positive=True)
+    c.country(path, "origin_country", item.origin_country)
+    c.country(path, "destination_country", item.destination_country)
+    c.decimal(path, "gross_weight_kg", item.gross_weight_kg, positive=True)
     for field in ("insured_value", "postage", "declared_value", "dutiable_value"):
         c.money(path, item, field)
     if item.receptacle_id:
@@ -180,8 +182,8 @@ def _item(c: _Checker, path: str, item: item_pb2.PostalItem, profile: str) -> No
                 c.add(join(ppath, "hs_code"), f"HS code {piece.hs_code!r} must be 6 to 10 digits")
         elif sale:
             c.add(join(ppath, "hs_code"), "HS code (at least 6 digits) is required for a sale of goods")
-        c.decimal(join(ppath, "net_weight_kg"), piece.net_weight_kg, positive=True)
-        c.country(join(ppath, "origin_country"), piece.origin_country)
+        c.decimal(ppath, "net_weight_kg", piece.net_weight_kg, positive=True)
+        c.country(ppath, "origin_country", piece.origin_country)
         before = len(c.problems)
         c.money(ppath, piece, "value")
         if piece.HasField("value") and len(c.problems) == before:
@@ -232,7 +234,7 @@ def validate_inspection_batch(batch: inspection_pb2.InspectionResultBatch) -> li
         c.add("results", "the document carries no result")
     for i, result in enumerate(batch.results):
         path = join("", "results", i)
-        c.s10(join(path, "item_id"), result.item_id)
+        c.s10(path, "item_id", result.item_id)
         if result.outcome == 0:
             c.add(join(path, "outcome"), "decision (outcome) is missing")
         elif result.outcome not in _OUTCOMES:
@@ -242,7 +244,7 @@ def validate_inspection_batch(batch: inspection_pb2.InspectionResultBatch) -> li
         for j, tax in enumerate(result.taxes):
             tpath = join(path, "taxes", j)
             c.money(tpath, tax, "amount")
-            c.decimal(join(tpath, "rate"), tax.rate)
+            c.decimal(tpath, "rate", tax.rate)
             if tax.hs_code and not _HS.match(tax.hs_code):
                 c.add(join(tpath, "hs_code"), f"HS code {tax.hs_code!r} must be 6 to 10 digits")
         for j, rev in enumerate(result.revisions):
@@ -265,21 +267,56 @@ _NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff
 def text_problems(msg: Message, path: str = "") -> list[Violation]:
     """Every string field, at any depth, longer than MAX_TEXT_CHARS or holding control characters."""
     out: list[Violation] = []
-    for fd, value in msg.ListFields():
-        if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
-            continue
-        many = fd.is_repeated
-        values = list(value) if many else [value]
-        for i, v in enumerate(values):
-            fpath = join(path, fd.name, i if many else None)
-            if fd.type == fd.TYPE_STRING and len(v) > MAX_TEXT_CHARS:
-                out.append(Violation(fpath, f"text is {len(v)} characters, more than the limit of {MAX_TEXT_CHARS}"))
-            elif fd.type == fd.TYPE_STRING and _NOT_XML_CHAR.search(v):
-                bad = _NOT_XML_CHAR.search(v).group()  # type: ignore[union-attr]
-                out.append(Violation(fpath, f"text holds the control character U+{ord(bad):04X}"))
-            elif fd.type == fd.TYPE_MESSAGE:
-                out += text_problems(v, fpath)
+    _text_walk(msg, path, out)
     return out
+
+
+_SKIP, _STRING, _MESSAGE = 0, 1, 2
+_FIELD_KINDS: dict[FieldDescriptor, tuple[int, bool]] = {}
+
+
+def _field_kind(fd: FieldDescriptor) -> tuple[int, bool]:
+    """(kind, repeated) of a field, computed once per field: map fields are skipped (their entries are
+    not canonical data), strings are checked, messages are walked."""
+    kind = _FIELD_KINDS.get(fd)
+    if kind is None:
+        if fd.type == fd.TYPE_STRING:
+            code = _STRING
+        elif fd.type == fd.TYPE_MESSAGE and not fd.message_type.GetOptions().map_entry:
+            code = _MESSAGE
+        else:
+            code = _SKIP
+        kind = _FIELD_KINDS[fd] = (code, fd.is_repeated)
+    return kind
+
+
+def _text_problem(text: str) -> str:
+    if len(text) > MAX_TEXT_CHARS:
+        return f"text is {len(text)} characters, more than the limit of {MAX_TEXT_CHARS}"
+    bad = _NOT_XML_CHAR.search(text)
+    return f"text holds the control character U+{ord(bad.group()):04X}"  # type: ignore[union-attr]
+
+
+def _text_walk(msg: Message, path: str, out: list[Violation]) -> None:
+    # Paths are built for messages walked into and for strings with a problem only; the common case
+    # (a short, clean string) costs one length test and one regex search, inline.
+    search = _NOT_XML_CHAR.search
+    for fd, value in msg.ListFields():
+        code, many = _FIELD_KINDS.get(fd) or _field_kind(fd)
+        if code == _STRING:
+            if not many:
+                if len(value) > MAX_TEXT_CHARS or search(value):
+                    out.append(Violation(join(path, fd.name), _text_problem(value)))
+                continue
+            for i, text in enumerate(value):
+                if len(text) > MAX_TEXT_CHARS or search(text):
+                    out.append(Violation(join(path, fd.name, i), _text_problem(text)))
+        elif code == _MESSAGE:
+            if many:
+                for i, sub in enumerate(value):
+                    _text_walk(sub, join(path, fd.name, i), out)
+            else:
+                _text_walk(value, join(path, fd.name), out)
 
 
 def validate(document_type: str, msg: Message, *, profile: str = PROFILE_AED) -> list[Violation]:

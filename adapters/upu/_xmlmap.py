@@ -5,6 +5,11 @@ each fills: ``(element name, dotted canonical sub-path, kind)``. The reader chec
 or repeated elements, stray text/attributes), converts text, records where every canonical field lives
 (``PathMap``) and collects every problem; the writer emits the same elements in spec order, omitting
 fields that are absent. An empty element means "absent".
+
+Reading is on the hot path of every submit, so the reader does per element only what a valid document
+needs: child tags are matched against a precomputed ``{namespace}name`` table (no QName objects), and
+XPaths are built only for structural elements and for problems; a leaf's XPath is recorded as part of
+its parent's scope (``PathMap.add_scope``) and only spelled out when a violation is located.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from google.protobuf.message import Message
@@ -22,9 +28,47 @@ from lxml import etree
 from adapters.errors import UnsupportedConversion, Violation
 from adapters.paths import PathMap, join
 
-Spec = list[tuple[str, str, str]]
+
+class Spec(tuple[tuple[str, str, str], ...]):
+    """``(element name, canonical sub-path, kind)`` entries, in XSD order, with what the reader needs
+    precomputed once: the element names and the sub-paths split at their dots."""
+
+    names: tuple[str, ...]
+    #: (element name, kind, messages on the way to the field, the field)
+    fields: tuple[tuple[str, str, tuple[str, ...], str], ...]
+
+    def __new__(cls, entries: Iterable[tuple[str, str, str]]) -> Spec:
+        self = super().__new__(cls, tuple(entries))
+        self.names = tuple(name for name, _, _ in self)
+        self.fields = tuple((name, kind, tuple(sub.split(".")[:-1]), sub.split(".")[-1]) for name, sub, kind in self)
+        self._tables: dict[str, dict[str, str]] = {}
+        return self
+
+    def table(self, prefix: str) -> dict[str, str]:
+        """Canonical sub-path → XPath suffix; a dotted field's parent message points at its first element."""
+        table = self._tables.get(prefix)
+        if table is None:
+            table = {}
+            for name, sub, _ in self:
+                table[sub] = f"/{prefix}:{name}"
+            for name, sub, _ in self:
+                if "." in sub:
+                    table.setdefault(sub.rsplit(".", 1)[0], f"/{prefix}:{name}")
+            self._tables[prefix] = table
+        return table
+
+
+@lru_cache(maxsize=64)
+def _tag_table(ns: str, allowed: tuple[str, ...], repeatable: tuple[str, ...]) -> dict[str, tuple[str, bool]]:
+    """``{ns}name`` → (name, repeatable) for the allowed children of one element."""
+    return {f"{{{ns}}}{name}": (name, name in repeatable) for name in allowed}
+
+
+Kids = dict[str, list[etree._Element]]
 
 _UINT = re.compile(r"^\d{1,10}$")
+_BOOLS = {"true": True, "1": True, "false": False, "0": False}
+_SLOW = object()
 
 
 def parse_timestamp(text: str) -> Timestamp:
@@ -66,16 +110,30 @@ class Enum:
         self.to_text = {v: k for k, v in self.to_number.items()}
 
 
+# (message descriptor, dotted path) → (messages on the way, last field, whether it tracks presence):
+# the writers read the same few dozen paths from every document.
+_PLANS: dict[tuple[Any, str], tuple[tuple[str, ...], str, bool]] = {}
+
+
+def _plan(descriptor: Any, path: str) -> tuple[tuple[str, ...], str, bool]:
+    *heads, last = path.split(".")
+    for part in heads:
+        descriptor = descriptor.fields_by_name[part].message_type
+    return tuple(heads), last, descriptor.fields_by_name[last].has_presence
+
+
 def get_path(msg: Message, path: str) -> Any:
     """Value at dotted ``path``; None when a message on the way, or the field itself, is absent."""
-    parts = path.split(".")
-    for part in parts[:-1]:
+    key = (msg.DESCRIPTOR, path)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _PLANS[key] = _plan(msg.DESCRIPTOR, path)
+    heads, last, presence = plan
+    for part in heads:
         if not msg.HasField(part):
             return None
         msg = getattr(msg, part)
-    last = parts[-1]
-    fd = msg.DESCRIPTOR.fields_by_name[last]
-    if fd.has_presence and not msg.HasField(last):
+    if presence and not msg.HasField(last):
         return None
     return getattr(msg, last)
 
@@ -110,34 +168,39 @@ class Reader:
         self.problems.append(Violation(path, reason))
 
     def children(self, el: etree._Element, xpath: str, allowed: Iterable[str], repeatable: Iterable[str] = (),
-                 attributes: Iterable[str] = ()) -> dict[str, list[tuple[etree._Element, str]]]:
-        """Child elements by local name with their XPaths; records problems for anything unexpected."""
-        allowed = set(allowed)
-        repeatable = set(repeatable)
-        for attr in el.attrib:
-            if attr not in set(attributes):
-                self.problem(f"{xpath}/@{attr}", f"unexpected attribute {attr}")
-        if el.text and el.text.strip():
+                 attributes: Iterable[str] = ()) -> Kids:
+        """Child elements by local name, in document order; records problems for anything unexpected.
+
+        A child's XPath is ``step(xpath, name)``, or ``step(xpath, name, i + 1)`` for the i-th of a
+        repeatable name."""
+        tags = _tag_table(self.ns, tuple(allowed), tuple(repeatable))
+        if len(el.attrib):
+            for attr in el.attrib:
+                if attr not in set(attributes):
+                    self.problem(f"{xpath}/@{attr}", f"unexpected attribute {attr}")
+        text = el.text
+        if text and not text.isspace():
             self.problem(xpath, "unexpected text in a structured element")
-        out: dict[str, list[tuple[etree._Element, str]]] = {}
+        out: Kids = {}
         for child in el:
-            if child.tail and child.tail.strip():
+            tail = child.tail
+            if tail and not tail.isspace():
                 self.problem(xpath, "unexpected text in a structured element")
-            if not isinstance(child.tag, str):
+            hit = tags.get(child.tag)
+            if hit is None:
+                if isinstance(child.tag, str):
+                    qn = etree.QName(child)
+                    local = qn.localname if qn.namespace != self.ns else self.prefix + ":" + qn.localname
+                    self.problem(f"{xpath}/{local}", f"unexpected element {child.tag}")
                 continue
-            qn = etree.QName(child)
-            if qn.namespace != self.ns or qn.localname not in allowed:
-                where = f"{xpath}/{qn.localname if qn.namespace != self.ns else self.prefix + ':' + qn.localname}"
-                self.problem(where, f"unexpected element {child.tag}")
-                continue
-            name = qn.localname
-            got = out.setdefault(name, [])
-            if name in repeatable:
-                got.append((child, self.step(xpath, name, len(got) + 1)))
-            elif got:
-                self.problem(self.step(xpath, name), f"{name} appears more than once")
+            name, many = hit
+            got = out.get(name)
+            if got is None:
+                out[name] = [child]
+            elif many:
+                got.append(child)
             else:
-                got.append((child, self.step(xpath, name)))
+                self.problem(self.step(xpath, name), f"{name} appears more than once")
         return out
 
     def text(self, el: etree._Element, xpath: str) -> str:
@@ -182,43 +245,64 @@ class Reader:
         self.problem(xpath, f"{text!r} is not in the code list ({', '.join(enum.to_number)})")
         return None
 
-    def fill(self, msg: Message, canonical: str, xpath: str,
-             kids: dict[str, list[tuple[etree._Element, str]]], spec: Spec) -> None:
+    def fill(self, msg: Message, canonical: str, xpath: str, kids: Kids, spec: Spec) -> None:
         """Fill the leaf fields of ``spec`` from ``kids``; record where each canonical field lives."""
-        for name, sub, kind in spec:
+        self.paths.add_scope(canonical, xpath, spec.table(self.prefix))
+        for name, kind, heads, last in spec.fields:
             found = kids.get(name)
-            where = found[0][1] if found else self.step(xpath, name)
-            self.paths.add(join(canonical, sub), where)
-            if "." in sub:
-                self.paths.setdefault(join(canonical, sub.rsplit(".", 1)[0]), where)
             if not found:
                 continue
-            text = self.text(found[0][0], where)
-            if text == "":
+            el = found[0]
+            text = self.text(el, self.step(xpath, name)) if len(el) or len(el.attrib) else (el.text or "").strip()
+            if not text:
                 continue
-            value = self.convert(text, kind, where)
-            if value is not None:
-                set_path(msg, sub, value)
+            if kind == "str":
+                value: Any = text
+            else:
+                value = self._quick(text, kind)
+                if value is _SLOW:
+                    # Anything unusual (and every timestamp) goes the long way, which names the element.
+                    value = self.convert(text, kind, self.step(xpath, name))
+                    if value is None:
+                        continue
+            target = msg
+            for part in heads:
+                target = getattr(target, part)
+            if isinstance(value, Message):
+                getattr(target, last).CopyFrom(value)
+            else:
+                setattr(target, last, value)
 
-    def extensions(self, target: Any, canonical: str, xpath: str,
-                   kids: dict[str, list[tuple[etree._Element, str]]]) -> None:
+    def _quick(self, text: str, kind: str) -> Any:
+        """The value of well-formed text for the common kinds, else _SLOW (never a problem here)."""
+        if kind == "uint":
+            return int(text) if _UINT.match(text) and int(text) <= 0xFFFFFFFF else _SLOW
+        if kind == "bool":
+            return _BOOLS.get(text, _SLOW)
+        enum = self.enums.get(kind)
+        return enum.to_number.get(text, _SLOW) if enum is not None else _SLOW
+
+    def extensions(self, target: Any, canonical: str, xpath: str, kids: Kids) -> None:
         """``<Extensions><Extension Key="k">v</Extension>…</Extensions>`` into a map<string,string>."""
-        for ext_el, ext_path in kids.get("Extensions", []):
-            self.paths.add(join(canonical, "extensions"), ext_path)
-            entries = self.children(ext_el, ext_path, ["Extension"], ["Extension"])
-            for entry, entry_path in entries.get("Extension", []):
-                if len(entry):
-                    self.problem(entry_path, "an extension value must not contain elements")
-                key = entry.get("Key")
-                for attr in entry.attrib:
-                    if attr != "Key":
-                        self.problem(f"{entry_path}/@{attr}", f"unexpected attribute {attr}")
-                if not key:
-                    self.problem(entry_path, "extension without a Key attribute")
-                elif key in target:
-                    self.problem(f"{entry_path}/@Key", f"extension key {key!r} appears more than once")
-                else:
-                    target[key] = (entry.text or "").strip()
+        if "Extensions" not in kids:
+            return
+        ext_path = self.step(xpath, "Extensions")
+        self.paths.add(join(canonical, "extensions"), ext_path)
+        entries = self.children(kids["Extensions"][0], ext_path, ("Extension",), ("Extension",))
+        for i, entry in enumerate(entries.get("Extension", ())):
+            entry_path = self.step(ext_path, "Extension", i + 1)
+            if len(entry):
+                self.problem(entry_path, "an extension value must not contain elements")
+            key = entry.get("Key")
+            for attr in entry.attrib:
+                if attr != "Key":
+                    self.problem(f"{entry_path}/@{attr}", f"unexpected attribute {attr}")
+            if not key:
+                self.problem(entry_path, "extension without a Key attribute")
+            elif key in target:
+                self.problem(f"{entry_path}/@Key", f"extension key {key!r} appears more than once")
+            else:
+                target[key] = (entry.text or "").strip()
 
 
 class Writer:
@@ -290,4 +374,4 @@ def root_check(reader: Reader, root: etree._Element, name: str) -> bool:
     return True
 
 
-ExtractFn = Callable[[Message, str, str, dict[str, list[tuple[etree._Element, str]]]], None]
+ExtractFn = Callable[[Message, str, str, Kids], None]

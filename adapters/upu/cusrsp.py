@@ -25,73 +25,74 @@ ENUMS = {
                      for v in inspection_pb2.InspectionOutcome.DESCRIPTOR.values if v.number}),
 }
 
-HEAD: Spec = [
+HEAD = Spec([
     ("Id", "item_id", "str"),
     ("ClearanceDt", "decided_at", "ts"),
     ("DecisionCd", "outcome", "outcome"),
     ("SourceDecisionCd", "decision_code", "str"),
     ("CustomsRef", "customs_reference", "str"),
-]
-FEES: Spec = [
+])
+FEES = Spec([
     ("Dutiable", "dutiable", "bool"),
     ("TotalFee", "total_fee.amount", "str"),
     ("TotalFeeCurrencyCd", "total_fee.currency", "str"),
-]
-REASON: Spec = [
+])
+REASON = Spec([
     ("DecisionReasonCd", "code", "str"),
     ("DecisionReasonNm", "text", "str"),
-]
-TAX: Spec = [
+])
+TAX = Spec([
     ("Type", "type", "str"),
     ("Description", "description", "str"),
     ("Amount", "amount.amount", "str"),
     ("CurrencyCd", "amount.currency", "str"),
     ("Rate", "rate", "str"),
     ("HS", "hs_code", "str"),
-]
-REVISION: Spec = [
+])
+REVISION = Spec([
     ("Index", "content_index", "uint"),
     ("RevisedDescription", "revised_description", "str"),
     ("RevisedHS", "revised_hs_code", "str"),
     ("ImportRestrictions", "import_restrictions", "str"),
-]
-IMAGE: Spec = [
+])
+IMAGE = Spec([
     ("Uri", "uri", "str"),
     ("Sha256", "sha256", "hex"),
     ("MediaType", "media_type", "str"),
-]
+])
 GROUPS = [("DecisionReasons", "DecisionReason", "reasons", REASON),
           ("Taxes", "Tax", "taxes", TAX),
           ("ContentPieces", "ContentPiece", "revisions", REVISION)]
 # Element order of an Item (the XSD sequence).
-ORDER = ["Id", "ClearanceDt", "DecisionCd", "SourceDecisionCd", "CustomsRef", "DecisionReasons",
-         "Dutiable", "TotalFee", "TotalFeeCurrencyCd", "Taxes", "ContentPieces", "Image"]
+ORDER = ("Id", "ClearanceDt", "DecisionCd", "SourceDecisionCd", "CustomsRef", "DecisionReasons",
+         "Dutiable", "TotalFee", "TotalFeeCurrencyCd", "Taxes", "ContentPieces", "Image")
 
 
-def _names(spec: Spec) -> list[str]:
-    return [name for name, _, _ in spec]
+# An Item's own leaves: the head and the fee fields, read at once.
+ITEM_LEAVES = Spec(HEAD + FEES)
 
 
 def _read_result(r: Reader, res: inspection_pb2.InspectionResult, canonical: str, el: etree._Element,
                  xpath: str) -> None:
     kids = r.children(el, xpath, ORDER)
-    r.fill(res, canonical, xpath, kids, HEAD + FEES)
+    r.fill(res, canonical, xpath, kids, ITEM_LEAVES)
     for group, child, field, spec in GROUPS:
-        group_path = kids[group][0][1] if group in kids else r.step(xpath, group)
+        group_path = r.step(xpath, group)
         r.paths.add(join(canonical, field), group_path)
-        for group_el, _ in kids.get(group, []):
-            members = r.children(group_el, group_path, [child], [child])
-            for i, (member, member_path) in enumerate(members.get(child, [])):
+        for group_el in kids.get(group, ()):
+            members = r.children(group_el, group_path, (child,), (child,))
+            for i, member in enumerate(members.get(child, ())):
+                member_path = r.step(group_path, child, i + 1)
                 mcanon = join(canonical, field, i)
                 r.paths.add(mcanon, member_path)
                 r.fill(getattr(res, field).add(), mcanon, member_path,
-                       r.children(member, member_path, _names(spec)), spec)
-    image_path = kids["Image"][0][1] if "Image" in kids else r.step(xpath, "Image")
+                       r.children(member, member_path, spec.names), spec)
+    image_path = r.step(xpath, "Image")
     r.paths.add(join(canonical, "image"), image_path)
-    for image_el, _ in kids.get("Image", []):
+    for image_el in kids.get("Image", ()):
         res.image.SetInParent()
         r.fill(res.image, join(canonical, "image"), image_path,
-               r.children(image_el, image_path, _names(IMAGE)), IMAGE)
+               r.children(image_el, image_path, IMAGE.names), IMAGE)
 
 
 def decode_located(content: bytes) -> Decoded:
@@ -102,12 +103,13 @@ def decode_located(content: bytes) -> Decoded:
         raise DocumentError(r.problems, summary="not an upu.cusrsp.v1 document")
     top = f"/{PREFIX}:Cusrsp"
     r.paths.root = top
-    kids = r.children(root, top, ["Item"], ["Item"], attributes=["MessageRef"])
+    kids = r.children(root, top, ("Item",), ("Item",), attributes=("MessageRef",))
     batch.batch_reference = (root.get("MessageRef") or "").strip()
     r.paths.add("batch_reference", f"{top}/@MessageRef")
     r.paths.add("results", r.step(top, "Item"))
-    for i, (item_el, item_path) in enumerate(kids.get("Item", [])):
+    for i, item_el in enumerate(kids.get("Item", ())):
         canonical = join("", "results", i)
+        item_path = r.step(top, "Item", i + 1)
         r.paths.add(canonical, item_path)
         _read_result(r, batch.results.add(), canonical, item_el, item_path)
     return batch, r.paths.locate, r.problems

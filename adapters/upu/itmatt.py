@@ -26,7 +26,7 @@ ENUMS = {
     "taxidtype": Enum({"IOSS": 1, "VAT": 2, "EORI": 3, "OTHER": 4}),
 }
 
-ITEM_HEAD: Spec = [
+ITEM_HEAD = Spec([
     ("Id", "item_id", "str"),
     ("LocalId", "local_id", "str"),
     ("PostingDt", "posted_at", "ts"),
@@ -37,8 +37,8 @@ ITEM_HEAD: Spec = [
     ("MailSubclassCd", "mail_subclass", "str"),
     ("OrigCountryCd", "origin_country", "str"),
     ("DestCountryCd", "destination_country", "str"),
-]
-DECLARATION: Spec = [
+])
+DECLARATION = Spec([
     ("GrossWeight", "gross_weight_kg", "str"),
     ("HandlingClassCd", "handling_class", "str"),
     ("InsuredValue", "insured_value.amount", "str"),
@@ -53,8 +53,8 @@ DECLARATION: Spec = [
     ("DutiableInd", "dutiable", "bool"),
     ("DutiableValue", "dutiable_value.amount", "str"),
     ("DutiableValueCurrencyCd", "dutiable_value.currency", "str"),
-]
-PARTY: Spec = [
+])
+PARTY = Spec([
     ("Name", "name", "str"),
     ("FirstName", "first_name", "str"),
     ("LastName", "last_name", "str"),
@@ -67,13 +67,13 @@ PARTY: Spec = [
     ("Telephone", "telephone", "str"),
     ("Fax", "fax", "str"),
     ("Email", "email", "str"),
-]
-DOCUMENT: Spec = [
+])
+DOCUMENT = Spec([
     ("DocumentId", "document_id", "str"),
     ("DocumentName", "name", "str"),
     ("DocumentType", "type", "doctype"),
-]
-CONTENT: Spec = [
+])
+CONTENT = Spec([
     ("Index", "index", "uint"),
     ("Number", "quantity", "uint"),
     ("Description", "description", "str"),
@@ -82,13 +82,13 @@ CONTENT: Spec = [
     ("Amount", "value.amount", "str"),
     ("CurrencyCd", "value.currency", "str"),
     ("OrigCountryCd", "origin_country", "str"),
-]
-DISPATCH: Spec = [
+])
+DISPATCH = Spec([
     ("RecptclId", "receptacle_id", "str"),
     ("OrigOfficeCd", "origin_office", "str"),
     ("DestOfficeCd", "destination_office", "str"),
-]
-EVENT: Spec = [
+])
+EVENT = Spec([
     ("Scheme", "scheme", "scheme"),
     ("Code", "code", "str"),
     ("Dt", "occurred_at", "ts"),
@@ -98,20 +98,24 @@ EVENT: Spec = [
     ("RetentionReasonCd", "retention_reason", "str"),
     ("NonDeliveryReasonCd", "non_delivery_reason", "str"),
     ("NonDeliveryMeasureCd", "non_delivery_measure", "str"),
-]
-ITEM_GROUPS = ["Declaration", "Sender", "Recipient", "Documents", "ContentPieces", "Dispatch", "Events",
-               "Extensions"]
+])
+ITEM_GROUPS = ("Declaration", "Sender", "Recipient", "Documents", "ContentPieces", "Dispatch", "Events",
+               "Extensions")
 
 
-def _names(spec: Spec) -> list[str]:
-    return [name for name, _, _ in spec]
+_PARTY_CHILDREN = PARTY.names + ("IdRef",)
+_ITEM_CHILDREN = ITEM_HEAD.names + ITEM_GROUPS
+_MEMBERS = (("Documents", "Document", "documents", DOCUMENT, DOCUMENT.names),
+            ("ContentPieces", "ContentPiece", "contents", CONTENT, CONTENT.names),
+            ("Events", "Event", "events", EVENT, EVENT.names + ("Extensions",)))
 
 
 def _read_party(r: Reader, party: common_pb2.Party, canonical: str, el: etree._Element, xpath: str) -> None:
-    kids = r.children(el, xpath, _names(PARTY) + ["IdRef"], ["IdRef"])
+    kids = r.children(el, xpath, _PARTY_CHILDREN, ("IdRef",))
     r.fill(party, canonical, xpath, kids, PARTY)
     r.paths.add(join(canonical, "tax_ids"), r.step(xpath, "IdRef"))
-    for i, (ref, ref_path) in enumerate(kids.get("IdRef", [])):
+    for i, ref in enumerate(kids.get("IdRef", ())):
+        ref_path = r.step(xpath, "IdRef", i + 1)
         tax = party.tax_ids.add()
         tpath = join(canonical, "tax_ids", i)
         r.paths.add(tpath, ref_path)
@@ -131,37 +135,36 @@ def _read_party(r: Reader, party: common_pb2.Party, canonical: str, el: etree._E
 
 
 def _read_item(r: Reader, item: item_pb2.PostalItem, canonical: str, el: etree._Element, xpath: str) -> None:
-    kids = r.children(el, xpath, _names(ITEM_HEAD) + ITEM_GROUPS)
+    kids = r.children(el, xpath, _ITEM_CHILDREN)
     r.fill(item, canonical, xpath, kids, ITEM_HEAD)
+    decl_path = r.step(xpath, "Declaration")
     decl = kids.get("Declaration")
-    decl_path = decl[0][1] if decl else r.step(xpath, "Declaration")
-    r.fill(item, canonical, decl_path,
-           r.children(decl[0][0], decl_path, _names(DECLARATION)) if decl else {}, DECLARATION)
+    r.fill(item, canonical, decl_path, r.children(decl[0], decl_path, DECLARATION.names) if decl else {},
+           DECLARATION)
     for group, field in (("Sender", "sender"), ("Recipient", "addressee")):
-        r.paths.add(join(canonical, field), r.step(xpath, group))
-        for party_el, party_path in kids.get(group, []):
+        party_path = r.step(xpath, group)
+        r.paths.add(join(canonical, field), party_path)
+        for party_el in kids.get(group, ()):
             party = getattr(item, field)
             party.SetInParent()
             _read_party(r, party, join(canonical, field), party_el, party_path)
-    for group, child, field, spec in (("Documents", "Document", "documents", DOCUMENT),
-                                      ("ContentPieces", "ContentPiece", "contents", CONTENT),
-                                      ("Events", "Event", "events", EVENT)):
-        group_path = kids[group][0][1] if group in kids else r.step(xpath, group)
+    for group, child, field, spec, allowed in _MEMBERS:
+        group_path = r.step(xpath, group)
         r.paths.add(join(canonical, field), group_path)
-        for group_el, _ in kids.get(group, []):
-            members = r.children(group_el, group_path, [child], [child])
-            for i, (member, member_path) in enumerate(members.get(child, [])):
+        for group_el in kids.get(group, ()):
+            members = r.children(group_el, group_path, (child,), (child,))
+            for i, member in enumerate(members.get(child, ())):
+                member_path = r.step(group_path, child, i + 1)
                 target = getattr(item, field).add()
                 mcanon = join(canonical, field, i)
                 r.paths.add(mcanon, member_path)
-                allowed = _names(spec) + (["Extensions"] if field == "events" else [])
                 mkids = r.children(member, member_path, allowed)
                 r.fill(target, mcanon, member_path, mkids, spec)
                 if field == "events":
                     r.extensions(target.extensions, mcanon, member_path, mkids)
+    disp_path = r.step(xpath, "Dispatch")
     disp = kids.get("Dispatch")
-    disp_path = disp[0][1] if disp else r.step(xpath, "Dispatch")
-    r.fill(item, canonical, disp_path, r.children(disp[0][0], disp_path, _names(DISPATCH)) if disp else {},
+    r.fill(item, canonical, disp_path, r.children(disp[0], disp_path, DISPATCH.names) if disp else {},
            DISPATCH)
     r.extensions(item.extensions, canonical, xpath, kids)
 
@@ -174,12 +177,13 @@ def decode_located(content: bytes) -> Decoded:
         raise DocumentError(r.problems, summary="not an upu.itmatt.v1 document")
     top = f"/{PREFIX}:Itmatt"
     r.paths.root = top
-    kids = r.children(root, top, ["Item", "Extensions"], ["Item"], attributes=["MessageRef"])
+    kids = r.children(root, top, ("Item", "Extensions"), ("Item",), attributes=("MessageRef",))
     batch.batch_reference = (root.get("MessageRef") or "").strip()
     r.paths.add("batch_reference", f"{top}/@MessageRef")
     r.paths.add("items", r.step(top, "Item"))
-    for i, (item_el, item_path) in enumerate(kids.get("Item", [])):
+    for i, item_el in enumerate(kids.get("Item", ())):
         canonical = join("", "items", i)
+        item_path = r.step(top, "Item", i + 1)
         r.paths.add(canonical, item_path)
         _read_item(r, batch.items.add(), canonical, item_el, item_path)
     r.extensions(batch.extensions, "", top, kids)

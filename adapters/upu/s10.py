@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 import pycountry
 
@@ -38,14 +39,26 @@ def check_digit(serial: str) -> int:
     return {10: 0, 11: 5}.get(c, c)
 
 
+@cache
+def _country_codes() -> frozenset[str]:
+    # Built on first use, not at import: pycountry loads its database lazily, and node start-up
+    # should not pay for it before a document arrives.
+    return frozenset(country.alpha_2 for country in pycountry.countries)
+
+
+@cache
+def _currency_codes() -> frozenset[str]:
+    return frozenset(currency.alpha_3 for currency in pycountry.currencies)
+
+
 def is_country(code: str) -> bool:
     """Whether ``code`` is an ISO 3166-1 alpha-2 country code (pycountry's list)."""
-    return len(code) == 2 and code.isascii() and code.isupper() and pycountry.countries.get(alpha_2=code) is not None
+    return len(code) == 2 and code.isascii() and code.isupper() and code in _country_codes()
 
 
 def is_currency(code: str) -> bool:
     """Whether ``code`` is an ISO 4217 alphabetic currency code (pycountry's list)."""
-    return len(code) == 3 and code.isascii() and code.isupper() and pycountry.currencies.get(alpha_3=code) is not None
+    return len(code) == 3 and code.isascii() and code.isupper() and code in _currency_codes()
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ CODES: dict[str, dict[str, int]] = {
     "scheme": {"IPS_TN": 1, "EMSEVT": 2},
     "taxidtype": {"IOSS": 1, "VAT": 2, "EORI": 3, "OTHER": 4},
 }
+_CODE_NAMES = {kind: {number: code for code, number in codes.items()} for kind, codes in CODES.items()}
 CATEGORIES = [v.number for v in item_pb2.ItemCategory.DESCRIPTOR.values if v.number]
 
 # (JSON key, canonical sub-path, kind). Kinds: str, ts (RFC 3339 text), uint, bool, money ({Amount,
@@ -229,7 +230,8 @@ class _Reader:
                     except ValueError as exc:
                         problems.append(Violation(where, str(exc)))
             elif kind in CODES:
-                if value in CODES[kind]:
+                # A list or object here is a schema violation (already reported), not a lookup key.
+                if isinstance(value, str) and value in CODES[kind]:
                     set_path(msg, sub, CODES[kind][value])
             elif kind == "bool":
                 if isinstance(value, bool):
@@ -343,7 +345,7 @@ def _put(out: dict[str, Any], msg: Message, spec: list[tuple[str, str, str]]) ->
         elif kind == "ts":
             out[key] = format_timestamp(value)
         elif kind in CODES:
-            names = {v: k for k, v in CODES[kind].items()}
+            names = _CODE_NAMES[kind]
             if value not in names:
                 raise UnsupportedConversion(f"{sub}: value {value} has no code in {NAME}")
             out[key] = names[value]

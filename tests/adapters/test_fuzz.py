@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters import registry
-from adapters.errors import AdapterError
+from adapters.errors import AdapterError, DocumentError
 from tests.adapters import samples
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,6 +106,18 @@ def test_any_text_in_a_value(fmt: str, text: str) -> None:
     for ident in (b"RR123456785DE", b"EJ211039802AU"):
         base = base.replace(ident, escaped, 1)
     _decode_only_adapter_errors(fmt, base)
+
+
+@pytest.mark.parametrize("value", [[], ["INVOICE"], {}, {"a": 1}])
+@pytest.mark.parametrize(("where", "key"), [("AdditionalDocuments", "TypeCode"), ("Events", "Scheme")])
+def test_wco_code_given_as_list_or_object_is_a_document_error(where: str, key: str, value: object) -> None:
+    import json
+
+    doc = json.loads(VALID["wco.ecommerce.v1"])
+    doc["Items"][0][where] = [{key: value}]
+    with pytest.raises(DocumentError) as info:
+        registry.decode("wco.ecommerce.v1", json.dumps(doc).encode())
+    assert f"/Items/0/{where}/0/{key}" in [v.path for v in info.value.violations]
 
 
 def test_non_bytes_input_is_a_document_error() -> None:

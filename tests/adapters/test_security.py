@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from adapters import registry
@@ -96,6 +98,46 @@ def test_limits_are_parameters() -> None:
         parse_xml(doc, max_depth=2)
     with pytest.raises(DocumentError, match="limit of 10 bytes"):
         parse_xml(doc, max_bytes=10)
+
+
+def test_depth_limit_counts_comments_and_allows_exactly_the_limit() -> None:
+    at_limit = b"<a>" * 32 + b"</a>" * 32
+    assert parse_xml(at_limit) is not None
+    with pytest.raises(DocumentError, match="deeper than the limit of 32 levels"):
+        parse_xml(b"<a>" * 32 + b"<!-- one level too deep -->" + b"</a>" * 32)
+    with pytest.raises(DocumentError, match="deeper than the limit of 32 levels"):
+        parse_xml(b"<a>" * 20 + b"<b/>" + b"<a>" * 13 + b"</a>" * 33)
+
+
+@pytest.mark.parametrize("limit", [1, 5, 200, 256, 257, 1_000_000])
+def test_any_depth_limit_is_enforced_exactly(limit: int) -> None:
+    """Limits beyond what libxml2 parses (256 levels) are accepted as parameters, not an error."""
+    levels = min(limit, 200)
+    doc = b"<a>" * levels + b"</a>" * levels
+    assert parse_xml(doc, max_depth=limit) is not None
+    with pytest.raises(DocumentError, match=f"deeper than the limit of {levels - 1} levels"):
+        parse_xml(doc, max_depth=levels - 1)
+
+
+def test_a_refused_document_does_not_affect_the_next_parse() -> None:
+    """The hardened parser is reused per thread: a failed parse must leave nothing behind."""
+    for bad in (b"<x>&a;</x>", b"<x><y></x>", b"<a>" * 40 + b"</a>" * 40):
+        with pytest.raises(DocumentError):
+            parse_xml(bad)
+        assert parse_xml(b"<x><y>ok</y></x>").findtext("y") == "ok"
+
+
+def test_parsing_in_other_threads_is_just_as_strict() -> None:
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(_outcome, [XXE, deep_xml(40), b"<x><y>ok</y></x>"] * 4))
+    assert outcomes == [("error", "DOCTYPE"), ("error", "deeper"), ("ok", "ok")] * 4
+
+
+def _outcome(content: bytes) -> tuple[str, str]:
+    try:
+        return "ok", parse_xml(content).findtext("y") or ""
+    except DocumentError as exc:
+        return "error", "DOCTYPE" if "DOCTYPE" in str(exc) else "deeper" if "deeper" in str(exc) else str(exc)
 
 
 HOSTILE_JSON = {

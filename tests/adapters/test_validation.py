@@ -67,6 +67,27 @@ def test_repeated_single_element_and_duplicate_items() -> None:
     assert "more than once" in got["/itmatt:Itmatt/itmatt:Item[1]/itmatt:MailClassCd"]
 
 
+def test_violations_of_nested_and_absent_fields_point_where_their_element_belongs() -> None:
+    bad = (EXAMPLE
+           # item 1: insured value without its amount element
+           .replace(b"<itmatt:InsuredValue>50.00</itmatt:InsuredValue>", b"")
+           # item 1, sender: the address's country is not a country
+           .replace(b"<itmatt:CountryCd>DE</itmatt:CountryCd>", b"<itmatt:CountryCd>XX</itmatt:CountryCd>", 1)
+           # item 1, recipient: a second address line longer than any text field may be
+           .replace("<itmatt:AddressLine2>Bât. B</itmatt:AddressLine2>".encode(),
+                    b"<itmatt:AddressLine2>" + b"B" * 9000 + b"</itmatt:AddressLine2>")
+           # item 1, first event: a date-time that is not one
+           .replace(b"<itmatt:Dt>2026-11-28T10:00:00Z</itmatt:Dt>", b"<itmatt:Dt>yesterday</itmatt:Dt>"))
+    got = violations("upu.itmatt.v1", bad)
+    item1 = "/itmatt:Itmatt/itmatt:Item[1]"
+    assert got == {
+        f"{item1}/itmatt:Declaration/itmatt:InsuredValue": "amount is missing",
+        f"{item1}/itmatt:Sender/itmatt:CountryCd": "'XX' is not an ISO 3166-1 alpha-2 country code",
+        f"{item1}/itmatt:Recipient/itmatt:AddressLine2": "text is 9000 characters, more than the limit of 8192",
+        f"{item1}/itmatt:Events/itmatt:Event[1]/itmatt:Dt": "'yesterday' is not an ISO 8601 date-time",
+    }
+
+
 def test_wco_violations_are_json_pointers() -> None:
     doc = json.loads((ROOT / "adapters/wco/examples/ecommerce-example.json").read_bytes())
     item = doc["Items"][0]
