@@ -380,19 +380,26 @@ class Store:
         d = t.deliveries
 
         def op(conn: Connection) -> list[Claimed]:
-            due = or_(and_(d.c.state == QUEUED, d.c.next_attempt_us <= now_us),
-                      and_(d.c.state == IN_FLIGHT, d.c.lease_expires_us < now_us))
-            cond = [d.c.route == route, due, d.c.expires_us > now_us]
+            # Two walks in id order, each stopping at ``limit`` (indexes (recipient, state, id) and (route,
+            # state, id)): one condition with OR made the database collect and sort every due delivery of
+            # the recipient first, which grew with the queue (56 ms per claim with 50,000 queued).
+            # "+ 0": the expiry is checked on the rows the walk meets, not used to pick an index (SQLite,
+            # without statistics, would prefer the (state, expires_us) range and then sort all of it).
+            common = [d.c.route == route, (d.c.expires_us + 0) > now_us]
             if recipient is not None:
-                cond.append(d.c.recipient == recipient)
+                common.append(d.c.recipient == recipient)
             if document_types:
-                cond.append(d.c.document_type.in_(list(document_types)))
-            q = select(d.c.id).where(*cond).order_by(d.c.id).limit(limit)
-            if conn.dialect.name == "postgresql":
-                q = q.with_for_update(skip_locked=True)
-            ids = conn.execute(q).scalars().all()
+                common.append(d.c.document_type.in_(list(document_types)))
+            ids: list[int] = []
+            for due in (and_(d.c.state == IN_FLIGHT, d.c.lease_expires_us < now_us),
+                        and_(d.c.state == QUEUED, d.c.next_attempt_us <= now_us)):
+                q = select(d.c.id).where(due, *common).order_by(d.c.id).limit(limit)
+                if conn.dialect.name == "postgresql":
+                    q = q.with_for_update(skip_locked=True)
+                ids.extend(conn.execute(q).scalars().all())
             if not ids:
                 return []
+            ids = sorted(ids)[:limit]
             conn.execute(_CLAIM_UPDATE, {"ids": ids, "owner": owner, "until": now_us + lease_us, "now": now_us})
             rows = conn.execute(_CLAIMED_Q, {"ids": ids}).all()
             return [Claimed(r.id, r.message_id, r.recipient, r.route, r.attempts, bytes(r.envelope),

@@ -82,7 +82,8 @@ deliveries = Table(
     Column("sender", String(64), nullable=False),
     Column("document_type", String(64), nullable=False),
     UniqueConstraint("message_id", "recipient"),
-    Index("ix_deliveries_work", "recipient", "state", "next_attempt_us"),
+    # A recipient's work in id order: claims walk it and stop at their limit, whatever the queue's depth.
+    Index("ix_deliveries_claim", "recipient", "state", "id"),
     Index("ix_deliveries_route_state", "route", "state", "id"),
     Index("ix_deliveries_state_expires", "state", "expires_us"),
 )
