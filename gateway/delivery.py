@@ -44,8 +44,16 @@ class _Stream:
     participant: str
     owner: str
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    # message id -> (delivery id, lease expiry in µs): what this stream handed out and awaits acks for.
-    outstanding: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # message id -> what this stream handed out and awaits acks for.
+    outstanding: dict[str, _Held] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Held:
+    delivery_id: int
+    lease_until_us: int
+    envelope_sha256: bytes
+    created_us: int
 
 
 class LocalDelivery:
@@ -125,8 +133,8 @@ class LocalDelivery:
             while True:
                 now = now_us()
                 # Leases that ran out are no longer this stream's: the claim query hands them out again.
-                for mid, (_, until) in list(s.outstanding.items()):
-                    if until <= now:
+                for mid, held in list(s.outstanding.items()):
+                    if held.lease_until_us <= now:
                         del s.outstanding[mid]
                 room = max_in_flight - len(s.outstanding)
                 claimed: list[Claimed] = []
@@ -149,7 +157,7 @@ class LocalDelivery:
                         await self._fail(c, exc)
                 # Held by this stream from here on, so that ending it mid-batch gives all of them back.
                 for c, _ in ready:
-                    s.outstanding[c.message_id] = (c.delivery_id, now + lease_us)
+                    s.outstanding[c.message_id] = _Held(c.delivery_id, now + lease_us, c.envelope_sha256, c.created_us)
                 self._record_delivered([c for c, _ in ready])
                 for c, delivery in ready:
                     log.info("delivered", message_id=c.message_id, recipient=participant,
@@ -163,7 +171,7 @@ class LocalDelivery:
                     pass
         finally:
             self._streams[participant].discard(s)
-            ids = [d for d, _ in s.outstanding.values()]
+            ids = [h.delivery_id for h in s.outstanding.values()]
             s.outstanding.clear()
             if ids:
                 # The stream is gone: what it still held goes back to the queue for the next stream.
@@ -182,7 +190,7 @@ class LocalDelivery:
         self._stopping = True
         for streams in list(self._streams.values()):
             for s in list(streams):
-                ids = [d for d, _ in s.outstanding.values()]
+                ids = [h.delivery_id for h in s.outstanding.values()]
                 s.outstanding.clear()
                 if ids:
                     await asyncio.wrap_future(store.writer.submit(store.op_release(ids, s.owner, now_us())))
@@ -193,7 +201,18 @@ class LocalDelivery:
             raise InvalidArgument("nothing to acknowledge", violations=[FieldViolation("message_ids", "empty")])
         ids = list(dict.fromkeys(message_ids))
         store = self.node.store
-        found = await asyncio.to_thread(store.deliveries_for, participant, ids)
+        # (envelope digest, created) of each: what this participant's streams handed out needs no read;
+        # the rest (another process's stream, a lease that ran out) is looked up.
+        found: dict[str, tuple[bytes, int]] = {}
+        for s in self._streams.get(participant, ()):
+            for mid in ids:
+                held = s.outstanding.get(mid)
+                if held is not None:
+                    found[mid] = (held.envelope_sha256, held.created_us)
+        rest = [i for i in ids if i not in found]
+        if rest:
+            stored = await asyncio.to_thread(store.deliveries_for, participant, rest)
+            found.update((mid, (digest, rec.created_us)) for mid, (rec, digest) in stored.items())
         missing = [i for i in ids if i not in found]
         if missing:
             raise NotFound(f"no delivery to {participant} of message(s) {', '.join(missing[:5])}")
@@ -201,7 +220,7 @@ class LocalDelivery:
         receipts: list[ReceiptRecord] = []
         events: list[audit.AuditEvent] = []
         for mid in ids:
-            _, digest = found[mid]
+            digest = found[mid][0]
             r = envelope.issue_receipt(message_id=mid, envelope_sha256=digest, recipient=keys,
                                        issuing_node=self.node.name)
             receipts.append(ReceiptRecord(mid, participant, "acknowledged", r.jws, digest,
@@ -216,7 +235,7 @@ class LocalDelivery:
                 s.outstanding.pop(mid, None)
             s.wake.set()
         for mid in outcome.acknowledged:
-            self.node.metrics.acknowledged((now - found[mid][0].created_us) / 1e6)
+            self.node.metrics.acknowledged((now - found[mid][1]) / 1e6)
         log.info("acknowledged", recipient=participant, count=len(outcome.acknowledged))
         return [receipt_message(outcome.receipts[mid]) for mid in ids]
 

@@ -156,6 +156,7 @@ class Claimed:
     envelope: bytes
     envelope_sha256: bytes
     expires_us: int
+    created_us: int = 0
 
 
 @dataclass
@@ -190,7 +191,7 @@ _CLAIM_UPDATE = update(_d).where(_d.c.id.in_(bindparam("ids", expanding=True))).
     state=IN_FLIGHT, attempts=_d.c.attempts + 1, lease_owner=bindparam("owner"),
     lease_expires_us=bindparam("until"), updated_us=bindparam("now"))
 _CLAIMED_Q = (select(_d.c.id, _d.c.message_id, _d.c.recipient, _d.c.route, _d.c.attempts, _d.c.expires_us,
-                     _m.c.envelope, _m.c.envelope_sha256)
+                     _d.c.created_us, _m.c.envelope, _m.c.envelope_sha256)
               .join(_m, _m.c.message_id == _d.c.message_id).where(_d.c.id.in_(bindparam("ids", expanding=True)))
               .order_by(_d.c.id))
 _RELEASE = update(_d).where(_d.c.id.in_(bindparam("ids", expanding=True)), _d.c.state == IN_FLIGHT,
@@ -403,7 +404,7 @@ class Store:
             conn.execute(_CLAIM_UPDATE, {"ids": ids, "owner": owner, "until": now_us + lease_us, "now": now_us})
             rows = conn.execute(_CLAIMED_Q, {"ids": ids}).all()
             return [Claimed(r.id, r.message_id, r.recipient, r.route, r.attempts, bytes(r.envelope),
-                            bytes(r.envelope_sha256), r.expires_us) for r in rows]
+                            bytes(r.envelope_sha256), r.expires_us, r.created_us) for r in rows]
         # SKIP LOCKED never waits, and a claim appends no audit entry: it need not queue behind the head lock.
         return lock_free(op)
 

@@ -136,3 +136,28 @@ def test_status_of_someone_elses_message_is_not_found(de_node) -> None:
     with pytest.raises(grpc.RpcError) as err:
         customs.exchange.GetStatus(exchange_pb2.GetStatusRequest(message_id=resp.message_id), metadata=customs.metadata)
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_acknowledging_while_the_stream_still_holds_the_delivery_and_after_it_ended_gives_one_receipt(
+        de_node, federation) -> None:
+    post, customs = de_node.client(POST), de_node.client(CUSTOMS)
+    resp = submit_aed(post, aed_batch(1))
+    stream = customs.exchange.Receive(exchange_pb2.ReceiveRequest(format="swg.aed.v1"), metadata=customs.metadata,
+                                      timeout=30)
+    delivery = next(iter(stream))
+    # The stream is open and holds the delivery: its acknowledgement is answered from what the stream holds.
+    held = customs.exchange.Acknowledge(exchange_pb2.AcknowledgeRequest(message_ids=[resp.message_id]),
+                                        metadata=customs.metadata)
+    stream.cancel()
+    verified = envelope.verify_receipt(held.receipts[0].jws, federation.trust)
+    assert verified.envelope_sha256 == delivery.envelope_sha256
+    # Again once the stream is gone (read from the database): the first receipt, not a second one.
+    again = customs.exchange.Acknowledge(exchange_pb2.AcknowledgeRequest(message_ids=[resp.message_id]),
+                                         metadata=customs.metadata)
+    assert again.receipts[0].jws == held.receipts[0].jws
+    with pytest.raises(grpc.RpcError) as info:
+        customs.exchange.Acknowledge(exchange_pb2.AcknowledgeRequest(message_ids=[resp.message_id, "not-yours"]),
+                                     metadata=customs.metadata)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND and "not-yours" in info.value.details()
+    status = post.exchange.GetStatus(exchange_pb2.GetStatusRequest(message_id=resp.message_id), metadata=post.metadata)
+    assert [len(r.receipts) for r in status.recipients] == [1]
