@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
 import os
 import signal
 import sys
@@ -25,6 +24,7 @@ from gateway.auth import AuthInterceptor
 from gateway.delivery import ExpiryWorker, LocalDelivery
 from gateway.directory_watch import DirectoryWatcher
 from gateway.errors import GatewayError
+from gateway.logs import configure_logging
 from gateway.node import Node, now_us
 from gateway.peering import Inbound, Relay
 from gateway.ratelimit import RateLimiter
@@ -62,32 +62,6 @@ class WorkerRole:
     @property
     def alone(self) -> bool:
         return self.count == 1
-
-
-def _add_worker(worker: int) -> Any:
-    pid = os.getpid()
-
-    def add(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
-        event["worker"] = worker
-        event["pid"] = pid
-        return event
-    return add
-
-
-def configure_logging(level: str = "info", worker: int | None = None) -> None:
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            *([_add_worker(worker)] if worker is not None else []),
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.dict_tracebacks,
-            structlog.processors.JSONRenderer(),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper(), logging.INFO)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
-    )
 
 
 class GatewayServer:

@@ -2,8 +2,10 @@
 
 The node's work is CPU-bound Python on one GIL; a second process is the only way to use a second core.
 The supervisor does the start work that must happen once — schema migration and, for SQLite, giving back
-the delivery leases a crashed earlier run left behind — then starts N workers (``python -m gateway serve
---worker K``: a fresh interpreter each, nothing forked after threads or gRPC started). Every worker runs a
+the delivery leases a crashed earlier run left behind — while N workers (``python -m gateway serve
+--worker K``: a fresh interpreter each, nothing forked after threads or gRPC started) do their imports,
+which are most of a start; a worker loads the node and serves only once it reads "go" on its stdin,
+sent when that work is done. Every worker runs a
 full ``GatewayServer`` on the same address with ``SO_REUSEPORT``, and the kernel spreads connections
 across them; singletons run in worker 0 only (see ``gateway.server.WorkerRole``).
 
@@ -27,9 +29,7 @@ from pathlib import Path
 
 import structlog
 
-from gateway.config import NodeConfig, check
-from gateway.node import now_us
-from gateway.store import Store
+from gateway.config import NodeConfig, check, load_node_config
 
 log = structlog.get_logger("gateway.supervisor")
 
@@ -41,6 +41,10 @@ STOP_TIMEOUT_S = 30.0
 
 def prepare(cfg: NodeConfig) -> int:
     """The once-per-start work of a node; returns the number of stale local leases given back."""
+    # Imported here: the supervisor starts its workers first, and they import all this themselves.
+    from gateway.node import now_us
+    from gateway.store import Store
+
     store = Store(cfg.database_url, busy_timeout_ms=cfg.database_busy_timeout_ms, max_pages=cfg.database_max_pages)
     try:
         if cfg.database_auto_migrate:
@@ -81,6 +85,8 @@ class Supervisor:
         self.procs: dict[int, asyncio.subprocess.Process] = {}
         self.ready: set[int] = set()
         self.all_ready = asyncio.Event()
+        # Set once prepare() finished: workers start importing before, and serve only after, it.
+        self.prepared = asyncio.Event()
 
     async def _spawn(self, index: int) -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(
@@ -92,7 +98,11 @@ class Supervisor:
         while not self.stopping.is_set():
             proc = await self._spawn(index)
             self.procs[index] = proc
-            assert proc.stdout is not None
+            assert proc.stdout is not None and proc.stdin is not None
+            await self.prepared.wait()
+            with suppress(ConnectionError):  # a worker that died meanwhile is seen below
+                proc.stdin.write(b"go\n")
+                await proc.stdin.drain()
             line = await proc.stdout.readline()
             if not line.startswith(READY):
                 code = await proc.wait()
@@ -136,21 +146,32 @@ class Supervisor:
 
 async def supervise(config_path: str | Path, *, ready: Callable[[str], None] | None = None) -> int:
     """Run a node as ``processes`` workers until SIGINT/SIGTERM; returns the exit status."""
-    from gateway.server import configure_logging
+    from gateway.logs import configure_logging
 
     path = Path(config_path).resolve()
-    cfg, _directory = await asyncio.to_thread(check, path)
+    cfg = load_node_config(path)
     configure_logging(cfg.log_level)
     listen, holder = reserve_port(cfg.listen)
     try:
-        released = await asyncio.to_thread(prepare, cfg)
-        if released:
-            log.warning("released leases of a previous run", deliveries=released)
         sup = Supervisor(path, cfg, listen)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, sup.stopping.set)
+        # Workers import (most of a start) while the schema is migrated; they serve once told "go".
         runners = [asyncio.create_task(sup.run_worker(i), name=f"worker-{i}") for i in range(cfg.processes)]
+        try:
+            # The whole check (the directory and its signature too) before any worker serves.
+            await asyncio.to_thread(check, path)
+            released = await asyncio.to_thread(prepare, cfg)
+        except BaseException:
+            sup.stopping.set()
+            for t in runners:
+                t.cancel()
+            await sup.stop_workers()
+            raise
+        if released:
+            log.warning("released leases of a previous run", deliveries=released)
+        sup.prepared.set()
         ready_wait = asyncio.create_task(sup.all_ready.wait())
         await asyncio.wait([ready_wait, asyncio.create_task(sup.stopping.wait())],
                            return_when=asyncio.FIRST_COMPLETED)

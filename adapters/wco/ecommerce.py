@@ -13,7 +13,6 @@ import json
 from functools import cache
 from typing import Any
 
-import jsonschema
 from google.protobuf.message import Message
 
 from adapters.errors import UnsupportedConversion, Violation
@@ -191,7 +190,10 @@ def json_schema() -> dict[str, Any]:
 
 
 @cache
-def _validator() -> jsonschema.protocols.Validator:
+def _validator() -> Any:
+    # Imported on first use: jsonschema is a tenth of a node's import time, and only WCO input needs it.
+    import jsonschema
+
     cls = jsonschema.validators.validator_for(json_schema())
     return cls(json_schema())
 

@@ -36,7 +36,7 @@ def register(sub: Any) -> None:
 
 def _serve(args: Any) -> int:
     from gateway.config import load_node_config
-    from gateway.server import configure_logging, serve
+    from gateway.logs import configure_logging
 
     configure_logging()
 
@@ -47,14 +47,36 @@ def _serve(args: Any) -> int:
         print(f"worker ready {address}", flush=True)
 
     if args.worker is not None:
+        from gateway.server import serve
+
+        # Imports done: wait for the supervisor's "go" (it migrates the schema meanwhile); no line means
+        # the supervisor stopped or is gone.
+        if not _wait_for_go():
+            return 0
         asyncio.run(serve(args.config, ready=worker_ready, worker=args.worker, listen=args.listen))
     elif load_node_config(args.config).processes > 1:
         from gateway.supervisor import supervise
 
         return asyncio.run(supervise(args.config, ready=ready))
     else:
+        from gateway.server import serve
+
         asyncio.run(serve(args.config, ready=ready))
     return 0
+
+
+def _wait_for_go() -> bool:
+    """Read stdin up to the first newline, unbuffered (the server later watches the same fd for EOF)."""
+    import os
+    import sys
+
+    line = b""
+    while not line.endswith(b"\n"):
+        chunk = os.read(sys.stdin.fileno(), 1)
+        if not chunk:
+            return False
+        line += chunk
+    return line == b"go\n"
 
 
 def _check(args: Any) -> int:

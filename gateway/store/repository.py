@@ -16,7 +16,6 @@ from sqlalchemy.exc import OperationalError
 
 from gateway import audit
 from gateway.errors import AlreadyExists, NotFound
-from gateway.store import migrate
 from gateway.store import schema as t
 from gateway.store.batch import BatchBuffer, append_audit, append_audit_many, buffer_of, lock_audit_head
 from gateway.store.engine import Writer, is_sqlite, lock_free, make_engines, translate_db_error
@@ -289,6 +288,9 @@ class Store:
 
     def create_schema(self) -> None:
         """Bring the database to the newest schema revision (alembic migrations)."""
+        # Imported here: alembic is a large import, and a node's worker processes never migrate.
+        from gateway.store import migrate
+
         migrate.upgrade(self.url)
 
     def ping(self) -> None:
