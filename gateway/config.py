@@ -18,6 +18,7 @@ from typing import Any
 
 from gateway.directory_signature import DirectorySignatureError, certificate_sha256_hex, signature_path
 from gateway.directory_signature import verify as verify_signature
+from gateway.envelope import KEK_MAX_AGE_S, KEK_MAX_MESSAGES
 from gateway.errors import ConfigError, FieldViolation
 from gateway.trust import TrustStore
 
@@ -87,8 +88,8 @@ class AuditSettings:
 class EnvelopeSettings:
     # A sender's key-encryption key per recipient certificate is replaced after this many messages or
     # seconds, whichever first; 0 or 1 message (or 0 s) = a fresh HPKE key wrap per message.
-    kek_max_messages: int = 1000
-    kek_max_age_s: float = 300.0
+    kek_max_messages: int = KEK_MAX_MESSAGES
+    kek_max_age_s: float = KEK_MAX_AGE_S
 
 
 @dataclass(frozen=True)
@@ -426,14 +427,14 @@ def load_node_config(path: str | Path) -> NodeConfig:
 
     env = r.table(data, "envelope", required=False)
     r.unknown(env, {"kek_max_messages", "kek_max_age_s"}, "envelope.")
-    kek_max_messages = r.num(env, "kek_max_messages", "envelope.", 1000)
+    kek_max_messages = r.num(env, "kek_max_messages", "envelope.", KEK_MAX_MESSAGES)
     if kek_max_messages > MAX_KEK_MESSAGES:
         r.problem("envelope.kek_max_messages", f"must be <= {MAX_KEK_MESSAGES}")
-        kek_max_messages = 1000
-    kek_max_age_s = r.num(env, "kek_max_age_s", "envelope.", 300.0, integer=False)
+        kek_max_messages = KEK_MAX_MESSAGES
+    kek_max_age_s = r.num(env, "kek_max_age_s", "envelope.", KEK_MAX_AGE_S, integer=False)
     if kek_max_age_s > MAX_KEK_AGE_S:
         r.problem("envelope.kek_max_age_s", f"must be <= {MAX_KEK_AGE_S}")
-        kek_max_age_s = 300.0
+        kek_max_age_s = KEK_MAX_AGE_S
     envelope_settings = EnvelopeSettings(kek_max_messages=kek_max_messages, kek_max_age_s=kek_max_age_s)
 
     log = r.table(data, "logging", required=False)
