@@ -271,18 +271,21 @@ def text_problems(msg: Message, path: str = "") -> list[Violation]:
     return out
 
 
-_SKIP, _STRING, _MESSAGE = 0, 1, 2
+_SKIP, _STRING, _MESSAGE, _STRING_MAP = 0, 1, 2, 3
 _FIELD_KINDS: dict[FieldDescriptor, tuple[int, bool]] = {}
 
 
 def _field_kind(fd: FieldDescriptor) -> tuple[int, bool]:
-    """(kind, repeated) of a field, computed once per field: map fields are skipped (their entries are
-    not canonical data), strings are checked, messages are walked."""
+    """(kind, repeated) of a field, computed once per field: strings are checked, string maps (extensions)
+    have their keys and values checked, messages are walked."""
     kind = _FIELD_KINDS.get(fd)
     if kind is None:
         if fd.type == fd.TYPE_STRING:
             code = _STRING
-        elif fd.type == fd.TYPE_MESSAGE and not fd.message_type.GetOptions().map_entry:
+        elif fd.type == fd.TYPE_MESSAGE and fd.message_type.GetOptions().map_entry:
+            entry = fd.message_type.fields_by_name
+            code = _STRING_MAP if entry["key"].type == entry["value"].type == fd.TYPE_STRING else _SKIP
+        elif fd.type == fd.TYPE_MESSAGE:
             code = _MESSAGE
         else:
             code = _SKIP
@@ -317,6 +320,14 @@ def _text_walk(msg: Message, path: str, out: list[Violation]) -> None:
                     _text_walk(sub, join(path, fd.name, i), out)
             else:
                 _text_walk(value, join(path, fd.name), out)
+        elif code == _STRING_MAP:
+            # Extensions travel to every recipient's format too: an XML recipient could not take a value
+            # with a control character, so it is refused here, where the sender still can fix it.
+            for key, text in value.items():
+                for what, checked in (("key", key), ("value", text)):
+                    if len(checked) > MAX_TEXT_CHARS or search(checked):
+                        out.append(Violation(join(path, fd.name), f"{fd.name} entry {key[:64]!r}: {what}: "
+                                                                  f"{_text_problem(checked)}"))
 
 
 def validate(document_type: str, msg: Message, *, profile: str = PROFILE_AED) -> list[Violation]:

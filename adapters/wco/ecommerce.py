@@ -244,8 +244,8 @@ class _Reader:
             elif isinstance(value, str):
                 set_path(msg, sub, value)
 
-    @staticmethod
-    def extensions(target: Any, obj: Any) -> None:
+    def extensions(self, target: Any, obj: Any, canonical: str, ptr: str) -> None:
+        self.paths.add(join(canonical, "extensions"), _ptr(ptr, "Extensions"))
         if isinstance(obj, dict):
             for k, v in obj.items():
                 if isinstance(v, str):
@@ -301,8 +301,8 @@ class _Reader:
                 self.paths.add(join(canonical, field, i), eptr)
                 self.fill(target, join(canonical, field, i), eptr, entry, spec, problems)
                 if field == "events" and isinstance(entry, dict):
-                    self.extensions(target.extensions, entry.get("Extensions"))
-        self.extensions(item.extensions, obj.get("Extensions"))
+                    self.extensions(target.extensions, entry.get("Extensions"), join(canonical, field, i), eptr)
+        self.extensions(item.extensions, obj.get("Extensions"), canonical, ptr)
 
 
 def _schema_problems(doc: Any) -> list[Violation]:
@@ -328,7 +328,7 @@ def decode_located(content: bytes) -> Decoded:
             item = batch.items.add()
             if isinstance(obj, dict):
                 reader.item(item, join("", "items", i), _ptr("/Items", i), obj, problems)
-        reader.extensions(batch.extensions, doc.get("Extensions"))
+        reader.extensions(batch.extensions, doc.get("Extensions"), "", "")
     return batch, reader.paths.locate, problems
 
 

@@ -238,3 +238,16 @@ def test_format_decode_checks_structure_only() -> None:
     assert fmt.decode(lenient).items[1].item_id == "LX806576726TW"
     with pytest.raises(DocumentError):
         fmt.decode(EXAMPLE.replace(b"<itmatt:Number>2<", b"<itmatt:Number>x<"))
+
+
+def test_extension_keys_and_values_are_held_to_the_text_rules_in_every_format() -> None:
+    batch = samples.item_batch()
+    batch.items[0].extensions["marketplace.note"] = "bell\x07"
+    batch.extensions["x" * 9000] = "long key"
+    got = violations("swg.aed.v1", batch.SerializeToString())
+    assert "'marketplace.note': value: text holds the control character U+0007" in got["items[0].extensions"]
+    assert "key: text is 9000 characters" in got["extensions"]
+    doc = json.loads((ROOT / "adapters/wco/examples/ecommerce-example.json").read_bytes())
+    doc["Items"][0]["Extensions"] = {"note": "tab is fine\there, escape is not\u001b"}
+    got = violations("wco.ecommerce.v1", json.dumps(doc).encode())
+    assert "'note': value: text holds the control character U+001B" in got["/Items/0/Extensions"]
