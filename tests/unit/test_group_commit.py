@@ -51,9 +51,10 @@ def test_awaitable_submits_of_one_batch_each_get_their_own_outcome_and_a_withdra
     engine, _ = make_engines(f"sqlite:///{tmp_path / 'a.db'}")
     meta.create_all(engine)
     writer = Writer(engine)
-    gate = threading.Event()
+    running, gate = threading.Event(), threading.Event()
 
     def hold(conn: Connection) -> str:
+        running.set()
         gate.wait(10)
         return "held"
 
@@ -67,6 +68,9 @@ def test_awaitable_submits_of_one_batch_each_get_their_own_outcome_and_a_withdra
 
     async def main() -> list[object]:
         first = writer.submit(hold)
+        # Only once the writer is inside its own batch do the others queue for the next one: an op taken
+        # into a batch is marked running at once, and a running op can no longer be withdrawn.
+        assert await asyncio.to_thread(running.wait, 10)
         waiters = [writer.submit_async(add(i)) for i in range(1, 5)]
         waiters[3].cancel()  # the caller gives up while the op still waits in the queue
         # Cancelling runs the waiter's done-callbacks (which withdraw the op) on the loop's next turn; take
