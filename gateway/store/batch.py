@@ -98,7 +98,8 @@ class _Positional:
         return [tuple(r[n] if n in r else defaults[n] for n in names) for r in rows]
 
 
-_POSITIONAL: dict[tuple[int, tuple[str, ...]], _Positional] = {}
+# Keyed by the statement object itself (held here), never by id(): an id can be reused by another object.
+_POSITIONAL: dict[tuple[Any, tuple[str, ...]], _Positional] = {}
 
 
 def _sqlite_executemany(conn: Connection, stmt: Any, rows: list[dict[str, Any]]) -> None:
@@ -106,11 +107,12 @@ def _sqlite_executemany(conn: Connection, stmt: Any, rows: list[dict[str, Any]])
     context, parameter processing, result setup) cost more than SQLite inserting the rows
     (docs/performance.md). Only for plain INSERTs of the few prebuilt statements above, whose column
     types (integers, strings, bytes) need no conversion."""
-    keys = tuple(rows[0])
-    if any(len(r) != len(keys) or r.keys() != rows[0].keys() for r in rows):
+    first = rows[0].keys()
+    if any(r.keys() != first for r in rows):
         conn.execute(stmt, rows)  # rows of different shapes: let SQLAlchemy sort them out
         return
-    key = (id(stmt), keys)
+    keys = tuple(first)
+    key = (stmt, keys)
     positional = _POSITIONAL.get(key)
     if positional is None:
         positional = _POSITIONAL[key] = _Positional(stmt, keys, conn.dialect)
@@ -131,26 +133,17 @@ def append_audit(conn: Connection, ev: audit.AuditEvent, at_us: int) -> int:
 
 
 def append_audit_many(conn: Connection, events: Sequence[audit.AuditEvent], at_us: int) -> list[int]:
-    """Append entries in order: through the batch buffer if there is one, else with one head read,
-    one (multi-row) insert and one head update. On PostgreSQL the head row stays locked until the batch
-    commits and every replica's writer waits for it, so round trips matter."""
+    """Append entries in order, with one head read, one (multi-row) insert and one head update: in the
+    batch's buffer if there is one, else written at once. On PostgreSQL the head row stays locked until
+    the batch commits and every replica's writer waits for it, so round trips matter."""
     if not events:
         return []
     buf = buffer_of(conn)
     if buf is not None:
         return buf.append_audit(conn, events, at_us)
-    (seq, prev), exists = _read_head(conn)
-    rows: list[dict[str, Any]] = []
-    seqs = []
-    for ev in events:
-        seq += 1
-        prev = _audit_row(rows, seq, prev, ev, at_us)
-        seqs.append(seq)
-    conn.execute(_INSERT_AUDIT, rows)
-    if exists:
-        conn.execute(_UPDATE_HEAD, {"seq": seq, "entry_hash": prev})
-    else:
-        conn.execute(_INSERT_HEAD, {"id": 1, "seq": seq, "entry_hash": prev})
+    own = BatchBuffer()
+    seqs = own.append_audit(conn, events, at_us)
+    own.flush(conn)
     return seqs
 
 
