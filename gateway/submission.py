@@ -15,7 +15,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
 from google.protobuf import timestamp_pb2
@@ -151,9 +150,10 @@ class Submitter:
         # Fire and forget: the refusal is answered at once; a failing audit write is logged by the writer.
         self.node.store.writer.submit(self.node.store.op_audit([ev], now_us()))
 
-    async def _prepare(self, node: Node, sender: str, req: exchange_pb2.SubmitRequest, keys: Any,
+    async def _prepare(self, sender: str, req: exchange_pb2.SubmitRequest, keys: envelope.ParticipantKeys,
                        digest: bytes) -> tuple[Awaitable[Accepted], NewMessage, envelope_pb2.EnvelopeHeader, Message]:
         """Decode, route and seal; hands the accept to the writer and returns its (awaitable) outcome."""
+        node = self.node
         try:
             document_type, doc = registry.decode(req.format, req.content)
         except UnknownFormat as exc:
@@ -206,7 +206,7 @@ class Submitter:
             return dup
         # The writer may hold its next commit a moment for this message (gateway.store.engine.Writer).
         with node.store.writer.expect():
-            pending, msg, header, doc = await self._prepare(node, sender, req, keys, digest)
+            pending, msg, header, doc = await self._prepare(sender, req, keys, digest)
         accepted: Accepted = await pending
         local = tuple(d.recipient for d in msg.deliveries if d.route == "local")
         if not accepted.duplicate:

@@ -8,22 +8,6 @@ import sys
 
 from gateway.errors import ConfigError
 
-# Command modules, in the order `gateway --help` lists them.
-COMMAND_MODULES = [
-    "gateway.cli.node_cmd",
-    "gateway.cli.exchange_cmd",
-    "gateway.cli.token_cmd",
-    "gateway.cli.pki_cmd",
-    "gateway.cli.convert_cmd",
-    "gateway.cli.audit_cmd",
-    "gateway.cli.evidence_cmd",
-    "gateway.cli.kpi_cmd",
-    "gateway.cli.federation_cmd",
-    "gateway.cli.db_cmd",
-    "gateway.cli.directory_cmd",
-]
-
-
 # Which module registers each command: `gateway serve` then imports only what serving needs, which is a
 # measurable part of node start-up (docs/performance.md). tests/unit/test_cli_commands.py keeps this in step.
 COMMAND_OWNERS = {
@@ -34,6 +18,8 @@ COMMAND_OWNERS = {
     "deliveries": "gateway.cli.federation_cmd", "assist": "gateway.cli.federation_cmd",
     "db": "gateway.cli.db_cmd", "directory": "gateway.cli.directory_cmd",
 }
+# Command modules, in the order `gateway --help` lists them.
+COMMAND_MODULES = list(dict.fromkeys(COMMAND_OWNERS.values()))
 
 
 def build_parser(modules: list[str] | None = None) -> argparse.ArgumentParser:

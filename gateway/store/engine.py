@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import queue
 import threading
 import time
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
@@ -123,16 +124,19 @@ class Writer:
         self._closed = False
         self._thread.start()
 
-    def expect(self) -> _Expectation:
+    @contextlib.contextmanager
+    def expect(self) -> Iterator[None]:
         """Announce an op that will be submitted soon (or not: leaving the ``with`` block withdraws it)."""
-        return _Expectation(self)
-
-    def _expect(self, delta: int) -> None:
         with self._expected_lock:
-            self._expected += delta
-            nobody = self._expected == 0
-        if nobody and delta < 0:
-            self._queue.put(_WAKE)  # a writer gathering for this op need not wait out its deadline
+            self._expected += 1
+        try:
+            yield
+        finally:
+            with self._expected_lock:
+                self._expected -= 1
+                nobody = self._expected == 0
+            if nobody:
+                self._queue.put(_WAKE)  # a writer gathering for this op need not wait out its deadline
 
     def submit(self, op: WriteOp[T]) -> concurrent.futures.Future[T]:
         fut: concurrent.futures.Future[T] = concurrent.futures.Future()
@@ -300,16 +304,6 @@ class Writer:
 _RETRY = object()
 _WAKE: Any = object()
 
-
-class _Expectation:
-    def __init__(self, writer: Writer):
-        self._writer = writer
-
-    def __enter__(self) -> None:
-        self._writer._expect(1)
-
-    def __exit__(self, *exc: object) -> None:
-        self._writer._expect(-1)
 
 
 class _LoopFuture(concurrent.futures.Future, Generic[T]):  # type: ignore[type-arg]

@@ -275,7 +275,7 @@ class AssistanceCaseRecord:
 
 class Store:
     def __init__(self, url: str, *, busy_timeout_ms: int = 30_000, max_pages: int = 0,
-                 group_commit_wait_ms: float = 4.0):
+                 group_commit_wait_ms: float = 0.0):
         self.url = url
         self.dialect = "sqlite" if is_sqlite(url) else "postgresql"
         self._write_engine, self._read_engine = make_engines(url, busy_timeout_ms=busy_timeout_ms,
