@@ -22,8 +22,8 @@ from bench.documents import Documents
 from bench.run import EXTRA_ROUTE, NODE, SENDER
 from gateway.api.swg.v1 import exchange_pb2
 from gateway.node import Node
-from gateway.server import configure_logging
-from gateway.submission import Submitter
+from gateway.transport.server import configure_logging
+from gateway.exchange.submission import Submitter
 from tests.support.nodes import write_directory, write_node_config
 from tests.support.pki import make_federation
 

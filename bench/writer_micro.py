@@ -12,7 +12,7 @@ import tempfile
 import time
 import uuid
 
-from gateway import audit
+from gateway.evidence import audit
 from gateway.store import NewDelivery, NewMessage, Store
 
 

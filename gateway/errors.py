@@ -1,6 +1,6 @@
 """The one error hierarchy of the node.
 
-Modules raise these; only ``gateway.services.status`` turns them into gRPC status codes. Each class
+Modules raise these; only ``gateway.transport.status`` turns them into gRPC status codes. Each class
 names the status it maps to, so the mapping is data, not a chain of ``isinstance`` checks.
 """
 
@@ -99,7 +99,7 @@ class Problems:
         return bool(self.items)
 
 
-# --- certificates (gateway.trust) ---------------------------------------------------------------
+# --- certificates (gateway.crypto.trust) ---------------------------------------------------------------
 
 
 class TrustError(Unauthenticated):

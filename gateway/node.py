@@ -12,13 +12,13 @@ from pathlib import Path
 import structlog
 
 from gateway import envelope
-from gateway.auth import Authenticator
+from gateway.transport.auth import Authenticator
 from gateway.config import Directory, NodeConfig, check
 from gateway.errors import ConfigError, FieldViolation, NotFound, PermissionDenied
-from gateway.metrics import NodeMetrics
-from gateway.routing import Router
+from gateway.telemetry.metrics import NodeMetrics
+from gateway.federation.routing import Router
 from gateway.store import Store
-from gateway.trust import TrustStore
+from gateway.crypto.trust import TrustStore
 
 log = structlog.get_logger("gateway.node")
 

@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from adapters import registry  # noqa: E402
-from gateway import directory_signature, envelope  # noqa: E402
+from gateway import envelope
+from gateway.federation import signature as directory_signature  # noqa: E402
 from gateway.api.swg.v1 import (  # noqa: E402
     assistance_pb2,
     common_pb2,
@@ -33,10 +34,10 @@ from gateway.api.swg.v1 import (  # noqa: E402
     item_pb2,
     revenue_pb2,
 )
-from gateway.auth import issue_token  # noqa: E402
+from gateway.transport.auth import issue_token  # noqa: E402
 from gateway.node import Node  # noqa: E402
-from gateway.server import GatewayServer, configure_logging  # noqa: E402
-from gateway.trust import TrustStore  # noqa: E402
+from gateway.transport.server import GatewayServer, configure_logging  # noqa: E402
+from gateway.crypto.trust import TrustStore  # noqa: E402
 
 CERTS = ROOT / "certs-example"
 S = exchange_pb2

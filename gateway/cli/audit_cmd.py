@@ -17,10 +17,10 @@ def register(sub: Any) -> None:
 
 
 def _verify(args: Any) -> int:
-    from gateway import auditor
+    from gateway.evidence import auditor
     from gateway.config import load_node_config
     from gateway.store import Store
-    from gateway.trust import TrustStore
+    from gateway.crypto.trust import TrustStore
 
     cfg = load_node_config(args.config)
     trust = TrustStore.from_files(cfg.tls.ca, cfg.tls.crl)

@@ -31,7 +31,7 @@ def register(sub: Any) -> None:
 
 
 def _pin(args: Any) -> int:
-    from gateway import directory_signature
+    from gateway.federation import signature as directory_signature
     from gateway.errors import GatewayError
 
     try:
@@ -45,7 +45,8 @@ def _pin(args: Any) -> int:
 
 
 def _sign(args: Any) -> int:
-    from gateway import directory_signature, envelope
+    from gateway import envelope
+    from gateway.federation import signature as directory_signature
     from gateway.config import parse_directory_bytes
 
     data = args.file.read_bytes()
@@ -62,9 +63,9 @@ def _sign(args: Any) -> int:
 
 
 def _show(args: Any) -> int:
-    from gateway import directory_signature
+    from gateway.federation import signature as directory_signature
     from gateway.config import ConfigError, load_node_config, parse_directory_bytes
-    from gateway.trust import TrustStore
+    from gateway.crypto.trust import TrustStore
 
     if args.config is not None:
         cfg = load_node_config(args.config)

@@ -33,13 +33,13 @@ def register(sub: Any) -> None:
 
 
 def _trust(args: Any) -> Any:
-    from gateway.trust import TrustStore
+    from gateway.crypto.trust import TrustStore
 
     return TrustStore.from_files(args.ca, args.crl)
 
 
 def _verify(args: Any) -> int:
-    from gateway.evidence import EvidenceInvalid, verify_file
+    from gateway.evidence.bundle import EvidenceInvalid, verify_file
 
     try:
         rep = verify_file(Path(args.file).read_bytes(), _trust(args))
@@ -53,7 +53,7 @@ def _verify(args: Any) -> int:
 
 
 def _export(args: Any) -> int:
-    from gateway import auditor
+    from gateway.evidence import auditor
     from gateway.config import load_node_config
     from gateway.store import Store
 
@@ -72,7 +72,7 @@ def _export(args: Any) -> int:
 
 
 def _verify_bundle(args: Any) -> int:
-    from gateway.evidence import EvidenceInvalid, verify_bundle
+    from gateway.evidence.bundle import EvidenceInvalid, verify_bundle
 
     try:
         rep = verify_bundle(Path(args.bundle).read_bytes(), _trust(args))

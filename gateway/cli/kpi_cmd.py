@@ -29,7 +29,7 @@ def register(sub: Any) -> None:
 
 
 def _kpi(args: Any) -> int:
-    from gateway import kpi
+    from gateway.evidence import kpi
     from gateway.config import load_node_config
     from gateway.store import Store
 

@@ -36,7 +36,7 @@ def register(sub: Any) -> None:
 
 def _serve(args: Any) -> int:
     from gateway.config import load_node_config
-    from gateway.logs import configure_logging
+    from gateway.telemetry.logs import configure_logging
 
     configure_logging()
 
@@ -47,7 +47,7 @@ def _serve(args: Any) -> int:
         print(f"worker ready {address}", flush=True)
 
     if args.worker is not None:
-        from gateway.server import serve
+        from gateway.transport.server import serve
 
         # Imports done: wait for the supervisor's "go" (it migrates the schema meanwhile); no line means
         # the supervisor stopped or is gone.
@@ -55,11 +55,11 @@ def _serve(args: Any) -> int:
             return 0
         asyncio.run(serve(args.config, ready=worker_ready, worker=args.worker, listen=args.listen))
     elif load_node_config(args.config).processes > 1:
-        from gateway.supervisor import supervise
+        from gateway.runtime.supervisor import supervise
 
         return asyncio.run(supervise(args.config, ready=ready))
     else:
-        from gateway.server import serve
+        from gateway.transport.server import serve
 
         asyncio.run(serve(args.config, ready=ready))
     return 0

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gateway import pki
+from gateway.crypto import pki
 from gateway.errors import GatewayError
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Executable, insert, select, update
 
-from gateway import audit
+from gateway.evidence import audit
 from gateway.store import schema as t
 
 BUFFER_KEY = "swg.batch_buffer"

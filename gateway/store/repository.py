@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import OperationalError
 
-from gateway import audit
+from gateway.evidence import audit
 from gateway.errors import AlreadyExists, NotFound
 from gateway.store import schema as t
 from gateway.store.batch import BatchBuffer, append_audit, append_audit_many, buffer_of, lock_audit_head
@@ -30,7 +30,7 @@ class NewDelivery:
 
 @dataclass(frozen=True)
 class KpiFact:
-    """One item of an accepted message, as the KPIs need it (see gateway.kpi)."""
+    """One item of an accepted message, as the KPIs need it (see gateway.evidence.kpi)."""
 
     item_id: str
     outcome: str = ""

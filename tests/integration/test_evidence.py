@@ -18,7 +18,8 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from gateway import audit, evidence
+from gateway.evidence import audit
+from gateway.evidence import bundle as evidence
 from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2
 from gateway.cli import main as cli
 from tests.support.documents import aed_batch

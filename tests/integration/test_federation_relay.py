@@ -7,7 +7,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from gateway import envelope, pki
+from gateway import envelope
+from gateway.crypto import pki
 from gateway.api.swg.v1 import exchange_pb2, item_pb2, peering_pb2, peering_pb2_grpc
 from tests.support.documents import aed_batch
 from tests.support.pki import Federation

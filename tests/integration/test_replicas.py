@@ -22,7 +22,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from gateway import audit
+from gateway.evidence import audit
 from gateway.api.swg.v1 import exchange_pb2
 from gateway.store import Store
 from gateway.store.states import ACKNOWLEDGED

@@ -12,11 +12,12 @@ from pathlib import Path
 import grpc
 import pytest
 
-from gateway import audit, directory_signature
+from gateway.evidence import audit
+from gateway.federation import signature as directory_signature
 from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2
 from gateway.config import check, load_node_config, read_signed_directory
 from gateway.errors import ConfigError
-from gateway.trust import TrustStore
+from gateway.crypto.trust import TrustStore
 from tests.support.documents import aed_batch
 from tests.support.nodes import NodeRunner, connect, free_port, sign_directory, write_directory, write_node_config
 from tests.support.pki import Federation

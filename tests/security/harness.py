@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from gateway import pki
+from gateway.crypto import pki
 from gateway.api.swg.v1 import exchange_pb2
 from tests.support import tally
 from tests.support.documents import aed_batch

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from gateway import audit, envelope
+from gateway import envelope
+from gateway.evidence import audit
 from gateway.api.swg.v1 import envelope_pb2, exchange_pb2
 from gateway.errors import BadSignature, DecryptionFailed, EnvelopeError, NotARecipient, SenderMismatch
 from gateway.store import NewDelivery, NewMessage

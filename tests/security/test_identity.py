@@ -19,11 +19,11 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
 
-from gateway import pki
+from gateway.crypto import pki
 from gateway.api.swg.v1 import peering_pb2, peering_pb2_grpc
-from gateway.auth import cert_thumbprint, issue_token
+from gateway.transport.auth import cert_thumbprint, issue_token
 from gateway.errors import Unauthenticated
-from gateway.trust import Purpose
+from gateway.crypto.trust import Purpose
 from tests.security.harness import CUSTOMS, POST, TAX, SecurityNode, client_cert, submit_request
 from tests.support import tally
 from tests.support.nodes import Client

@@ -11,7 +11,7 @@ from grpc_status import rpc_status
 
 from gateway.api.swg.v1 import exchange_pb2
 from gateway.errors import ResourceExhausted
-from gateway.ratelimit import RateLimiter
+from gateway.transport.ratelimit import RateLimiter
 from tests.security.harness import CUSTOMS, POST, submit_request
 from tests.support import tally
 from tests.support.nodes import NodeRunner, connect, free_port, write_directory, write_node_config

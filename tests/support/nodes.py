@@ -16,11 +16,12 @@ from typing import Any
 
 import grpc
 
-from gateway import directory_signature, envelope
+from gateway import envelope
+from gateway.federation import signature as directory_signature
 from gateway.api.swg.v1 import exchange_pb2, exchange_pb2_grpc
-from gateway.auth import issue_token
+from gateway.transport.auth import issue_token
 from gateway.node import Node
-from gateway.server import GatewayServer
+from gateway.transport.server import GatewayServer
 from tests.support.pki import Federation
 
 ROOT = Path(__file__).resolve().parents[2]

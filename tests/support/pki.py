@@ -14,9 +14,10 @@ from pathlib import Path
 
 from cryptography import x509
 
-from gateway import envelope, pki
+from gateway import envelope
+from gateway.crypto import pki
 from gateway.api.swg.v1.envelope_pb2 import EnvelopeHeader
-from gateway.trust import TrustStore
+from gateway.crypto.trust import TrustStore
 
 PARTICIPANTS = pki.DEFAULT_PARTICIPANTS
 NODES = pki.DEFAULT_NODES

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection
 
-from gateway import audit
+from gateway.evidence import audit
 from gateway.errors import AlreadyExists
 from gateway.store import Accepted, NewDelivery, NewMessage, Store
 

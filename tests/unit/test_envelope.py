@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gateway import envelope as env
-from gateway import pki
+from gateway.crypto import pki
 from gateway.api.swg.v1.envelope_pb2 import Envelope, KeyWrap
 from gateway.errors import (
     BadSignature,
@@ -29,7 +29,7 @@ from gateway.errors import (
     UntrustedIssuer,
     WrongKeyUsage,
 )
-from gateway.trust import Purpose
+from gateway.crypto.trust import Purpose
 from tests.support.pki import PARTICIPANTS, Federation, header, other_ca, signer_with, utcnow
 
 SENDER = "DE/POST/MAIN"

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gateway import envelope as env
-from gateway import pki
+from gateway.crypto import pki
 from gateway.api.swg.v1.envelope_pb2 import Envelope, EnvelopeHeader, KeyWrap
 from gateway.errors import BadSignature, ConfigError, DecryptionFailed, EnvelopeError, MalformedEnvelope
 from tests.support.pki import Federation, header

@@ -10,7 +10,8 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from adapters import registry
-from gateway import audit, kpi
+from gateway.evidence import audit
+from gateway.evidence import kpi
 from gateway.api.swg.v1 import inspection_pb2, item_pb2
 from gateway.store import KpiFact, NewDelivery, NewMessage, ReceiptRecord, Store
 from tests.support.documents import aed_batch, inspection, s10

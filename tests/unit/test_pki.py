@@ -10,10 +10,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from gateway import pki
+from gateway.crypto import pki
 from gateway.cli import main
 from gateway.errors import InvalidArgument
-from gateway.trust import Purpose, TrustStore
+from gateway.crypto.trust import Purpose, TrustStore
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = ["README.txt", "ca/ca.crt", "ca/ca.key", "ca/crl.pem"] + [

@@ -8,7 +8,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from gateway import pki
+from gateway.crypto import pki
 from gateway.errors import (
     CertificateExpired,
     CertificateNotYetValid,
@@ -20,7 +20,7 @@ from gateway.errors import (
     UntrustedIssuer,
     WrongKeyUsage,
 )
-from gateway.trust import Purpose, TrustStore, fingerprint, participant_of
+from gateway.crypto.trust import Purpose, TrustStore, fingerprint, participant_of
 from tests.support.pki import Federation, other_ca, utcnow
 
 P = "DE/POST/MAIN"

@@ -21,7 +21,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from adapters import registry
-from gateway import audit
+from gateway.evidence import audit
 from gateway.api.swg.v1 import admin_pb2
 from gateway.errors import FieldViolation, InvalidArgument
 from gateway.store import KpiFact, Store

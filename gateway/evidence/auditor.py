@@ -14,13 +14,15 @@ import time
 
 import structlog
 
-from gateway import audit, envelope, evidence
+from gateway import envelope
+from gateway.evidence import audit
+from gateway.evidence import bundle as evidence
 from gateway.config import NodeConfig
 from gateway.errors import FailedPrecondition, NotFound
 from gateway.store import Store
-from gateway.trust import TrustStore, certificate_file_sha256
+from gateway.crypto.trust import TrustStore, certificate_file_sha256
 
-log = structlog.get_logger("gateway.auditor")
+log = structlog.get_logger("gateway.evidence.auditor")
 
 
 def _now_us() -> int:
@@ -52,7 +54,7 @@ def verify_store(store: Store, trust: TrustStore, node: str) -> audit.AuditRepor
 
 
 def export_evidence(store: Store, message_id: str, signer: envelope.Signer | None, node: str) -> bytes:
-    """The evidence bundle of one message (layout in gateway.evidence), covered by a signed checkpoint;
+    """The evidence bundle of one message (layout in gateway.evidence.bundle), covered by a signed checkpoint;
     signs a fresh checkpoint when none covers the message's latest entry yet."""
     env = store.envelope(message_id)
     seqs = store.audit_seqs_of(message_id)

@@ -3,7 +3,7 @@
 A participant's application presents its client certificate (chained to the federation CA, checked
 against the CRL) and a JWT from the node's token issuer: issuer and audience checked, expiry required,
 ES256/EdDSA only, ``sub`` equal to the certificate's participant and ``cnf.x5t#S256`` equal to the
-certificate's SHA-256. Peer nodes present their node certificate only; ``gateway.services.peering``
+certificate's SHA-256. Peer nodes present their node certificate only; ``gateway.transport.peering_service``
 pins it against the directory. ``AuthInterceptor`` applies this to every RPC and hands the servicer an
 ``Identity`` through a context variable.
 """
@@ -29,8 +29,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from gateway.errors import GatewayError, PermissionDenied, Unauthenticated
-from gateway.ratelimit import RateLimiter
-from gateway.trust import Purpose, TrustStore
+from gateway.transport.ratelimit import RateLimiter
+from gateway.crypto.trust import Purpose, TrustStore
 
 ALGORITHMS = ["ES256", "EdDSA"]
 SCOPES = ("submit", "receive", "status", "assist", "admin")

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import structlog
 
-from gateway import audit
+from gateway.evidence import audit
 from gateway.config import Directory, fit, read_signed_directory
-from gateway.directory_signature import signature_path
+from gateway.federation.signature import signature_path
 from gateway.errors import ConfigError
 from gateway.node import Node, now_us
-from gateway.routing import Router
+from gateway.federation.routing import Router
 
 log = structlog.get_logger("gateway.directory")
 

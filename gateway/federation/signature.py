@@ -15,7 +15,7 @@ from pathlib import Path
 
 from gateway import envelope
 from gateway.errors import GatewayError, InvalidArgument
-from gateway.trust import Purpose, TrustStore
+from gateway.crypto.trust import Purpose, TrustStore
 
 DIRECTORY_TYP = "swg-directory+jws"
 # Certificate keys of the directory and the key holding each one's pin.

@@ -136,8 +136,8 @@ class Router:
         if not rules:
             raise PermissionDenied(f"{sender} may not send {document_type}: no route in the directory allows it")
         if document_type in (registry.ASSISTANCE_REQUEST, registry.ASSISTANCE_RESPONSE):
-            # Imported here: gateway.assistance uses this module's pattern matching.
-            from gateway import assistance
+            # Imported here: gateway.exchange.assistance uses this module's pattern matching.
+            from gateway.exchange import assistance
             assistance.check(self.directory, sender, document_type, doc, in_reply_to)
         applicable = [r for r in rules if all(attrs.get(k) == v for k, v in r.when.items())]
         resolved: list[tuple[Route, list[str]]] = [

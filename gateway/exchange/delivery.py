@@ -20,13 +20,14 @@ from google.protobuf import timestamp_pb2
 
 from adapters import registry
 from adapters.errors import AdapterError
-from gateway import audit, envelope
+from gateway import envelope
+from gateway.evidence import audit
 from gateway.api.swg.v1 import envelope_pb2, exchange_pb2
 from gateway.errors import FieldViolation, GatewayError, InvalidArgument, NotFound
 from gateway.node import Node, now_us
 from gateway.store import Claimed, ReceiptRecord
 
-log = structlog.get_logger("gateway.delivery")
+log = structlog.get_logger("gateway.exchange.delivery")
 
 
 def ts(us: int) -> timestamp_pb2.Timestamp:

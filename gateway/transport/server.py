@@ -18,23 +18,25 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from gateway import assistance, auditor, revenue
+from gateway.exchange import assistance
+from gateway.evidence import auditor
+from gateway.exchange import revenue
 from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2, exchange_pb2_grpc, peering_pb2, peering_pb2_grpc
-from gateway.auth import AuthInterceptor
-from gateway.delivery import ExpiryWorker, LocalDelivery
-from gateway.directory_watch import DirectoryWatcher
+from gateway.transport.auth import AuthInterceptor
+from gateway.exchange.delivery import ExpiryWorker, LocalDelivery
+from gateway.federation.watch import DirectoryWatcher
 from gateway.errors import GatewayError
-from gateway.logs import configure_logging
+from gateway.telemetry.logs import configure_logging
 from gateway.node import Node, now_us
 from gateway.peering import Inbound, Relay
-from gateway.ratelimit import RateLimiter
-from gateway.services.admin import AdminServicer
-from gateway.services.exchange import ExchangeServicer
-from gateway.services.peering import PeeringServicer
-from gateway.services.status import abort
-from gateway.submission import Submitter
+from gateway.transport.ratelimit import RateLimiter
+from gateway.transport.admin_service import AdminServicer
+from gateway.transport.exchange_service import ExchangeServicer
+from gateway.transport.peering_service import PeeringServicer
+from gateway.transport.status import abort
+from gateway.exchange.submission import Submitter
 
-log = structlog.get_logger("gateway.server")
+log = structlog.get_logger("gateway.transport.server")
 
 HEALTH_INTERVAL_S = 5.0
 # Headroom above the largest accepted document for the rest of a request (ids, recipients, framing).
@@ -146,7 +148,7 @@ class GatewayServer:
         self._server = server
         if self.node.store.dialect == "sqlite" and self.role.alone:
             # SQLite means one node process: leases left by an earlier run of it (a crash) are stale now.
-            # With several workers the supervisor did this once before starting them (gateway.supervisor).
+            # With several workers the supervisor did this once before starting them (gateway.runtime.supervisor).
             released = await asyncio.wrap_future(self.node.store.writer.submit(
                 self.node.store.op_release_all_leases(route="local", now_us=now_us())))
             if released:
@@ -243,7 +245,7 @@ async def serve(config_path: str | Path, *, ready: Any = None, worker: int | Non
                 listen: str | None = None) -> None:
     """Run a node until SIGINT/SIGTERM; ``ready(address)`` is called once it serves.
 
-    ``worker`` is set in a worker process started by ``gateway.supervisor`` (``[node] processes`` > 1):
+    ``worker`` is set in a worker process started by ``gateway.runtime.supervisor`` (``[node] processes`` > 1):
     the supervisor already migrated the schema, ``listen`` is the resolved shared address.
     """
     started = time.monotonic()

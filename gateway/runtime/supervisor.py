@@ -7,7 +7,7 @@ the delivery leases a crashed earlier run left behind — while N workers (``pyt
 which are most of a start; a worker loads the node and serves only once it reads "go" on its stdin,
 sent when that work is done. Every worker runs a
 full ``GatewayServer`` on the same address with ``SO_REUSEPORT``, and the kernel spreads connections
-across them; singletons run in worker 0 only (see ``gateway.server.WorkerRole``).
+across them; singletons run in worker 0 only (see ``gateway.transport.server.WorkerRole``).
 
 Lifecycle: the address is announced once every worker serves. SIGTERM/SIGINT to the supervisor sends
 SIGTERM to every worker, each drains as a lone node does, and the supervisor exits 0 once all stopped
@@ -31,7 +31,7 @@ import structlog
 
 from gateway.config import NodeConfig, check, load_node_config
 
-log = structlog.get_logger("gateway.supervisor")
+log = structlog.get_logger("gateway.runtime.supervisor")
 
 READY = b"worker ready "
 RESTART_DELAY_S = 1.0
@@ -146,7 +146,7 @@ class Supervisor:
 
 async def supervise(config_path: str | Path, *, ready: Callable[[str], None] | None = None) -> int:
     """Run a node as ``processes`` workers until SIGINT/SIGTERM; returns the exit status."""
-    from gateway.logs import configure_logging
+    from gateway.telemetry.logs import configure_logging
 
     path = Path(config_path).resolve()
     cfg = load_node_config(path)

@@ -24,10 +24,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway import audit, envelope
+from gateway import envelope
+from gateway.evidence import audit
 from gateway.api.swg.v1 import envelope_pb2
 from gateway.errors import GatewayError
-from gateway.trust import TrustStore
+from gateway.crypto.trust import TrustStore
 
 BUNDLE_FORMAT = "swg-evidence-bundle"
 BUNDLE_VERSION = 1

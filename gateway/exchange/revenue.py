@@ -28,7 +28,7 @@ from gateway.config import Directory, DutyRule, RevenueRules
 from gateway.errors import GatewayError
 from gateway.node import Node
 
-log = structlog.get_logger("gateway.revenue")
+log = structlog.get_logger("gateway.exchange.revenue")
 
 AED = "swg.aed.v1"
 INSPECTION = "swg.inspection.v1"

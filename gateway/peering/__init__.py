@@ -35,9 +35,10 @@ import grpc
 import structlog
 
 from adapters import registry
-from gateway import audit, envelope
+from gateway import envelope
+from gateway.evidence import audit
 from gateway.api.swg.v1 import envelope_pb2, peering_pb2, peering_pb2_grpc
-from gateway.auth import Identity
+from gateway.transport.auth import Identity
 from gateway.config import DeliverySettings, DirectoryNode
 from gateway.errors import (
     AlreadyExists,

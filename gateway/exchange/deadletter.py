@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 
 from gateway.api.swg.v1 import admin_pb2
-from gateway.delivery import ts
+from gateway.exchange.delivery import ts
 from gateway.errors import FieldViolation, InvalidArgument
 from gateway.node import Node, now_us
 from gateway.store.states import EXPIRED, FAILED

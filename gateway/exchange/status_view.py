@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway.api.swg.v1 import exchange_pb2
-from gateway.delivery import receipt_message, ts
+from gateway.exchange.delivery import receipt_message, ts
 from gateway.errors import FieldViolation, InvalidArgument, NotFound
 from gateway.node import Node
 

@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from gateway import trust as trust_mod
+from gateway.crypto import trust as trust_mod
 from gateway.api.swg.v1.envelope_pb2 import Envelope, EnvelopeHeader, KeyWrap, Receipt
 from gateway.errors import (
     BadSignature,
@@ -53,7 +53,7 @@ from gateway.errors import (
     SignerNotTrusted,
     TrustError,
 )
-from gateway.trust import Purpose, TrustStore
+from gateway.crypto.trust import Purpose, TrustStore
 
 __all__ = [
     "ENVELOPE_TYP", "RECEIPT_TYP", "ParticipantKeys", "RecipientCertificate", "Signer", "Sealed", "Verified",

@@ -11,12 +11,13 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from gateway import assistance, deadletter
+from gateway.exchange import assistance
+from gateway.exchange import deadletter
 from gateway.api.swg.v1 import admin_pb2
-from gateway.auth import current_identity
+from gateway.transport.auth import current_identity
 from gateway.errors import GatewayError
 from gateway.node import Node
-from gateway.services.status import abort
+from gateway.transport.status import abort
 
 
 class DeliveriesAdmin:

@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from gateway.api.swg.v1 import peering_pb2, peering_pb2_grpc
-from gateway.auth import current_identity
+from gateway.transport.auth import current_identity
 from gateway.errors import GatewayError
 from gateway.node import Node
 from gateway.peering import Inbound, check_peer
-from gateway.services.status import abort, to_status
+from gateway.transport.status import abort, to_status
 
 
 class PeeringServicer(peering_pb2_grpc.PeeringServicer):

@@ -18,7 +18,7 @@ from typing import Any
 
 from gateway import envelope
 from gateway.errors import GatewayError
-from gateway.trust import Purpose, TrustStore
+from gateway.crypto.trust import Purpose, TrustStore
 
 GENESIS = bytes(32)
 

@@ -12,12 +12,13 @@ from collections.abc import Callable
 import asyncio
 from typing import Any
 
-from gateway import auditor, kpi
+from gateway.evidence import auditor
+from gateway.evidence import kpi
 from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc
 from gateway.errors import FieldViolation, GatewayError, InvalidArgument
 from gateway.node import Node
-from gateway.services.admin_deliveries import DeliveriesAdmin
-from gateway.services.status import abort
+from gateway.transport.admin_deliveries import DeliveriesAdmin
+from gateway.transport.status import abort
 
 
 def _us(ts: Any, default: int) -> int:

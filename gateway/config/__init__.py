@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.directory_signature import DirectorySignatureError, certificate_sha256_hex, signature_path
-from gateway.directory_signature import verify as verify_signature
+from gateway.federation.signature import DirectorySignatureError, certificate_sha256_hex, signature_path
+from gateway.federation.signature import verify as verify_signature
 from gateway.envelope import KEK_MAX_AGE_S, KEK_MAX_MESSAGES
 from gateway.errors import ConfigError, FieldViolation
-from gateway.trust import TrustStore
+from gateway.crypto.trust import TrustStore
 
 PARTICIPANT_ID = re.compile(r"^[A-Z]{2}/[A-Z]+/[A-Z0-9_-]+$")
 NODE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")

@@ -6,14 +6,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-from gateway import status_view
+from gateway.exchange import status_view
 from gateway.api.swg.v1 import exchange_pb2, exchange_pb2_grpc
-from gateway.auth import current_identity
-from gateway.delivery import LocalDelivery
+from gateway.transport.auth import current_identity
+from gateway.exchange.delivery import LocalDelivery
 from gateway.errors import GatewayError
 from gateway.node import Node
-from gateway.services.status import abort, to_status
-from gateway.submission import Submitter
+from gateway.transport.status import abort, to_status
+from gateway.exchange.submission import Submitter
 
 
 class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):

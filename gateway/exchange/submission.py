@@ -22,7 +22,9 @@ from google.protobuf.message import Message
 
 from adapters import registry
 from adapters.errors import DocumentError, UnknownFormat
-from gateway import audit, envelope, kpi
+from gateway import envelope
+from gateway.evidence import audit
+from gateway.evidence import kpi
 from gateway.api.swg.v1 import envelope_pb2, exchange_pb2
 from gateway.errors import (
     AlreadyExists,
@@ -33,10 +35,10 @@ from gateway.errors import (
     ResourceExhausted,
 )
 from gateway.node import Node, now_us
-from gateway.routing import route_for
+from gateway.federation.routing import route_for
 from gateway.store import Accepted, NewDelivery, NewMessage
 
-log = structlog.get_logger("gateway.submission")
+log = structlog.get_logger("gateway.exchange.submission")
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,127}$")
 

@@ -17,15 +17,15 @@ from typing import Any
 
 import structlog
 
-from gateway import audit
+from gateway.evidence import audit
 from gateway.api.swg.v1 import admin_pb2, assistance_pb2, envelope_pb2
 from gateway.config import Directory
 from gateway.errors import FieldViolation, InvalidArgument, PermissionDenied
 from gateway.node import Node, now_us
-from gateway.routing import matches
+from gateway.federation.routing import matches
 from gateway.store import AssistanceCaseRecord
 
-log = structlog.get_logger("gateway.assistance")
+log = structlog.get_logger("gateway.exchange.assistance")
 
 REQUEST = "swg.assistance.request.v1"
 RESPONSE = "swg.assistance.response.v1"
