@@ -5,7 +5,7 @@ Everything the servicers and workers need hangs off ``Node``; nothing here knows
 
 from __future__ import annotations
 
-import time
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,10 +21,6 @@ from gateway.store import Store
 from gateway.crypto.trust import TrustStore
 
 log = structlog.get_logger("gateway.node")
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
 
 
 @dataclass

@@ -21,7 +21,8 @@ from gateway.evidence import audit
 from gateway.api.swg.v1 import admin_pb2, assistance_pb2, envelope_pb2
 from gateway.config import Directory
 from gateway.errors import FieldViolation, InvalidArgument, PermissionDenied
-from gateway.node import Node, now_us
+from gateway.clock import now_us
+from gateway.node import Node
 from gateway.federation.routing import matches
 from gateway.store import AssistanceCaseRecord
 

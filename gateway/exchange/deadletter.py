@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 from gateway.api.swg.v1 import admin_pb2
 from gateway.exchange.delivery import ts
 from gateway.errors import FieldViolation, InvalidArgument
-from gateway.node import Node, now_us
+from gateway.clock import now_us
+from gateway.node import Node
 from gateway.store.states import EXPIRED, FAILED
 
 DEFAULT_LIMIT = 1000

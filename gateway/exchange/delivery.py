@@ -24,7 +24,8 @@ from gateway import envelope
 from gateway.evidence import audit
 from gateway.api.swg.v1 import envelope_pb2, exchange_pb2
 from gateway.errors import FieldViolation, GatewayError, InvalidArgument, NotFound
-from gateway.node import Node, now_us
+from gateway.clock import now_us
+from gateway.node import Node
 from gateway.store import Claimed, ReceiptRecord
 
 log = structlog.get_logger("gateway.exchange.delivery")

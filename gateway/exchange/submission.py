@@ -34,7 +34,8 @@ from gateway.errors import (
     NotFound,
     ResourceExhausted,
 )
-from gateway.node import Node, now_us
+from gateway.clock import now_us
+from gateway.node import Node
 from gateway.federation.routing import route_for
 from gateway.store import Accepted, NewDelivery, NewMessage
 

@@ -20,7 +20,8 @@ from gateway.evidence import audit
 from gateway.config import Directory, fit, read_signed_directory
 from gateway.federation.signature import signature_path
 from gateway.errors import ConfigError
-from gateway.node import Node, now_us
+from gateway.clock import now_us
+from gateway.node import Node
 from gateway.federation.routing import Router
 
 log = structlog.get_logger("gateway.directory")

@@ -51,7 +51,8 @@ from gateway.errors import (
     TrustError,
     Unavailable,
 )
-from gateway.node import Node, now_us
+from gateway.clock import now_us
+from gateway.node import Node
 from gateway.store import Claimed, NewDelivery, NewMessage, ReceiptRecord
 
 log = structlog.get_logger("gateway.peering")

@@ -42,7 +42,7 @@ STOP_TIMEOUT_S = 30.0
 def prepare(cfg: NodeConfig) -> int:
     """The once-per-start work of a node; returns the number of stale local leases given back."""
     # Imported here: the supervisor starts its workers first, and they import all this themselves.
-    from gateway.node import now_us
+    from gateway.clock import now_us
     from gateway.store import Store
 
     store = Store(cfg.database_url, busy_timeout_ms=cfg.database_busy_timeout_ms, max_pages=cfg.database_max_pages)

@@ -27,7 +27,8 @@ from gateway.exchange.delivery import ExpiryWorker, LocalDelivery
 from gateway.federation.watch import DirectoryWatcher
 from gateway.errors import GatewayError
 from gateway.telemetry.logs import configure_logging
-from gateway.node import Node, now_us
+from gateway.clock import now_us
+from gateway.node import Node
 from gateway.peering import Inbound, Relay
 from gateway.transport.ratelimit import RateLimiter
 from gateway.transport.admin_service import AdminServicer

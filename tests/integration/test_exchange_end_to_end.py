@@ -111,7 +111,7 @@ def test_delivery_not_acknowledged_within_visibility_timeout_comes_again_on_the_
 def test_undelivered_message_becomes_expired_and_the_sender_sees_it(de_node) -> None:
     from google.protobuf import timestamp_pb2
 
-    from gateway.node import now_us
+    from gateway.clock import now_us
 
     post = de_node.client(POST)
     expires = timestamp_pb2.Timestamp(seconds=now_us() // 1_000_000 + 3600)
