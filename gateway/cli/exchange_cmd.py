@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -113,20 +115,30 @@ def _receive(args: Any) -> int:
                     "in_reply_to": delivery.in_reply_to, "sender": delivery.sender,
                     "document_type": delivery.document_type, "format": delivery.format, "attempt": delivery.attempt,
                     "envelope_sha256": delivery.envelope_sha256.hex()}
+            stem = file_stem(delivery.message_id)
             if out:
-                ext = _extension(delivery.format)
-                (out / f"{delivery.message_id}{ext}").write_bytes(delivery.content)
-                (out / f"{delivery.message_id}.meta.json").write_text(json.dumps(meta, indent=2))
-                print(f"{delivery.message_id}\t{delivery.sender}\t{delivery.document_type}\t{delivery.format}")
+                try:
+                    _write_inside(out, stem + _extension(delivery.format), delivery.content)
+                    _write_inside(out, stem + ".meta.json", json.dumps(meta, indent=2).encode())
+                except OSError as err:
+                    # Not acknowledged, so the node keeps it for the next run; the others still come.
+                    print(f"cannot write {printable(delivery.message_id)}: {err.strerror or err}", file=sys.stderr)
+                    continue
+                print("\t".join(printable(v) for v in (delivery.message_id, delivery.sender,
+                                                       delivery.document_type, delivery.format)))
             else:
                 print(json.dumps(meta))
-                print(delivery.content.decode() if _extension(delivery.format) != ".pb"
+                print(delivery.content.decode("utf-8", "replace") if _extension(delivery.format) != ".pb"
                       else f"<{len(delivery.content)} bytes of {delivery.format} protobuf>")
             if not args.no_ack:
                 ack = stub.Acknowledge(exchange_pb2.AcknowledgeRequest(message_ids=[delivery.message_id]),
                                        metadata=tokens.metadata())
-                if out:
-                    (out / f"{delivery.message_id}.receipt.jws").write_text(ack.receipts[0].jws + "\n")
+                if out and ack.receipts:
+                    try:
+                        _write_inside(out, stem + ".receipt.jws", (ack.receipts[0].jws + "\n").encode())
+                    except OSError as err:
+                        print(f"cannot write the receipt of {printable(delivery.message_id)}: {err.strerror or err}",
+                              file=sys.stderr)
             if args.count and received >= args.count:
                 break
     except grpc.RpcError as err:
@@ -139,6 +151,31 @@ def _receive(args: Any) -> int:
         channel.close()
     print(f"received {received} deliveries", file=sys.stderr)
     return 0
+
+
+_SAFE_STEM = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def file_stem(message_id: str) -> str:
+    """A file name for a delivery that no message id can steer: the id itself only when it is a plain short
+    token; otherwise a fixed-length digest (the id is kept in the `.meta.json` sidecar)."""
+    if _SAFE_STEM.fullmatch(message_id):
+        return message_id
+    return "msg-" + hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def printable(value: str, limit: int = 120) -> str:
+    """A value from the network shown on one terminal line: control characters escaped, length bounded."""
+    shown = _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+    return shown if len(shown) <= limit else shown[:limit] + "…"
+
+
+def _write_inside(folder: Path, name: str, data: bytes) -> None:
+    target = (folder / name).resolve()
+    if target.parent != folder.resolve():
+        raise OSError(f"refusing to write outside {folder}")
+    target.write_bytes(data)
 
 
 def _extension(fmt: str) -> str:
