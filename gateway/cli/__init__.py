@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from gateway.errors import ConfigError
@@ -40,12 +41,29 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(words)
     try:
         code = args.func(args)
+    except KeyboardInterrupt:
+        return 130
     except ConfigError as exc:
         # Every command reports configuration problems the same way: one line per key, exit 2.
         where = getattr(args, "config", None) or getattr(args, "file", None) or "configuration"
         for problem in exc.problems:
             print(f"{where}: {problem}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        # A missing or unreadable file, a busy port: one line naming it, never a traceback.
+        what = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"gateway {args.command}: {what}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the command line shows one line; GATEWAY_DEBUG=1 shows the trace
+        if os.environ.get("GATEWAY_DEBUG"):
+            raise
+        if type(exc).__module__.startswith("grpc"):
+            from gateway.cli._common import fail
+
+            return fail(exc)  # type: ignore[arg-type]  # a grpc.RpcError raised outside a command's own handler
+        print(f"gateway {args.command}: {type(exc).__name__}: {exc} (GATEWAY_DEBUG=1 shows the traceback)",
+              file=sys.stderr)
+        return 1
     return int(code or 0)
 
 

@@ -27,14 +27,29 @@ def load_profile(path: str) -> ClientProfile:
         raise SystemExit(2) from None
 
 
+# The node the last `connect` aimed at, so an unreachable node is named in the one-line error.
+_target: dict[str, str] = {}
+
+_NOT_REACHED = ("failed to connect", "connection refused", "dns resolution failed", "connect failed",
+                "name resolution", "deadline exceeded while waiting for", "no address")
+
+
 def connect(path: str, scopes: tuple[str, ...] | None = None) -> tuple[ClientProfile, grpc.Channel, TokenSource]:
     profile = load_profile(path)
+    _target["address"] = profile.address
     return profile, secure_channel(profile), TokenSource(profile, scopes)
 
 
 def explain(err: grpc.RpcError) -> str:
     """One line per problem: the status, then each field violation (path: reason)."""
-    lines = [f"{err.code().name}: {err.details()}"]  # type: ignore[attr-defined]
+    code, details = err.code(), err.details() or ""  # type: ignore[attr-defined]
+    if code == grpc.StatusCode.UNAVAILABLE and any(s in details.lower() for s in _NOT_REACHED):
+        address = _target.get("address", "the configured address")
+        return f"no node at {address} — is it running? (`make run`)"
+    lines = [f"{code.name}: {details}"]
+    if code == grpc.StatusCode.UNAUTHENTICATED and "expired" in details.lower():
+        lines.append("  the token has expired: get a new one with `gateway token issue` (or drop [token] from the "
+                     "client profile so it signs its own short-lived tokens)")
     try:
         st = rpc_status.from_call(err)  # type: ignore[arg-type]
     except Exception:  # noqa: BLE001 - a malformed details trailer must not hide the status itself
