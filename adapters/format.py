@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 from google.protobuf.message import Message
 
@@ -14,6 +15,8 @@ from adapters.paths import Locator
 #: What a located decoder returns: the message, a translator from canonical field paths to paths into
 #: the input, and the problems found while reading (already with input paths).
 Decoded = tuple[Message, Locator, list[Violation]]
+
+M = TypeVar("M", bound=Message)
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class Format:
 
 
 def located_format(name: str, document_type: str, decode_located: Callable[[bytes], Decoded],
-                   encode: Callable[[Message], bytes], *, media_type: str,
+                   encode: Callable[[M], bytes], *, media_type: str,
                    validation_profile: str = validation.PROFILE_AED) -> Format:
     """A Format whose plain ``decode`` raises the reading problems of ``decode_located``."""
 
@@ -43,6 +46,9 @@ def located_format(name: str, document_type: str, decode_located: Callable[[byte
             raise DocumentError(problems, summary=f"unreadable {name} document")
         return msg
 
-    return Format(name, document_type, decode, encode, decode_located, validation_profile, media_type)
+    # The registry hands a format only messages of the document type it declared, so an encoder of that
+    # one message type stands in for the general one.
+    encode_any = cast(Callable[[Message], bytes], encode)
+    return Format(name, document_type, decode, encode_any, decode_located, validation_profile, media_type)
 
 

@@ -7,6 +7,7 @@ writes it (``upu.itmatt.v1`` XML, ``wco.ecommerce.v1`` JSON, or the canonical pr
 from __future__ import annotations
 
 from google.protobuf import json_format
+from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import DecodeError, Message
 
 from adapters import validation
@@ -66,7 +67,10 @@ def _json_format(document_type: str) -> Format:
     def encode(msg: Message) -> bytes:
         return json_format.MessageToJson(msg, indent=2, sort_keys=True).encode("utf-8")
 
-    locate = json_pointer_locator(cls.DESCRIPTOR)
+    descriptor = cls.DESCRIPTOR
+    # The C (upb) descriptor registers as a subclass of the Python one, so this holds at run time.
+    assert isinstance(descriptor, Descriptor)
+    locate = json_pointer_locator(descriptor)
 
     def decode_located(content: bytes) -> Decoded:
         return decode(content), locate, []

@@ -70,7 +70,7 @@ def ioss_problem(value: str) -> str | None:
             return "IOSS number must be 12 characters: IM/IN + 3-digit member state + 6 digits + check digit"
         if not candidate[2:].isdigit():
             return "IOSS number must have 10 digits after IM/IN"
-        return f"IOSS number does not name an EU member state ({candidate[2:5]}): {exc.message}"
+        return f"IOSS number does not name an EU member state ({candidate[2:5]}): {exc}"
     return None
 
 
@@ -282,7 +282,7 @@ def _field_kind(fd: FieldDescriptor) -> tuple[int, bool]:
     if kind is None:
         if fd.type == fd.TYPE_STRING:
             code = _STRING
-        elif fd.type == fd.TYPE_MESSAGE and fd.message_type.GetOptions().map_entry:
+        elif fd.type == fd.TYPE_MESSAGE and fd.message_type is not None and fd.message_type.GetOptions().map_entry:
             entry = fd.message_type.fields_by_name
             code = _STRING_MAP if entry["key"].type == entry["value"].type == fd.TYPE_STRING else _SKIP
         elif fd.type == fd.TYPE_MESSAGE:

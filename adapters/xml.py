@@ -75,8 +75,8 @@ def parse_xml(
         raise _fail(f"not readable XML: {exc}") from None
     if root is None:
         raise _fail("no XML root element")
-    tree = root.getroottree()
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None or tree.docinfo.externalDTD is not None:
+    docinfo: etree.DocInfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise _fail("DOCTYPE is not allowed")
     _check_depth(root, max_depth)
     return root

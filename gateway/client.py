@@ -53,7 +53,7 @@ class ClientProfile:
                 return ""
             return v
 
-        def file(table: dict, key: str, prefix: str = "", required: bool = True) -> Path | None:
+        def file(table: dict[str, object], key: str, prefix: str = "", required: bool = True) -> Path | None:
             v = table.get(key)
             if v is None:
                 if required:

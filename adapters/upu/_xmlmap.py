@@ -36,12 +36,13 @@ class Spec(tuple[tuple[str, str, str], ...]):
     names: tuple[str, ...]
     #: (element name, kind, messages on the way to the field, the field)
     fields: tuple[tuple[str, str, tuple[str, ...], str], ...]
+    _tables: dict[str, dict[str, str]]
 
     def __new__(cls, entries: Iterable[tuple[str, str, str]]) -> Spec:
         self = super().__new__(cls, tuple(entries))
         self.names = tuple(name for name, _, _ in self)
         self.fields = tuple((name, kind, tuple(sub.split(".")[:-1]), sub.split(".")[-1]) for name, sub, kind in self)
-        self._tables: dict[str, dict[str, str]] = {}
+        self._tables = {}
         return self
 
     def table(self, prefix: str) -> dict[str, str]:
@@ -186,7 +187,7 @@ class Reader:
             tail = child.tail
             if tail and not tail.isspace():
                 self.problem(xpath, "unexpected text in a structured element")
-            hit = tags.get(child.tag)
+            hit = tags.get(child.tag) if isinstance(child.tag, str) else None
             if hit is None:
                 if isinstance(child.tag, str):
                     qn = etree.QName(child)
@@ -327,7 +328,7 @@ class Writer:
 
     def text_of(self, value: Any, kind: str) -> str:
         if kind == "str":
-            return value
+            return str(value)
         if kind == "ts":
             return format_timestamp(value)
         if kind == "uint":
@@ -335,7 +336,7 @@ class Writer:
         if kind == "bool":
             return "true" if value else "false"
         if kind == "hex":
-            return value.hex()
+            return bytes(value).hex()
         enum = self.enums[kind]
         if value not in enum.to_text:
             raise UnsupportedConversion(f"value {value} has no code in this format")
@@ -369,7 +370,7 @@ class Writer:
 def root_check(reader: Reader, root: etree._Element, name: str) -> bool:
     qn = etree.QName(root)
     if qn.namespace != reader.ns or qn.localname != name:
-        reader.problem("/", f"root element must be {{{reader.ns}}}{name}, not {root.tag}")
+        reader.problem("/", f"root element must be {{{reader.ns}}}{name}, not {root.tag!s}")
         return False
     return True
 

@@ -248,7 +248,7 @@ def decode_traced(content: bytes) -> tuple[item_pb2.ItemBatch, PathMap, list[Vio
     root = parse_xml(content)
     qn = etree.QName(root)
     if qn.namespace != NS or qn.localname != "ips":
-        raise DocumentError([Violation("/", f"root element must be {{{NS}}}ips, not {root.tag}")],
+        raise DocumentError([Violation("/", f"root element must be {{{NS}}}ips, not {root.tag!s}")],
                             summary="not an IPS export")
     d = _Decoder()
     batch = item_pb2.ItemBatch()

@@ -42,7 +42,7 @@ def connect(path: str, scopes: tuple[str, ...] | None = None) -> tuple[ClientPro
 
 def explain(err: grpc.RpcError) -> str:
     """One line per problem: the status, then each field violation (path: reason)."""
-    code, details = err.code(), err.details() or ""  # type: ignore[attr-defined]
+    code, details = err.code(), err.details() or ""
     if code == grpc.StatusCode.UNAVAILABLE and any(s in details.lower() for s in _NOT_REACHED):
         address = _target.get("address", "the configured address")
         return f"no node at {address} — is it running? (`make run`)"

@@ -64,7 +64,8 @@ def _sign(args: Any) -> int:
 
 def _show(args: Any) -> int:
     from gateway.federation import signature as directory_signature
-    from gateway.config import ConfigError, load_node_config, parse_directory_bytes
+    from gateway.config import load_node_config, parse_directory_bytes
+    from gateway.errors import ConfigError
     from gateway.crypto.trust import TrustStore
 
     if args.config is not None:
@@ -80,8 +81,8 @@ def _show(args: Any) -> int:
     try:
         d = parse_directory_bytes(data, file.resolve())
     except ConfigError as exc:
-        for p in exc.problems:
-            print(f"{file}: {p}", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"{file}: {problem}", file=sys.stderr)
         return 2
     try:
         directory_signature.verify(data, sig_path.read_text(), TrustStore.from_files(ca))

@@ -7,6 +7,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -67,7 +68,7 @@ def _submit(args: Any) -> int:
     failures = 0
     progress = Progress(len(files), "submitting") if len(files) > 1 else None
 
-    def requests():  # type: ignore[no-untyped-def]
+    def requests() -> Iterator[exchange_pb2.SubmitRequest]:
         for f in files:
             yield exchange_pb2.SubmitRequest(
                 message_id=args.message_id or "", format=args.format, content=f.read_bytes(), recipients=args.to,
@@ -142,7 +143,7 @@ def _receive(args: Any) -> int:
             if args.count and received >= args.count:
                 break
     except grpc.RpcError as err:
-        if err.code() != grpc.StatusCode.CANCELLED:  # type: ignore[attr-defined]
+        if err.code() != grpc.StatusCode.CANCELLED:
             return fail(err)
     except KeyboardInterrupt:
         pass

@@ -15,7 +15,9 @@ from google.protobuf import json_format
 from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc, assistance_pb2, exchange_pb2, exchange_pb2_grpc
 from gateway.cli._common import add_client_arg, connect, fail
 
-STATES = {"failed": 5, "expired": 6, "queued": 1, "in-flight": 2, "delivered": 3, "acknowledged": 4}
+STATES = {"failed": exchange_pb2.DELIVERY_STATE_FAILED, "expired": exchange_pb2.DELIVERY_STATE_EXPIRED,
+          "queued": exchange_pb2.DELIVERY_STATE_QUEUED, "in-flight": exchange_pb2.DELIVERY_STATE_IN_FLIGHT,
+          "delivered": exchange_pb2.DELIVERY_STATE_DELIVERED, "acknowledged": exchange_pb2.DELIVERY_STATE_ACKNOWLEDGED}
 
 
 def register(sub: Any) -> None:
@@ -58,7 +60,8 @@ def _deliveries(args: Any) -> int:
                 message_ids=args.message_ids, recipient=args.recipient), metadata=tokens.metadata())
             print(f"requeued {resp.requeued} deliveries")
             return 0
-        states = [STATES[s] for s in args.state] + ([5] if args.failed else []) + ([6] if args.expired else [])
+        states = ([STATES[s] for s in args.state] + ([STATES["failed"]] if args.failed else [])
+                  + ([STATES["expired"]] if args.expired else []))
         resp = stub.ListDeliveries(admin_pb2.ListDeliveriesRequest(states=states, recipient=args.recipient),
                                    metadata=tokens.metadata())
     except grpc.RpcError as err:

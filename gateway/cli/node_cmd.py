@@ -93,10 +93,11 @@ def _health(args: Any) -> int:
     profile = load_profile(args.client)
     with grpc.secure_channel(profile.address, channel_credentials(profile)) as ch:
         try:
-            resp = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=args.service),
-                                                        timeout=args.timeout)
+            # types-grpcio-health-checking declares no methods on HealthStub.
+            resp = health_pb2_grpc.HealthStub(ch).Check(  # type: ignore[attr-defined]
+                health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout)
         except grpc.RpcError as err:
-            print(f"UNREACHABLE: {err.code().name}: {err.details()}")  # type: ignore[attr-defined]
+            print(f"UNREACHABLE: {err.code().name}: {err.details()}")
             return 1
     name = health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)
     print(name)

@@ -10,7 +10,7 @@ from gateway.crypto import pki
 from gateway.errors import GatewayError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group = subparsers.add_parser("pki", help="federation PKI (demo CA, node and participant keys)")
     commands = group.add_subparsers(dest="pki_command", metavar="PKI_COMMAND", required=True)
     init = commands.add_parser(

@@ -66,7 +66,7 @@ def declared_value(item: item_pb2.PostalItem) -> common_pb2.Money | None:
     values = [c.value for c in item.contents if c.value.amount]
     if not values or len({v.currency for v in values}) != 1:
         return None
-    return common_pb2.Money(amount=_text(sum(Decimal(v.amount) for v in values)), currency=values[0].currency)
+    return common_pb2.Money(amount=_text(sum((Decimal(v.amount) for v in values), Decimal(0))), currency=values[0].currency)
 
 
 def tariff_subheadings(item: item_pb2.PostalItem, result: inspection_pb2.InspectionResult) -> set[str]:
@@ -148,7 +148,7 @@ def _total(n: revenue_pb2.RevenueNotice, result: inspection_pb2.InspectionResult
         return
     lines = [t.amount for t in n.taxes if t.amount.amount]
     if lines and len({m.currency for m in lines}) == 1:
-        n.total_due.CopyFrom(common_pb2.Money(amount=_text(sum(Decimal(m.amount) for m in lines)),
+        n.total_due.CopyFrom(common_pb2.Money(amount=_text(sum((Decimal(m.amount) for m in lines), Decimal(0))),
                                               currency=lines[0].currency))
 
 
