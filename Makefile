@@ -8,7 +8,7 @@ PKI := certs-example/ca/ca.crt
 NODE ?= de-node
 
 
-.PHONY: lint run test test-unit test-integration test-security test-faults lint-imports gen pki demo bench bench-memory clean install lint-proto
+.PHONY: typecheck lint run test test-unit test-integration test-security test-faults lint-imports gen pki demo bench bench-memory clean install lint-proto
 
 install: $(VENV)/.installed
 
@@ -38,6 +38,10 @@ run: install gen pki
 lint-imports: install gen
 	$(BIN)/lint-imports
 
+# mypy --strict over everything but the generated gateway/api (settings in pyproject.toml).
+typecheck: install gen
+	$(BIN)/mypy gateway adapters
+
 lint: install
 	$(BIN)/ruff check gateway adapters tests bench scripts
 
@@ -45,7 +49,7 @@ lint: install
 demo: install gen pki
 	$(BIN)/python scripts/demo.py
 
-test: install gen lint-imports lint
+test: install gen lint-imports lint typecheck
 	$(BIN)/python -m pytest -q tests
 
 test-unit: install gen
