@@ -28,8 +28,9 @@ INSPECTION = "swg.inspection.v1"
 PROFILE_AED = "aed"
 PROFILE_LOGISTIC = "logistic"
 
-_DECIMAL = re.compile(r"^\d{1,15}(\.\d{1,6})?$")
-_HS = re.compile(r"^\d{6,10}$")
+# ASCII digits only, matched whole (see adapters/upu/s10.py).
+_DECIMAL = re.compile(r"\d{1,15}(\.\d{1,6})?", re.ASCII)
+_HS = re.compile(r"\d{6,10}", re.ASCII)
 _CATEGORIES = frozenset(v.number for v in item_pb2.ItemCategory.DESCRIPTOR.values if v.number != 0)
 _OUTCOMES = frozenset(v.number for v in inspection_pb2.InspectionOutcome.DESCRIPTOR.values if v.number != 0)
 _DOC_TYPES = frozenset(v.number for v in item_pb2.ItemDocumentType.DESCRIPTOR.values)
@@ -39,7 +40,7 @@ _SCHEMES = frozenset(v.number for v in item_pb2.EventScheme.DESCRIPTOR.values)
 
 def decimal_problem(text: str, *, positive: bool = False) -> str | None:
     """Reason ``text`` is not a well-formed decimal ("12.50": digits, optional "." and up to 6 decimals)."""
-    if not _DECIMAL.match(text):
+    if not _DECIMAL.fullmatch(text):
         return f"{text!r} is not a decimal number (digits, optional '.' and decimals, no sign or exponent)"
     if positive and Decimal(text) <= 0:
         return f"{text} must be greater than zero"
@@ -68,7 +69,7 @@ def ioss_problem(value: str) -> str | None:
     except StdnumError as exc:
         if len(candidate) != 12:
             return "IOSS number must be 12 characters: IM/IN + 3-digit member state + 6 digits + check digit"
-        if not candidate[2:].isdigit():
+        if not (candidate[2:].isascii() and candidate[2:].isdigit()):
             return "IOSS number must have 10 digits after IM/IN"
         return f"IOSS number does not name an EU member state ({candidate[2:5]}): {exc}"
     return None
@@ -178,7 +179,7 @@ def _item(c: _Checker, path: str, item: item_pb2.PostalItem, profile: str) -> No
         if piece.quantity == 0:
             c.add(join(ppath, "quantity"), "quantity must be a positive whole number")
         if piece.hs_code:
-            if not _HS.match(piece.hs_code):
+            if not _HS.fullmatch(piece.hs_code):
                 c.add(join(ppath, "hs_code"), f"HS code {piece.hs_code!r} must be 6 to 10 digits")
         elif sale:
             c.add(join(ppath, "hs_code"), "HS code (at least 6 digits) is required for a sale of goods")
@@ -245,11 +246,11 @@ def validate_inspection_batch(batch: inspection_pb2.InspectionResultBatch) -> li
             tpath = join(path, "taxes", j)
             c.money(tpath, tax, "amount")
             c.decimal(tpath, "rate", tax.rate)
-            if tax.hs_code and not _HS.match(tax.hs_code):
+            if tax.hs_code and not _HS.fullmatch(tax.hs_code):
                 c.add(join(tpath, "hs_code"), f"HS code {tax.hs_code!r} must be 6 to 10 digits")
         for j, rev in enumerate(result.revisions):
             rpath = join(path, "revisions", j)
-            if rev.revised_hs_code and not _HS.match(rev.revised_hs_code):
+            if rev.revised_hs_code and not _HS.fullmatch(rev.revised_hs_code):
                 c.add(join(rpath, "revised_hs_code"), f"HS code {rev.revised_hs_code!r} must be 6 to 10 digits")
         if result.HasField("image") and result.image.sha256 and len(result.image.sha256) != 32:
             c.add(join(path, "image.sha256"), "SHA-256 digest must be 32 bytes")

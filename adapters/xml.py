@@ -168,8 +168,18 @@ def parse_json(
     def _no_constants(name: str) -> Any:
         raise ValueError(f"{name} is not JSON")
 
+    def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        # Parsers disagree on which of two equal keys wins, so a document that says two things is refused
+        # rather than read one way here and another way by the recipient.
+        obj: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in obj:
+                raise ValueError(f"duplicate key {key!r}")
+            obj[key] = value
+        return obj
+
     try:
-        obj = json.loads(text, parse_constant=_no_constants)
+        obj = json.loads(text, parse_constant=_no_constants, object_pairs_hook=_no_duplicates)
     except (ValueError, RecursionError) as exc:
         raise _fail(f"not valid JSON: {exc}") from None
     try:

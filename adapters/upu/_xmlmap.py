@@ -67,7 +67,7 @@ def _tag_table(ns: str, allowed: tuple[str, ...], repeatable: tuple[str, ...]) -
 
 Kids = dict[str, list[etree._Element]]
 
-_UINT = re.compile(r"^\d{1,10}$")
+_UINT = re.compile(r"\d{1,10}", re.ASCII)
 _BOOLS = {"true": True, "1": True, "false": False, "0": False}
 _SLOW = object()
 
@@ -223,7 +223,7 @@ class Reader:
                 self.problem(xpath, str(exc))
                 return None
         if kind == "uint":
-            if not _UINT.match(text) or int(text) > 0xFFFFFFFF:
+            if not _UINT.fullmatch(text) or int(text) > 0xFFFFFFFF:
                 self.problem(xpath, f"{text!r} is not a whole number")
                 return None
             return int(text)
@@ -277,7 +277,7 @@ class Reader:
     def _quick(self, text: str, kind: str) -> Any:
         """The value of well-formed text for the common kinds, else _SLOW (never a problem here)."""
         if kind == "uint":
-            return int(text) if _UINT.match(text) and int(text) <= 0xFFFFFFFF else _SLOW
+            return int(text) if _UINT.fullmatch(text) and int(text) <= 0xFFFFFFFF else _SLOW
         if kind == "bool":
             return _BOOLS.get(text, _SLOW)
         enum = self.enums.get(kind)

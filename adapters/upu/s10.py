@@ -17,13 +17,16 @@ from functools import cache
 import pycountry
 
 _WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
-_S10 = re.compile(r"^([A-Z]{2})(\d{8})(\d)([A-Z]{2})$")
-_S9 = re.compile(r"^([A-Z]{2}[A-Z0-9]{4})([A-Z]{2}[A-Z0-9]{4})([A-Z])([A-Z0-9]{2})(\d)(\d{4})(\d{3})(\d)(\d)(\d{4})$")
+# re.ASCII: without it \d also matches fullwidth and Arabic-Indic digits, which int() then accepts; every
+# pattern is used with fullmatch, since "$" would also accept a trailing newline.
+_S10 = re.compile(r"([A-Z]{2})(\d{8})(\d)([A-Z]{2})", re.ASCII)
+_S9 = re.compile(r"([A-Z]{2}[A-Z0-9]{4})([A-Z]{2}[A-Z0-9]{4})([A-Z])([A-Z0-9]{2})(\d)(\d{4})(\d{3})(\d)(\d)(\d{4})",
+                 re.ASCII)
 
 # Service indicators usable on international items (first letter), and Q[A-M] for IBRS.
 _INTERNATIONAL_FIRST = frozenset("CEHLMRUV")
-_DOMESTIC_ONLY = re.compile(r"^(?:[BDNPZ][A-Z]|A[V-Z]|G[AD])$")
-_IBRS = re.compile(r"^Q[A-M]$")
+_DOMESTIC_ONLY = re.compile(r"(?:[BDNPZ][A-Z]|A[V-Z]|G[AD])")
+_IBRS = re.compile(r"Q[A-M]")
 
 
 class S10Error(ValueError):
@@ -82,14 +85,14 @@ def parse(text: str, *, international: bool = True) -> S10:
 
     ``international`` (default) rejects the domestic-only service indicator ranges.
     """
-    m = _S10.match(text)
+    m = _S10.fullmatch(text)
     if not m:
         raise S10Error("not an S10 identifier (2 letters, 8 digits, check digit, 2-letter country)")
     indicator, serial, digit, country = m.groups()
-    if _DOMESTIC_ONLY.match(indicator):
+    if _DOMESTIC_ONLY.fullmatch(indicator):
         if international:
             raise S10Error(f"service indicator {indicator} is reserved for domestic items")
-    elif not (indicator[0] in _INTERNATIONAL_FIRST or _IBRS.match(indicator)):
+    elif not (indicator[0] in _INTERNATIONAL_FIRST or _IBRS.fullmatch(indicator)):
         raise S10Error(f"service indicator {indicator} is not an S10 service indicator")
     expected = check_digit(serial)
     if int(digit) != expected:
@@ -144,7 +147,7 @@ def parse_receptacle(text: str) -> ReceptacleId:
     """Parse and validate a 29-character S9 receptacle identifier."""
     if len(text) != 29:
         raise S10Error(f"receptacle identifier must be 29 characters, got {len(text)}")
-    m = _S9.match(text)
+    m = _S9.fullmatch(text)
     if not m:
         raise S10Error("not an S9 receptacle identifier (office, office, category, subclass, year, dispatch, "
                        "serial, indicators, weight)")

@@ -108,3 +108,12 @@ def test_all_sample_receptacles_valid(fixtures: Path) -> None:
     for f in (fixtures / "upu-ips").glob("*.xml"):
         for ident in re.findall(r"<RecptclId>([^<]+)</RecptclId>", f.read_text()):
             assert s10.validate_receptacle(ident) is None, ident
+
+
+@pytest.mark.parametrize("text", [
+    "RR１２３４５６７８５DE",                 # fullwidth digits: int() reads them, S10 does not allow them
+    "RR\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668" "5DE",  # Arabic-Indic digits
+    "RR123456785DE\n",                  # "$" would accept a trailing newline
+])
+def test_only_ascii_digits_and_nothing_after_the_id(text: str) -> None:
+    assert not s10.is_valid(text)

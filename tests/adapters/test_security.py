@@ -184,3 +184,16 @@ def test_unpaired_surrogate_escape_in_a_json_key_is_a_document_error() -> None:
     with pytest.raises(DocumentError) as err:
         registry.decode("swg.aed.v1+json", b'{"items": [{"\\ud800itemId": "RR123456785DE"}]}')
     assert "surrogate" in str(err.value)
+
+
+def test_json_with_a_duplicate_key_is_refused_at_any_depth() -> None:
+    # Which of two equal keys wins differs between parsers: the gateway and the recipient could read two values.
+    for doc in (b'{"a": 1, "a": 2}', b'{"items": [{"id": "RR123456785DE", "id": "CP000000014CN"}]}'):
+        with pytest.raises(DocumentError, match="duplicate key"):
+            parse_json(doc)
+
+
+@pytest.mark.parametrize("fmt", JSON_FORMATS)
+def test_every_json_format_refuses_duplicate_keys(fmt: str) -> None:
+    with pytest.raises(DocumentError, match="duplicate key"):
+        registry.decode(fmt, b'{"x": 1, "x": 1}')
