@@ -23,13 +23,6 @@ PROTOS = ROOT / "protos"
 IMPORT_RE = re.compile(rb"^(from|import) swg\.v1", re.MULTILINE)
 
 
-def _googleapis_include() -> Path:
-    import google.rpc.status_pb2 as status
-
-    # googleapis-common-protos ships the .proto sources beside the generated modules.
-    return Path(status.__file__).resolve().parent.parent.parent
-
-
 def generate(out: Path) -> None:
     sources = sorted(str(p.relative_to(PROTOS)) for p in (PROTOS / "swg" / "v1").glob("*.proto"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -37,7 +30,6 @@ def generate(out: Path) -> None:
             "protoc",
             f"-I{PROTOS}",
             f"-I{Path(grpc_tools.__file__).parent / '_proto'}",
-            f"-I{_googleapis_include()}",
             f"--python_out={tmp}",
             f"--pyi_out={tmp}",
             f"--grpc_python_out={tmp}",

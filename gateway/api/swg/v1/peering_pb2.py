@@ -26,13 +26,14 @@ from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 from gateway.api.swg.v1 import envelope_pb2 as swg_dot_v1_dot_envelope__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14swg/v1/peering.proto\x12\x06swg.v1\x1a\x17google/rpc/status.proto\x1a\x15swg/v1/envelope.proto\"`\n\x0cRelayRequest\x12\x10\n\x08relay_id\x18\x01 \x01(\t\x12\x12\n\x08\x65nvelope\x18\x02 \x01(\x0cH\x00\x12\"\n\x07receipt\x18\x03 \x01(\x0b\x32\x0f.swg.v1.ReceiptH\x00\x42\x06\n\x04item\"\xa2\x01\n\rRelayResponse\x12\x10\n\x08relay_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12%\n\x07outcome\x18\x03 \x01(\x0e\x32\x14.swg.v1.RelayOutcome\x12!\n\x08receipts\x18\x04 \x03(\x0b\x32\x0f.swg.v1.Receipt\x12!\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x12.google.rpc.Status*\x82\x01\n\x0cRelayOutcome\x12\x1d\n\x19RELAY_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n\x16RELAY_OUTCOME_ACCEPTED\x10\x01\x12\x1b\n\x17RELAY_OUTCOME_DUPLICATE\x10\x02\x12\x1a\n\x16RELAY_OUTCOME_REJECTED\x10\x03\x32\x43\n\x07Peering\x12\x38\n\x05Relay\x12\x14.swg.v1.RelayRequest\x1a\x15.swg.v1.RelayResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14swg/v1/peering.proto\x12\x06swg.v1\x1a\x17google/rpc/status.proto\x1a\x15swg/v1/envelope.proto\"`\n\x0cRelayRequest\x12\x10\n\x08relay_id\x18\x01 \x01(\t\x12\x12\n\x08\x65nvelope\x18\x02 \x01(\x0cH\x00\x12\"\n\x07receipt\x18\x03 \x01(\x0b\x32\x0f.swg.v1.ReceiptH\x00\x42\x06\n\x04item\"\xa2\x01\n\rRelayResponse\x12\x10\n\x08relay_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12%\n\x07outcome\x18\x03 \x01(\x0e\x32\x14.swg.v1.RelayOutcome\x12!\n\x08receipts\x18\x04 \x03(\x0b\x32\x0f.swg.v1.Receipt\x12!\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x12.google.rpc.Status*\x82\x01\n\x0cRelayOutcome\x12\x1d\n\x19RELAY_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n\x16RELAY_OUTCOME_ACCEPTED\x10\x01\x12\x1b\n\x17RELAY_OUTCOME_DUPLICATE\x10\x02\x12\x1a\n\x16RELAY_OUTCOME_REJECTED\x10\x03\x32\x43\n\x07Peering\x12\x38\n\x05Relay\x12\x14.swg.v1.RelayRequest\x1a\x15.swg.v1.RelayResponse(\x01\x30\x01\x42@\n\norg.swg.v1P\x01Z\'swg.example/gateway/gen/go/swg/v1;swgv1\xaa\x02\x06Swg.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'swg.v1.peering_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'\n\norg.swg.v1P\001Z\'swg.example/gateway/gen/go/swg/v1;swgv1\252\002\006Swg.V1'
   _globals['_RELAYOUTCOME']._serialized_start=344
   _globals['_RELAYOUTCOME']._serialized_end=474
   _globals['_RELAYREQUEST']._serialized_start=80
