@@ -39,7 +39,7 @@ def main() -> None:
         msgs = [msg(i) for i in range(args.n)]
         t, c0, r0 = time.perf_counter(), time.process_time(), resource.getrusage(resource.RUSAGE_SELF)
         for start in range(0, args.n, wave):
-            futs = [s.writer.submit(s.op_accept(m)) for m in msgs[start:start + wave]]
+            futs = [s.accept(m) for m in msgs[start:start + wave]]
             for f in futs:
                 f.result()
         el, c, r1 = time.perf_counter() - t, time.process_time() - c0, resource.getrusage(resource.RUSAGE_SELF)

@@ -10,71 +10,25 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from gateway import envelope
 from gateway.errors import GatewayError
 from gateway.crypto.trust import Purpose, TrustStore
 
-GENESIS = bytes(32)
-
-# Events the node records. Entries hold metadata and digests only, never payloads.
-ACCEPTED = "accepted"
-REFUSED = "refused"
-RELAYED = "relayed"
-RELAY_RECEIVED = "relay_received"
-DELIVERED = "delivered"
-ACKNOWLEDGED = "acknowledged"
-RECEIPT_ISSUED = "receipt_issued"
-EXPIRED = "expired"
-FAILED = "failed"
-RETRIED = "retried"
-ASSISTANCE_REQUEST = "assistance_request"
-ASSISTANCE_ANSWER = "assistance_answer"
-DIRECTORY_CHANGED = "directory_changed"
-DIRECTORY_REFUSED = "directory_refused"
-KEY_CHANGED = "key_changed"
-NODE_STARTED = "node_started"
-
-
-@dataclass(frozen=True)
-class AuditEvent:
-    """What a caller asks to record; the store adds seq, time and the chain hashes."""
-
-    event: str
-    message_id: str = ""
-    actor: str = ""
-    subject: str = ""
-    detail: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    seq: int
-    at_us: int
-    event: str
-    message_id: str
-    actor: str
-    subject: str
-    detail: str
-    prev_hash: bytes
-    entry_hash: bytes
-
-
-def canonical_detail(detail: dict[str, Any]) -> str:
-    return json.dumps(detail, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-
-
-def entry_hash(seq: int, at_us: int, event: str, message_id: str, actor: str, subject: str, detail: str,
-               prev_hash: bytes) -> bytes:
-    # A JSON array is unambiguous (no field can bleed into the next) and easy to recompute offline.
-    encoded = json.dumps([seq, at_us, event, message_id, actor, subject, detail, prev_hash.hex()],
-                         separators=(",", ":"), ensure_ascii=True).encode()
-    return hashlib.sha256(encoded).digest()
+# The entry types, event names and the entry hash live with the store, which appends entries without
+# importing the envelope; they are re-exported here, where chains and checkpoints are verified.
+from gateway.store.audit_log import (
+    ACCEPTED as ACCEPTED, ACKNOWLEDGED as ACKNOWLEDGED, ASSISTANCE_ANSWER as ASSISTANCE_ANSWER,
+    ASSISTANCE_REQUEST as ASSISTANCE_REQUEST, DELIVERED as DELIVERED, DIRECTORY_CHANGED as DIRECTORY_CHANGED,
+    DIRECTORY_REFUSED as DIRECTORY_REFUSED, EXPIRED as EXPIRED, FAILED as FAILED, GENESIS as GENESIS,
+    KEY_CHANGED as KEY_CHANGED, NODE_STARTED as NODE_STARTED, RECEIPT_ISSUED as RECEIPT_ISSUED, REFUSED as REFUSED,
+    RELAY_RECEIVED as RELAY_RECEIVED, RELAYED as RELAYED, RETRIED as RETRIED, AuditEntry as AuditEntry,
+    AuditEvent as AuditEvent, Checkpoint as Checkpoint, canonical_detail as canonical_detail,
+    entry_hash as entry_hash,
+)
 
 
 @dataclass(frozen=True)
@@ -129,15 +83,6 @@ def verify_chain(entries: Iterable[AuditEntry], expected_head: tuple[int, bytes]
 CHECKPOINT_TYP = "swg-audit-checkpoint+jws"
 CHECKPOINT_VERSION = 1
 _CHECKPOINT_KEYS = frozenset({"v", "node", "seq", "head", "at"})
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    seq: int
-    head_hash: bytes
-    at_us: int
-    node: str
-    jws: str
 
 
 def checkpoint_payload(node: str, seq: int, head_hash: bytes, at_us: int) -> bytes:

@@ -45,7 +45,7 @@ def make_checkpoint(store: Store, signer: envelope.Signer, node: str, at_us: int
     if last is not None and last.seq >= head[0]:
         return last
     cp = audit.sign_checkpoint(signer, node, head[0], head[1], at_us if at_us is not None else _now_us())
-    store.writer.submit(store.op_checkpoint(cp)).result()
+    store.add_checkpoint(cp).result()
     return cp
 
 
@@ -143,4 +143,4 @@ def record_start(store: Store, cfg: NodeConfig, directory_version: int, at_us: i
     events.append(audit.AuditEvent(audit.NODE_STARTED, actor=cfg.name, detail={
         "participants": sorted(p.id for p in cfg.participants), "directory_version": directory_version,
         "keys": keys}))
-    store.writer.submit(store.op_audit(events, at_us if at_us is not None else _now_us())).result()
+    store.append_audit(events, at_us if at_us is not None else _now_us()).result()

@@ -12,7 +12,6 @@ question or the answer. Both request and answer are audited on every node that h
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import structlog
@@ -102,17 +101,16 @@ async def record(node: Node, header: envelope_pb2.EnvelopeHeader, doc: Any) -> N
                               subject=doc.requested_administration, detail={
                                   "agreement": doc.agreement_reference, "deadline_us": case.deadline_us,
                                   "conversation_id": header.conversation_id})
-        await asyncio.wrap_future(store.writer.submit(store.op_assistance_case(case)))
+        await store.open_assistance_case(case)
     elif header.document_type == RESPONSE:
         ev = audit.AuditEvent(audit.ASSISTANCE_ANSWER, header.message_id, actor=header.sender,
                               subject=doc.requesting_administration, detail={
                                   "in_reply_to": header.in_reply_to, "agreement": doc.agreement_reference,
                                   "status": assistance_pb2.AssistanceStatus.Name(doc.status)})
-        await asyncio.wrap_future(store.writer.submit(
-            store.op_assistance_answered(header.in_reply_to, header.message_id, now)))
+        await store.assistance_answered(header.in_reply_to, header.message_id, now)
     else:
         return
-    await asyncio.wrap_future(store.writer.submit(store.op_audit([ev], now)))
+    await store.append_audit([ev], now)
     log.info("assistance", kind=ev.event, message_id=header.message_id, sender=header.sender)
 
 

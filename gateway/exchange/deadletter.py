@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 
 from gateway.api.swg.v1 import admin_pb2
@@ -31,8 +30,7 @@ async def retry(node: Node, message_ids: Sequence[str], recipient: str, actor: s
     if not message_ids:
         raise InvalidArgument("nothing to retry", violations=[FieldViolation("message_ids", "empty")])
     store = node.store
-    n = await asyncio.wrap_future(store.writer.submit(
-        store.op_retry(list(message_ids), recipient or None, now_us(), actor)))
+    n = await store.retry(list(message_ids), recipient or None, now_us(), actor)
     if n and wake is not None:
         wake()
     return int(n)

@@ -109,7 +109,7 @@ class LocalDelivery:
         at = now_us()
         events = [audit.AuditEvent(audit.DELIVERED, c.message_id, subject=c.recipient, detail={
             "attempt": c.attempt, "envelope_sha256": c.envelope_sha256.hex()}) for c in handed_out]
-        self.node.store.writer.submit(self.node.store.op_audit(events, at))
+        self.node.store.append_audit(events, at)
         for c in handed_out:
             self.node.metrics.delivered(c.attempt)
 
@@ -119,7 +119,7 @@ class LocalDelivery:
         log.error("delivery failed", message_id=claimed.message_id, recipient=claimed.recipient, reason=reason)
         store = self.node.store
         ev = audit.AuditEvent(audit.FAILED, claimed.message_id, subject=claimed.recipient, detail={"reason": reason[:200]})
-        await asyncio.wrap_future(store.writer.submit(store.op_fail(claimed.delivery_id, reason, ev, now_us())))
+        await store.fail(claimed.delivery_id, reason, ev, now_us())
 
     async def stream(self, participant: str, req: exchange_pb2.ReceiveRequest) -> AsyncIterator[exchange_pb2.Delivery]:
         self.node.keys_of(participant)
@@ -142,9 +142,9 @@ class LocalDelivery:
                 claimed: list[Claimed] = []
                 if room > 0 and not self._stopping:
                     s.wake.clear()
-                    pending = store.writer.submit(store.op_claim(
+                    pending = store.claim(
                         recipient=participant, route="local", owner=s.owner, limit=room, now_us=now,
-                        lease_us=lease_us, document_types=list(req.document_types)))
+                        lease_us=lease_us, document_types=list(req.document_types))
                     try:
                         claimed = await asyncio.shield(asyncio.wrap_future(pending))
                     except asyncio.CancelledError:
@@ -177,14 +177,14 @@ class LocalDelivery:
             s.outstanding.clear()
             if ids:
                 # The stream is gone: what it still held goes back to the queue for the next stream.
-                store.writer.submit(store.op_release(ids, s.owner, now_us()))
+                store.release(ids, s.owner, now_us())
             log.info("receive stream closed", recipient=participant, owner=s.owner, unacknowledged=len(ids))
 
     def _release_claim(self, fut: Any, owner: str) -> None:
         if fut.cancelled() or fut.exception() is not None or not fut.result():
             return
         store = self.node.store
-        store.writer.submit(store.op_release([c.delivery_id for c in fut.result()], owner, now_us()))
+        store.release([c.delivery_id for c in fut.result()], owner, now_us())
 
     async def release_all(self) -> None:
         """On shutdown: hand back everything open streams hold, before the store closes."""
@@ -195,7 +195,7 @@ class LocalDelivery:
                 ids = [h.delivery_id for h in s.outstanding.values()]
                 s.outstanding.clear()
                 if ids:
-                    await asyncio.wrap_future(store.writer.submit(store.op_release(ids, s.owner, now_us())))
+                    await store.release(ids, s.owner, now_us())
 
     async def acknowledge(self, participant: str, message_ids: Sequence[str]) -> list[envelope_pb2.Receipt]:
         keys = self.node.keys_of(participant)
@@ -231,7 +231,7 @@ class LocalDelivery:
             events.append(audit.AuditEvent(audit.ACKNOWLEDGED, mid, actor=participant, detail={
                 "envelope_sha256": digest.hex(), "receipt": "issued",
                 "receipt_sha256": hashlib.sha256(r.jws.encode("ascii")).hexdigest()}))
-        outcome = await store.writer.submit_async(store.op_acknowledge(participant, receipts, events, now))
+        outcome = await store.acknowledge(participant, receipts, events, now)
         for s in self._streams.get(participant, ()):
             for mid in ids:
                 s.outstanding.pop(mid, None)
@@ -252,7 +252,7 @@ class ExpiryWorker:
         store = self.node.store
         while True:
             try:
-                expired = await asyncio.wrap_future(store.writer.submit(store.op_expire(now_us())))
+                expired = await store.expire(now_us())
                 for d in expired:
                     log.warning("expired", message_id=d.message_id, recipient=d.recipient, attempts=d.attempts)
                 if len(expired) >= 1000:

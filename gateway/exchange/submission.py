@@ -151,7 +151,7 @@ class Submitter:
             "code": err.grpc_code, "reason": err.message[:200], "format": req.format[:64],
             "violations": len(err.violations)})
         # Fire and forget: the refusal is answered at once; a failing audit write is logged by the writer.
-        self.node.store.writer.submit(self.node.store.op_audit([ev], now_us()))
+        self.node.store.append_audit([ev], now_us())
 
     async def _prepare(self, sender: str, req: exchange_pb2.SubmitRequest, keys: envelope.ParticipantKeys,
                        digest: bytes) -> tuple[Awaitable[Accepted], NewMessage, envelope_pb2.EnvelopeHeader, Message]:
@@ -197,7 +197,7 @@ class Submitter:
                 "conversation_id": conversation_id}),
             kpi_facts=kpi.facts_of(document_type, doc),
         )
-        return node.store.writer.submit_async(node.store.op_accept(msg)), msg, header, doc
+        return node.store.accept(msg), msg, header, doc
 
     async def _submit(self, sender: str, req: exchange_pb2.SubmitRequest) -> Submitted:
         node = self.node
@@ -208,7 +208,7 @@ class Submitter:
         if dup is not None:
             return dup
         # The writer may hold its next commit a moment for this message (gateway.store.engine.Writer).
-        with node.store.writer.expect():
+        with node.store.expect_write():
             pending, msg, header, doc = await self._prepare(sender, req, keys, digest)
         accepted: Accepted = await pending
         local = tuple(d.recipient for d in msg.deliveries if d.route == "local")

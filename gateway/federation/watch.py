@@ -117,4 +117,4 @@ class DirectoryWatcher:
             detail["refused"] = refused[:500]
         store = self.node.store
         entry = audit.AuditEvent(event, actor=self.node.name, subject="directory", detail=detail)
-        await asyncio.wrap_future(store.writer.submit(store.op_audit([entry], now_us())))
+        await store.append_audit([entry], now_us())

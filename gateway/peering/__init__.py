@@ -146,8 +146,8 @@ class Inbound:
             outcome = peering_pb2.RELAY_OUTCOME_REJECTED if permanent else peering_pb2.RELAY_OUTCOME_UNSPECIFIED
             log.warning("relay refused", peer=peer, relay_id=req.relay_id, reason=err.message, permanent=permanent)
             if permanent and which == "envelope":
-                self.node.store.writer.submit(self.node.store.op_audit([audit.AuditEvent(
-                    audit.REFUSED, "", actor=peer, detail={"reason": err.message[:200], "via": "relay"})], now_us()))
+                self.node.store.append_audit([audit.AuditEvent(
+                    audit.REFUSED, "", actor=peer, detail={"reason": err.message[:200], "via": "relay"})], now_us())
             return InboundResult(peering_pb2.RelayResponse(relay_id=req.relay_id, outcome=outcome), err)
 
     async def _envelope(self, peer: str, req: peering_pb2.RelayRequest) -> peering_pb2.RelayResponse:
@@ -186,7 +186,7 @@ class Inbound:
                 "document_type": h.document_type, "recipients": hosted, "envelope_sha256": verified.sha256.hex(),
                 "conversation_id": h.conversation_id}))
         store = node.store
-        accepted, stored = await asyncio.wrap_future(store.writer.submit(store.op_accept_relayed(msg, receipts)))
+        accepted, stored = await store.accept_relayed(msg, receipts)
         if not accepted.duplicate:
             log.info("relay received", message_id=h.message_id, peer=peer, sender=h.sender,
                      document_type=h.document_type, recipients=hosted)
@@ -209,8 +209,7 @@ class Inbound:
         store = node.store
         ev = audit.AuditEvent(audit.ACKNOWLEDGED, rc.message_id, actor=rc.recipient, subject=peer, detail={
             "envelope_sha256": rc.envelope_sha256.hex(), "receipt": "relayed"})
-        fresh = await asyncio.wrap_future(store.writer.submit(
-            store.op_peer_acknowledged(_record(rc, "acknowledged"), peer, ev, now_us())))
+        fresh = await store.peer_acknowledged(_record(rc, "acknowledged"), peer, ev, now_us())
         outcome = peering_pb2.RELAY_OUTCOME_ACCEPTED if fresh else peering_pb2.RELAY_OUTCOME_DUPLICATE
         return peering_pb2.RelayResponse(relay_id=req.relay_id, message_id=rc.message_id, outcome=outcome)
 
@@ -381,13 +380,13 @@ class PeerLink:
                 done.append(p.id)
             else:
                 raise _LinkDown(f"{self.peer} could not take a receipt now: {resp.error.message}")
-        await asyncio.wrap_future(store.writer.submit(store.op_peer_receipts_sent(done)))
+        await store.peer_receipts_sent(done)
 
     async def _send_envelopes(self) -> None:
         node, store = self.node, self.node.store
         lease_us = int(node.config.limits.visibility_timeout_s * 1_000_000)
-        claimed: list[Claimed] = await asyncio.wrap_future(store.writer.submit(store.op_claim(
-            recipient=None, route=self.peer, owner=self.owner, limit=BATCH, now_us=now_us(), lease_us=lease_us)))
+        claimed: list[Claimed] = await store.claim(
+            recipient=None, route=self.peer, owner=self.owner, limit=BATCH, now_us=now_us(), lease_us=lease_us)
         if not claimed:
             return
         groups: dict[str, list[Claimed]] = {}
@@ -412,8 +411,8 @@ class PeerLink:
                 log.error("relay refused", peer=self.peer, message_id=group[0].message_id, reason=reason)
                 events = [audit.AuditEvent(audit.FAILED, c.message_id, subject=c.recipient,
                                            detail={"reason": reason[:200], "route": self.peer}) for c in group]
-                await asyncio.wrap_future(store.writer.submit(store.op_fail_many(
-                    [c.delivery_id for c in group], reason, events, now_us())))
+                await store.fail_many(
+                    [c.delivery_id for c in group], reason, events, now_us())
                 self.node.metrics.relay(self.peer, "failed", len(group))
             else:
                 retry += group
@@ -438,8 +437,8 @@ class PeerLink:
         events = [audit.AuditEvent(audit.RELAYED, first.message_id, actor=node.name, subject=self.peer, detail={
             "recipients": sorted(expected), "envelope_sha256": first.envelope_sha256.hex(),
             "outcome": peering_pb2.RelayOutcome.Name(resp.outcome)})]
-        await asyncio.wrap_future(store.writer.submit(store.op_relayed(
-            [c.delivery_id for c in group], records, events, now_us())))
+        await store.relayed(
+            [c.delivery_id for c in group], records, events, now_us())
         self.node.metrics.relay(self.peer, "relayed", len(group))
         log.info("relayed", message_id=first.message_id, peer=self.peer, recipients=sorted(expected))
 
@@ -448,9 +447,9 @@ class PeerLink:
         # The link waits this long before its next try; every delivery put back is due by then, so the
         # next claim takes them in their original order together with anything queued meanwhile.
         delay = retry_delay(self.node.config.delivery, self.failures + 1, self._rng)
-        failed = await asyncio.wrap_future(store.writer.submit(store.op_retry_later(
+        failed = await store.retry_later(
             [c.delivery_id for c in claimed], self.owner, reason, now_us() + int(delay * 1_000_000),
-            self.node.config.delivery.max_attempts, now_us())))
+            self.node.config.delivery.max_attempts, now_us())
         self.node.metrics.relay(self.peer, "put_back", len(claimed) - len(failed))
         for mid in failed:
             log.error("delivery failed", message_id=mid, peer=self.peer, reason=reason)
@@ -474,7 +473,7 @@ class Relay:
                 continue
             if store.dialect == "sqlite":
                 # One process per SQLite node: relay leases of an earlier run (a crash) are stale now.
-                await asyncio.wrap_future(store.writer.submit(store.op_release_all_leases(peer, now_us())))
+                await store.release_all_leases(peer, now_us())
             link = PeerLink(self.node, peer)
             self.links[peer] = link
             self._tasks[peer] = asyncio.create_task(link.run(), name=f"relay-{peer}")

@@ -52,7 +52,7 @@ def prepare(cfg: NodeConfig) -> int:
         if store.dialect != "sqlite":
             # PostgreSQL nodes may have replicas alive: their leases are not stale (they run out instead).
             return 0
-        released: int = store.writer.submit(store.op_release_all_leases(route="local", now_us=now_us())).result()
+        released: int = store.release_all_leases(route="local", now_us=now_us()).result()
         return released
     finally:
         store.close()

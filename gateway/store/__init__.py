@@ -1,6 +1,8 @@
 """Persistence: the only package that speaks SQL. ``Store`` is the way in."""
 
-from gateway.store.repository import (
+from gateway.store.engine import Pending
+from gateway.store.facade import Store
+from gateway.store.records import (
     Accepted,
     AckOutcome,
     AssistanceCaseRecord,
@@ -15,9 +17,9 @@ from gateway.store.repository import (
     NewMessage,
     PeerReceipt,
     ReceiptRecord,
-    Store,
 )
+from gateway.store.states import DeliveryState
 
-__all__ = ["Accepted", "AckOutcome", "AssistanceCaseRecord", "Claimed", "DeliveryFact", "DeliveryRecord", "KpiFact",
-           "KpiItemRow", "MessageRecord", "MessageStatus", "NewDelivery", "PeerReceipt",
-           "NewMessage", "ReceiptRecord", "Store"]
+__all__ = ["Accepted", "AckOutcome", "AssistanceCaseRecord", "Claimed", "DeliveryFact", "DeliveryRecord",
+           "DeliveryState", "KpiFact", "KpiItemRow", "MessageRecord", "MessageStatus", "NewDelivery", "NewMessage",
+           "PeerReceipt", "Pending", "ReceiptRecord", "Store"]

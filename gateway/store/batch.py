@@ -21,8 +21,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Executable, insert, select, update
 
-from gateway.evidence import audit
-from gateway.store import schema as t
+import gateway.store.audit_log as audit
+import gateway.store.schema as t
 
 BUFFER_KEY = "swg.batch_buffer"
 

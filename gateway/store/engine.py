@@ -15,8 +15,9 @@ import queue
 import threading
 import time
 from pathlib import Path
-from collections.abc import Callable, Iterator
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import OperationalError
@@ -34,13 +35,21 @@ RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 BATCH_ATTEMPTS = 3
 
 
+@dataclass(frozen=True)
+class _LockFree(Generic[T]):
+    op: WriteOp[T]
+    lock_free: ClassVar[bool] = True
+
+    def __call__(self, conn: Connection) -> T:
+        return self.op(conn)
+
+
 def lock_free(op: WriteOp[T]) -> WriteOp[T]:
     """Mark an operation that never waits for a row lock and appends no audit entry (e.g. a SKIP LOCKED claim).
 
     A batch made only of such operations skips the writer's ``before_batch`` lock.
     """
-    op.lock_free = True  # type: ignore[attr-defined]
-    return op
+    return _LockFree(op)
 
 
 def _retryable(exc: OperationalError) -> bool:
@@ -119,7 +128,7 @@ class Writer:
         # the lock every replica's writers contend for, before any other, so that lock order is the same
         # everywhere and replicas cannot deadlock.
         self._before_batch = before_batch
-        self._queue: queue.SimpleQueue[tuple[WriteOp[Any], concurrent.futures.Future[Any]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[WriteOp[Any], Pending[Any]] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._closed = False
         self._thread.start()
@@ -138,8 +147,9 @@ class Writer:
             if nobody:
                 self._queue.put(_WAKE)  # a writer gathering for this op need not wait out its deadline
 
-    def submit(self, op: WriteOp[T]) -> concurrent.futures.Future[T]:
-        fut: concurrent.futures.Future[T] = concurrent.futures.Future()
+    def submit(self, op: WriteOp[T]) -> Pending[T]:
+        """Queue ``op``; its outcome can be awaited, waited for in a thread, or dropped (see ``Pending``)."""
+        fut: Pending[T] = Pending(_running_loop())
         if self._closed:
             fut.set_exception(Unavailable("the node is shutting down"))
         else:
@@ -147,19 +157,8 @@ class Writer:
         return fut
 
     def submit_async(self, op: WriteOp[T]) -> asyncio.Future[T]:
-        """Like ``submit``, awaitable on the running loop. The results of a committed batch reach each
-        loop with one wake-up, not one per operation (``asyncio.wrap_future`` costs a wake-up each)."""
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[T] = loop.create_future()
-        fut: _LoopFuture[T] = _LoopFuture(loop, waiter)
-        # A caller that gives up before the op runs withdraws it, as with wrap_future.
-        waiter.add_done_callback(lambda w: fut.cancel() if w.cancelled() else None)
-        if self._closed:
-            fut.set_exception(Unavailable("the node is shutting down"))
-            waiter.set_exception(Unavailable("the node is shutting down"))
-        else:
-            self._queue.put((op, fut))
-        return waiter
+        """Like ``submit``, as an asyncio future of the running loop."""
+        return self.submit(op).waiter_on(asyncio.get_running_loop())
 
     def run(self, op: WriteOp[T]) -> T:
         """Blocking convenience for non-async callers."""
@@ -205,7 +204,7 @@ class Writer:
             if stop:
                 return
 
-    def _commit(self, batch: list[tuple[WriteOp[Any], concurrent.futures.Future[Any]]]) -> None:
+    def _commit(self, batch: list[tuple[WriteOp[Any], Pending[Any]]]) -> None:
         # A caller that gave up before its turn (cancelled) is skipped; once running, an op completes.
         batch = [(op, fut) for op, fut in batch if fut.set_running_or_notify_cancel()]
         if not batch:
@@ -215,7 +214,7 @@ class Writer:
         finally:
             _wake_loops([fut for _, fut in batch])
 
-    def _commit_running(self, batch: list[tuple[WriteOp[Any], concurrent.futures.Future[Any]]]) -> None:
+    def _commit_running(self, batch: list[tuple[WriteOp[Any], Pending[Any]]]) -> None:
         # Optimistic first: ops almost never fail, and a SAVEPOINT + RELEASE per op cost about a fifth of
         # the writer's CPU. Only when one fails is the whole transaction rolled back (nothing of it was
         # committed or answered) and the batch redone with a SAVEPOINT per op, isolating the failure.
@@ -236,10 +235,10 @@ class Writer:
                 return
             savepoints = True
 
-    def _try_commit(self, batch: list[tuple[WriteOp[Any], concurrent.futures.Future[Any]]], *,
+    def _try_commit(self, batch: list[tuple[WriteOp[Any], Pending[Any]]], *,
                     savepoints: bool) -> object:
         """Run the batch in one transaction; ``_RETRY`` asks for a rerun with a SAVEPOINT per op."""
-        results: list[tuple[concurrent.futures.Future[Any], bool, Any]] = []
+        results: list[tuple[Pending[Any], bool, Any]] = []
         buffer = None if savepoints or self._new_buffer is None else self._new_buffer()
         try:
             with self._engine.begin() as conn:
@@ -306,19 +305,52 @@ _WAKE: Any = object()
 
 
 
-class _LoopFuture(concurrent.futures.Future, Generic[T]):  # type: ignore[type-arg]
-    """A writer future whose outcome is handed to an asyncio future on ``loop`` by ``_wake_loops``."""
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None  # a thread without a loop: the caller blocks on result() or drops the future
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[T]):
+
+class Pending(concurrent.futures.Future[T]):
+    """The outcome of a submitted write op, resolved only after its batch committed.
+
+    Await it on the loop it was submitted from: the results of a committed batch reach each loop with
+    one wake-up, not one per op (``asyncio.wrap_future`` costs a wake-up each). A thread blocks on
+    ``result()``; a fire-and-forget caller drops it, and a failure it never reads is not logged.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None) -> None:
         super().__init__()
         self.loop = loop
-        self.waiter = waiter
+        # Made on first await, so that a dropped op leaves no asyncio future with an unread exception.
+        # Only the loop's thread touches it (here and in _settle): no lock.
+        self.waiter: asyncio.Future[T] | None = None
+
+    def waiter_on(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[T]:
+        if self.waiter is None:
+            waiter: asyncio.Future[T] = loop.create_future()
+            self.waiter = waiter
+            if self.done():
+                _transfer(self, waiter)
+            else:
+                # A caller that gives up before the op runs withdraws it, as with wrap_future.
+                waiter.add_done_callback(lambda w: self.cancel() if w.cancelled() else None)
+        return self.waiter
+
+    def __await__(self) -> Generator[Any, None, T]:
+        if self.done():
+            return self.result()
+        loop = asyncio.get_running_loop()
+        if loop is not self.loop:
+            return (yield from asyncio.wrap_future(self).__await__())
+        return (yield from self.waiter_on(loop).__await__())
 
 
-def _wake_loops(futures: list[concurrent.futures.Future[Any]]) -> None:
-    by_loop: dict[asyncio.AbstractEventLoop, list[_LoopFuture[Any]]] = {}
+def _wake_loops(futures: list[Pending[Any]]) -> None:
+    by_loop: dict[asyncio.AbstractEventLoop, list[Pending[Any]]] = {}
     for fut in futures:
-        if isinstance(fut, _LoopFuture) and fut.done():
+        if fut.loop is not None and fut.done():
             by_loop.setdefault(fut.loop, []).append(fut)
     for loop, done in by_loop.items():
         try:
@@ -327,15 +359,18 @@ def _wake_loops(futures: list[concurrent.futures.Future[Any]]) -> None:
             pass  # the loop is closed: nobody is waiting any more
 
 
-def _settle(done: list[_LoopFuture[Any]]) -> None:
+def _settle(done: list[Pending[Any]]) -> None:
     for fut in done:
-        if fut.waiter.done():
-            continue
-        exc = fut.exception()
-        if exc is not None:
-            fut.waiter.set_exception(exc)
-        else:
-            fut.waiter.set_result(fut.result())
+        if fut.waiter is not None and not fut.waiter.done():
+            _transfer(fut, fut.waiter)
+
+
+def _transfer(fut: Pending[T], waiter: asyncio.Future[T]) -> None:
+    exc = fut.exception()
+    if exc is not None:
+        waiter.set_exception(exc)
+    else:
+        waiter.set_result(fut.result())
 
 
 class _FlushFailed(Exception):

@@ -150,8 +150,7 @@ class GatewayServer:
         if self.node.store.dialect == "sqlite" and self.role.alone:
             # SQLite means one node process: leases left by an earlier run of it (a crash) are stale now.
             # With several workers the supervisor did this once before starting them (gateway.runtime.supervisor).
-            released = await asyncio.wrap_future(self.node.store.writer.submit(
-                self.node.store.op_release_all_leases(route="local", now_us=now_us())))
+            released = await self.node.store.release_all_leases(route="local", now_us=now_us())
             if released:
                 log.warning("released leases of a previous run", deliveries=released)
         await self._check_health()

@@ -118,7 +118,7 @@ def test_undelivered_message_becomes_expired_and_the_sender_sees_it(de_node) -> 
     resp = submit_aed(post, aed_batch(1), expires_at=expires)
     store = de_node.runner.node.store
     # The expiry worker's own operation, run as if an hour had passed.
-    expired = store.writer.run(store.op_expire((expires.seconds + 1) * 1_000_000))
+    expired = store.expire((expires.seconds + 1) * 1_000_000).result()
     assert [d.message_id for d in expired] == [resp.message_id]
     status = post.exchange.GetStatus(exchange_pb2.GetStatusRequest(message_id=resp.message_id), metadata=post.metadata)
     assert status.recipients[0].state == exchange_pb2.DELIVERY_STATE_EXPIRED

@@ -151,7 +151,7 @@ def test_replayed_envelope_after_delivery_is_not_delivered_again(secnode: Securi
         created_us=h.created_at.seconds * 1_000_000, expires_us=h.expires_at.seconds * 1_000_000,
         accepted_us=time.time_ns() // 1000, origin="fr-node", attributes={}, item_ids=(),
         deliveries=(NewDelivery(CUSTOMS, "local"),), audit_event=audit.AuditEvent(audit.ACCEPTED, h.message_id))
-    accepted = node.store.writer.run(node.store.op_accept(replay))
+    accepted = node.store.accept(replay).result()
     assert accepted.duplicate
     assert secnode.counts() == before
     assert delivery_state(secnode, resp.message_id) == ACKNOWLEDGED

@@ -31,7 +31,7 @@ def _accept(store: Store, mid: str, sender: str, doc_type: str, at: int, facts: 
         accepted_us=at, origin="local", attributes={}, item_ids=tuple(f.item_id for f in facts),
         deliveries=(NewDelivery(recipient, "local"),), audit_event=audit.AuditEvent(audit.ACCEPTED, mid, actor=sender),
         kpi_facts=tuple(facts))
-    store.writer.run(store.op_accept(msg))
+    store.accept(msg).result()
 
 
 @pytest.fixture
@@ -54,17 +54,17 @@ def scenario(store: Store) -> None:
     _accept(store, "m3", CUSTOMS, registry.INSPECTION, T0 + 5 * H, [KpiFact(I3, "held")], recipient=FR_POST)
     _accept(store, "m4", CUSTOMS, registry.INSPECTION, T0 + 6 * H, [KpiFact(I3, "released")], recipient=FR_POST)
     # m1 is handed out twice (one retry), then acknowledged 30 s after it was accepted.
-    store.writer.run(store.op_claim(recipient=CUSTOMS, route="local", owner="a", limit=10, now_us=T0 + H,
-                                    lease_us=1))
-    store.writer.run(store.op_claim(recipient=CUSTOMS, route="local", owner="b", limit=10, now_us=T0 + H + 10 * S,
-                                    lease_us=60 * S))
-    store.writer.run(store.op_acknowledge(CUSTOMS, [ReceiptRecord("m1", CUSTOMS, "acknowledged", "jws", bytes(32),
-                                                                  T0 + H, "de-node")],
-                                          [audit.AuditEvent(audit.ACKNOWLEDGED, "m1", actor=CUSTOMS)], T0 + H + 30 * S))
+    store.claim(recipient=CUSTOMS, route="local", owner="a", limit=10, now_us=T0 + H,
+                lease_us=1).result()
+    store.claim(recipient=CUSTOMS, route="local", owner="b", limit=10, now_us=T0 + H + 10 * S,
+                lease_us=60 * S).result()
+    store.acknowledge(CUSTOMS, [ReceiptRecord("m1", CUSTOMS, "acknowledged", "jws", bytes(32),
+                                              T0 + H, "de-node")],
+                      [audit.AuditEvent(audit.ACKNOWLEDGED, "m1", actor=CUSTOMS)], T0 + H + 30 * S).result()
     # Two refused submits of the FR post.
     refused = audit.AuditEvent(audit.REFUSED, actor=FR_POST, detail={"code": "INVALID_ARGUMENT",
                                                                       "reason": "unknown format"})
-    store.writer.run(store.op_audit([refused, refused], T0 + 2 * H))
+    store.append_audit([refused, refused], T0 + 2 * H).result()
     # Day 2, FR post: one more item, no decision yet.
     _accept(store, "m5", FR_POST, registry.AED, T0 + 25 * H, [KpiFact(I4)])
     # Day 1, DE post: I5, do-not-load after 10 minutes.

@@ -32,6 +32,8 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     url = context.get_x_argument(as_dictionary=True).get("url") or context.config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("alembic needs -x url=... or sqlalchemy.url for the database to migrate")
     engine = create_engine(url)
     with engine.connect() as conn:
         _run(conn)

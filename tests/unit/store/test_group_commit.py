@@ -141,6 +141,6 @@ def test_the_gathering_wait_is_a_validated_setting_that_reaches_the_writer(tmp_p
     config.write_text(text.replace("[database]\n", "[database]\ngroup_commit_wait_ms = 0.5\n"))
     node = Node.load(config)
     try:
-        assert node.store.writer._gather_wait_s == 0.0005
+        assert node.store._writer._gather_wait_s == 0.0005
     finally:
         node.close()

@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 
 from gateway.evidence import audit
 from gateway.errors import AlreadyExists
-from gateway.store import Accepted, NewDelivery, NewMessage, Store
+from gateway.store import Accepted, NewDelivery, NewMessage, Store, audit_queries, messages
 
 POST, CUSTOMS, TAX = "DE/POST/MAIN", "DE/CUSTOMS/MAIN", "DE/TAX/MAIN"
 
@@ -40,8 +40,8 @@ def one_batch(store: Store, ops: list) -> list:  # type: ignore[type-arg]
     def hold(conn: Connection) -> None:
         gate.wait(10)
 
-    first = store.writer.submit(hold)
-    futures = [store.writer.submit(op) for op in ops]
+    first = store._writer.submit(hold)
+    futures = [store._writer.submit(op) for op in ops]
     gate.set()
     first.result(10)
     outcomes = []
@@ -60,7 +60,7 @@ def chain_ok(store: Store) -> audit.ChainReport:
 
 
 def test_a_batch_of_new_messages_is_stored_whole_with_one_audit_entry_each(store: Store) -> None:
-    outcomes = one_batch(store, [store.op_accept(message(f"m{i}", bytes([i]) * 32)) for i in range(50)])
+    outcomes = one_batch(store, [messages.accept(message(f"m{i}", bytes([i]) * 32)) for i in range(50)])
     assert all(isinstance(o, Accepted) and not o.duplicate for o in outcomes)
     assert [o.message_id for o in outcomes] == [f"m{i}" for i in range(50)]
     for i in (0, 49):
@@ -68,19 +68,19 @@ def test_a_batch_of_new_messages_is_stored_whole_with_one_audit_entry_each(store
         assert [d.recipient for d in st.deliveries] == [CUSTOMS, TAX]
     assert store.queue_depths() == {CUSTOMS: 50, TAX: 50}
     # The chain head follows the last entry: a second batch continues it.
-    one_batch(store, [store.op_accept(message(f"n{i}", bytes([100 + i]) * 32)) for i in range(3)])
+    one_batch(store, [messages.accept(message(f"n{i}", bytes([100 + i]) * 32)) for i in range(3)])
     assert [e.message_id for e in store.audit_entries()] == [f"m{i}" for i in range(50)] + ["n0", "n1", "n2"]
     chain_ok(store)
 
 
 def test_duplicates_in_a_batch_get_the_first_answer_and_different_content_is_refused_alone(store: Store) -> None:
-    store.writer.run(store.op_accept(message("stored", b"\x01" * 32, recipients=(CUSTOMS,))))
+    store.accept(message("stored", b"\x01" * 32, recipients=(CUSTOMS,))).result()
     outcomes = one_batch(store, [
-        store.op_accept(message("a", b"\x02" * 32)),
-        store.op_accept(message("stored", b"\x01" * 32)),  # a retry of the stored one: its first answer
-        store.op_accept(message("stored", b"\x09" * 32)),  # same id, other content
-        store.op_accept(message("b", b"\x03" * 32)),
-        store.op_accept(message("b", b"\x03" * 32)),  # the same submit twice in one batch
+        messages.accept(message("a", b"\x02" * 32)),
+        messages.accept(message("stored", b"\x01" * 32)),  # a retry of the stored one: its first answer
+        messages.accept(message("stored", b"\x09" * 32)),  # same id, other content
+        messages.accept(message("b", b"\x03" * 32)),
+        messages.accept(message("b", b"\x03" * 32)),  # the same submit twice in one batch
     ])
     a, retry, clash, b1, b2 = outcomes
     assert isinstance(a, Accepted) and not a.duplicate
@@ -97,9 +97,9 @@ def test_duplicates_in_a_batch_get_the_first_answer_and_different_content_is_ref
 def test_other_writes_in_the_batch_chain_their_audit_entries_in_order(store: Store) -> None:
     ev = audit.AuditEvent(audit.REFUSED, "x", actor=POST, detail={"code": 3})
     outcomes = one_batch(store, [
-        store.op_accept(message("a", b"\x02" * 32)),
-        store.op_audit([ev, ev], 2_000),
-        store.op_accept(message("b", b"\x03" * 32)),
+        messages.accept(message("a", b"\x02" * 32)),
+        audit_queries.append([ev, ev], 2_000),
+        messages.accept(message("b", b"\x03" * 32)),
     ])
     assert outcomes[1] == [2, 3]
     assert [(e.seq, e.event) for e in store.audit_entries()] == [

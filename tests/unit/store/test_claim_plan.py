@@ -21,7 +21,7 @@ def claim_queries(store: Store, **claim: Any) -> list[tuple[str, Any]]:
     engine = store._write_engine
     event.listen(engine, "before_cursor_execute", record)
     try:
-        store.writer.run(store.op_claim(owner="o", limit=64, now_us=1_000, lease_us=10_000, **claim))
+        store.claim(owner="o", limit=64, now_us=1_000, lease_us=10_000, **claim).result()
     finally:
         event.remove(engine, "before_cursor_execute", record)
     return seen

@@ -1,0 +1,79 @@
+"""What the hash-chained audit log holds: events, entries, checkpoints, and the hash of an entry.
+
+Plain values and ``hashlib`` only, so that the store, which appends entries, needs neither the envelope
+nor cryptography; gateway.evidence.audit re-exports these and verifies chains and checkpoint signatures.
+An entry's hash covers its sequence number, time, event, ids, detail and the previous entry's hash:
+editing, deleting, reordering or inserting any row breaks the chain at that row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+GENESIS = bytes(32)
+
+# Events the node records. Entries hold metadata and digests only, never payloads.
+ACCEPTED = "accepted"
+REFUSED = "refused"
+RELAYED = "relayed"
+RELAY_RECEIVED = "relay_received"
+DELIVERED = "delivered"
+ACKNOWLEDGED = "acknowledged"
+RECEIPT_ISSUED = "receipt_issued"
+EXPIRED = "expired"
+FAILED = "failed"
+RETRIED = "retried"
+ASSISTANCE_REQUEST = "assistance_request"
+ASSISTANCE_ANSWER = "assistance_answer"
+DIRECTORY_CHANGED = "directory_changed"
+DIRECTORY_REFUSED = "directory_refused"
+KEY_CHANGED = "key_changed"
+NODE_STARTED = "node_started"
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """What a caller asks to record; the store adds seq, time and the chain hashes."""
+
+    event: str
+    message_id: str = ""
+    actor: str = ""
+    subject: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    at_us: int
+    event: str
+    message_id: str
+    actor: str
+    subject: str
+    detail: str
+    prev_hash: bytes
+    entry_hash: bytes
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    seq: int
+    head_hash: bytes
+    at_us: int
+    node: str
+    jws: str
+
+
+def canonical_detail(detail: dict[str, Any]) -> str:
+    return json.dumps(detail, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def entry_hash(seq: int, at_us: int, event: str, message_id: str, actor: str, subject: str, detail: str,
+               prev_hash: bytes) -> bytes:
+    # A JSON array is unambiguous (no field can bleed into the next) and easy to recompute offline.
+    encoded = json.dumps([seq, at_us, event, message_id, actor, subject, detail, prev_hash.hex()],
+                         separators=(",", ":"), ensure_ascii=True).encode()
+    return hashlib.sha256(encoded).digest()

@@ -1,0 +1,271 @@
+"""``Store``: the node's one way into its database, as typed methods over the per-concern modules.
+
+Writes go to the group-commit ``Writer`` (gateway.store.engine) and return a ``Pending`` at once: the
+op is queued before the method returns, so a caller may submit now and await later (pipelining), await
+at once, block on ``result()`` from a thread, or drop it (fire and forget). Reads are synchronous on the
+read engine; callers on the event loop that may read much run them in a thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
+
+from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import OperationalError
+
+import gateway.store.schema as t
+from gateway.store import assistance, audit_queries, deliveries, kpi, messages, relay
+from gateway.store.audit_log import AuditEntry, AuditEvent, Checkpoint
+from gateway.store.batch import BatchBuffer, lock_audit_head
+from gateway.store.engine import Pending, Writer, is_sqlite, make_engines, translate_db_error
+from gateway.store.records import (
+    Accepted, AckOutcome, AssistanceCaseRecord, Claimed, DeliveryFact, DeliveryRecord, KpiItemRow, MessageRecord,
+    MessageStatus, NewMessage, PeerReceipt, ReceiptRecord,
+)
+
+
+class Store:
+    def __init__(self, url: str, *, busy_timeout_ms: int = 30_000, max_pages: int = 0,
+                 group_commit_wait_ms: float = 0.0):
+        self.url = url
+        self.dialect = "sqlite" if is_sqlite(url) else "postgresql"
+        self._write_engine, self._read_engine = make_engines(url, busy_timeout_ms=busy_timeout_ms,
+                                                             max_pages=max_pages)
+        self._writer = Writer(self._write_engine,
+                              before_batch=None if self.dialect == "sqlite" else lock_audit_head,
+                              new_buffer=BatchBuffer, gather_wait_s=group_commit_wait_ms / 1000)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def create_schema(self) -> None:
+        """Bring the database to the newest schema revision (alembic migrations)."""
+        # Imported here: alembic is a large import, and a node's worker processes never migrate.
+        from gateway.store import migrate
+
+        migrate.upgrade(self.url)
+
+    def ping(self) -> None:
+        try:
+            with self._read_engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except OperationalError as exc:
+            raise translate_db_error(exc) from exc
+
+    def close(self) -> None:
+        self._writer.close()
+        self._write_engine.dispose()
+        if self._read_engine is not self._write_engine:
+            self._read_engine.dispose()
+
+    def expect_write(self) -> contextlib.AbstractContextManager[None]:
+        """Announce a write that will be submitted soon: the writer may hold its next commit a moment
+        for it (``[database] group_commit_wait_ms``); leaving the ``with`` block withdraws it."""
+        return self._writer.expect()
+
+    def _read(self) -> Connection:
+        return self._read_engine.connect()
+
+    # -- messages ----------------------------------------------------------------------------------
+
+    def accept(self, msg: NewMessage) -> Pending[Accepted]:
+        """Store a new message with its deliveries, KPI facts and ACCEPTED entry; the same content under a
+        known id answers the first acceptance again, other content is ``AlreadyExists``."""
+        return self._writer.submit(messages.accept(msg))
+
+    def message_exists(self, message_id: str) -> tuple[bytes | None, str] | None:
+        """(submit digest, sender) of a stored message, or None."""
+        with self._read() as conn:
+            return messages.message_exists(conn, message_id)
+
+    def message(self, message_id: str) -> MessageRecord:
+        with self._read() as conn:
+            return messages.message(conn, message_id)
+
+    def envelope(self, message_id: str) -> bytes:
+        with self._read() as conn:
+            return messages.envelope(conn, message_id)
+
+    def status(self, message_id: str) -> MessageStatus:
+        with self._read() as conn:
+            return messages.status(conn, message_id)
+
+    def sender_of(self, message_id: str) -> str | None:
+        with self._read() as conn:
+            return messages.sender_of(conn, message_id)
+
+    def parties_of(self, message_id: str) -> tuple[str, str, tuple[str, ...]] | None:
+        """(sender, conversation id, recipients) of a stored message."""
+        with self._read() as conn:
+            return messages.parties_of(conn, message_id)
+
+    def senders_of_items(self, item_ids: Iterable[str], document_type: str) -> dict[str, str]:
+        """item id → the participant that sent its latest ``document_type`` message (e.g. its AED)."""
+        with self._read() as conn:
+            return messages.latest_per_item(conn, item_ids, document_type, "sender")
+
+    def messages_of_items(self, item_ids: Iterable[str], document_type: str) -> dict[str, str]:
+        """item id → id of its latest ``document_type`` message (e.g. the AED that declared it)."""
+        with self._read() as conn:
+            return messages.latest_per_item(conn, item_ids, document_type, "message_id")
+
+    def receipts_of(self, message_id: str) -> list[ReceiptRecord]:
+        with self._read() as conn:
+            return messages.receipts_of(conn, message_id)
+
+    def count(self, table: str) -> int:
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(t.metadata.tables[table])).scalar_one())
+
+    # -- deliveries to hosted recipients -----------------------------------------------------------
+
+    def claim(self, *, recipient: str | None, route: str, owner: str, limit: int, now_us: int, lease_us: int,
+              document_types: Sequence[str] = ()) -> Pending[list[Claimed]]:
+        """Take up to ``limit`` due deliveries (queued, or in flight with an expired lease)."""
+        return self._writer.submit(deliveries.claim(recipient=recipient, route=route, owner=owner, limit=limit,
+                                                    now_us=now_us, lease_us=lease_us,
+                                                    document_types=document_types))
+
+    def release(self, delivery_ids: Sequence[int], owner: str, now_us: int) -> Pending[int]:
+        """Give back in-flight deliveries of a stream that ended, so they are delivered again at once."""
+        return self._writer.submit(deliveries.release(delivery_ids, owner, now_us))
+
+    def release_all_leases(self, route: str, now_us: int) -> Pending[int]:
+        return self._writer.submit(deliveries.release_all_leases(route, now_us))
+
+    def acknowledge(self, recipient: str, receipts: Sequence[ReceiptRecord], events: Sequence[AuditEvent],
+                    now_us: int) -> Pending[AckOutcome]:
+        """Mark deliveries acknowledged and store their receipts; an earlier receipt wins (idempotent)."""
+        return self._writer.submit(deliveries.acknowledge(recipient, receipts, events, now_us))
+
+    def fail(self, delivery_id: int, error: str, event: AuditEvent, now_us: int) -> Pending[None]:
+        """A delivery that can never succeed (e.g. the envelope does not open for its recipient)."""
+        return self._writer.submit(deliveries.fail(delivery_id, error, event, now_us))
+
+    def expire(self, now_us: int, limit: int = 1000) -> Pending[list[DeliveryRecord]]:
+        """Turn undelivered deliveries past their message's expiry into EXPIRED, each audited."""
+        return self._writer.submit(deliveries.expire(now_us, limit))
+
+    def retry(self, message_ids: Sequence[str], recipient: str | None, now_us: int, actor: str) -> Pending[int]:
+        """Operator retry: FAILED or EXPIRED deliveries back to QUEUED (expiry extended if it passed)."""
+        return self._writer.submit(deliveries.retry(message_ids, recipient, now_us, actor))
+
+    def deliveries_for(self, recipient: str, message_ids: Sequence[str]) -> dict[str, tuple[DeliveryRecord, bytes]]:
+        """Deliveries of ``message_ids`` to ``recipient`` with each message's envelope digest."""
+        with self._read() as conn:
+            return deliveries.deliveries_for(conn, recipient, message_ids)
+
+    def list_deliveries(self, states: Sequence[int], recipient: str | None, limit: int) -> list[DeliveryRecord]:
+        with self._read() as conn:
+            return deliveries.list_deliveries(conn, states, recipient, limit)
+
+    def has_pending(self, recipient: str, now_us: int) -> bool:
+        with self._read() as conn:
+            return deliveries.has_pending(conn, recipient, now_us)
+
+    def queue_depths(self) -> dict[str, int]:
+        with self._read() as conn:
+            return deliveries.queue_depths(conn)
+
+    # -- federation: relay in and out ---------------------------------------------------------------
+
+    def accept_relayed(self, msg: NewMessage, receipts: Sequence[ReceiptRecord]
+                       ) -> Pending[tuple[Accepted, list[ReceiptRecord]]]:
+        """Store a message relayed in by a peer with its "delivered" receipts; on a duplicate the receipts
+        stored the first time are returned instead (AS4-style)."""
+        return self._writer.submit(relay.accept_relayed(msg, receipts))
+
+    def relayed(self, delivery_ids: Sequence[int], receipts: Sequence[ReceiptRecord], events: Sequence[AuditEvent],
+                now_us: int) -> Pending[None]:
+        """The peer node took the message over: deliveries DELIVERED (unless already acknowledged)."""
+        return self._writer.submit(relay.relayed(delivery_ids, receipts, events, now_us))
+
+    def retry_later(self, delivery_ids: Sequence[int], owner: str, error: str, next_attempt_us: int,
+                    max_attempts: int, now_us: int) -> Pending[list[str]]:
+        """A relay attempt failed for a passing reason: back to the queue, or FAILED after max_attempts."""
+        return self._writer.submit(relay.retry_later(delivery_ids, owner, error, next_attempt_us, max_attempts,
+                                                     now_us))
+
+    def fail_many(self, delivery_ids: Sequence[int], error: str, events: Sequence[AuditEvent],
+                  now_us: int) -> Pending[None]:
+        return self._writer.submit(relay.fail_many(delivery_ids, error, events, now_us))
+
+    def peer_acknowledged(self, receipt: ReceiptRecord, route: str, event: AuditEvent, now_us: int) -> Pending[bool]:
+        """An "acknowledged" receipt came back from the recipient's node: delivery ACKNOWLEDGED."""
+        return self._writer.submit(relay.peer_acknowledged(receipt, route, event, now_us))
+
+    def peer_receipts_sent(self, ids: Sequence[int]) -> Pending[None]:
+        return self._writer.submit(relay.peer_receipts_sent(ids))
+
+    def pending_peer_receipts(self, node: str, limit: int) -> list[PeerReceipt]:
+        with self._read() as conn:
+            return relay.pending_peer_receipts(conn, node, limit)
+
+    def has_due_relay(self, route: str, now_us: int) -> bool:
+        with self._read() as conn:
+            return relay.has_due_relay(conn, route, now_us)
+
+    # -- mutual assistance case metadata -------------------------------------------------------------
+
+    def open_assistance_case(self, case: AssistanceCaseRecord) -> Pending[None]:
+        return self._writer.submit(assistance.open_case(case))
+
+    def assistance_answered(self, request_message_id: str, answer_message_id: str, at_us: int) -> Pending[None]:
+        return self._writer.submit(assistance.answered(request_message_id, answer_message_id, at_us))
+
+    def assistance_cases(self, participant: str, only_open: bool) -> list[AssistanceCaseRecord]:
+        with self._read() as conn:
+            return assistance.cases(conn, participant, only_open)
+
+    # -- audit chain and checkpoints ---------------------------------------------------------------
+
+    def append_audit(self, events: Sequence[AuditEvent], at_us: int) -> Pending[list[int]]:
+        return self._writer.submit(audit_queries.append(events, at_us))
+
+    def add_checkpoint(self, cp: Checkpoint) -> Pending[bool]:
+        """Store a signed checkpoint; False if one for the same head is stored already."""
+        return self._writer.submit(audit_queries.add_checkpoint(cp))
+
+    def audit_entries(self, batch: int = 5000, first: int = 1, last_seq: int | None = None) -> Iterator[AuditEntry]:
+        """Audit entries in storage (primary key) order, read in pages; all of them by default."""
+        return audit_queries.entries(self._read, batch, first, last_seq)
+
+    def audit_head(self) -> tuple[int, bytes] | None:
+        with self._read() as conn:
+            return audit_queries.head(conn)
+
+    def audit_checkpoints(self) -> list[Checkpoint]:
+        with self._read() as conn:
+            return audit_queries.checkpoints(conn)
+
+    def last_checkpoint(self) -> Checkpoint | None:
+        with self._read() as conn:
+            return audit_queries.last_checkpoint(conn)
+
+    def audit_entry(self, seq: int) -> AuditEntry | None:
+        return next(self.audit_entries(batch=1, first=seq, last_seq=seq), None)
+
+    def audit_seqs_of(self, message_id: str) -> list[int]:
+        with self._read() as conn:
+            return audit_queries.seqs_of(conn, message_id)
+
+    def last_audit_of(self, event: str, actor: str) -> AuditEntry | None:
+        with self._read() as conn:
+            seq = audit_queries.last_seq_of(conn, event, actor)
+        return None if seq is None else self.audit_entry(seq)
+
+    def audit_events_between(self, event: str, from_us: int, to_us: int) -> list[AuditEntry]:
+        with self._read() as conn:
+            return audit_queries.events_between(conn, event, from_us, to_us)
+
+    # -- KPI reads ---------------------------------------------------------------------------------
+
+    def kpi_items(self, aed_type: str, from_us: int, to_us: int) -> list[KpiItemRow]:
+        """Rows of every item whose first AED was accepted in [from_us, to_us), with all its facts."""
+        with self._read() as conn:
+            return kpi.kpi_items(conn, aed_type, from_us, to_us)
+
+    def delivery_facts(self, from_us: int, to_us: int) -> list[DeliveryFact]:
+        """Deliveries of messages accepted in [from_us, to_us)."""
+        with self._read() as conn:
+            return kpi.delivery_facts(conn, from_us, to_us)
