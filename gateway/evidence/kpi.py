@@ -21,6 +21,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from adapters import registry
+from gateway.clock import timestamp_us
 from gateway.evidence import audit
 from gateway.api.swg.v1 import admin_pb2
 from gateway.errors import FieldViolation, InvalidArgument
@@ -41,8 +42,8 @@ def facts_of(document_type: str, doc: Message) -> tuple[KpiFact, ...]:
     if document_type == registry.AED:
         out = []
         for item in doc.items:  # type: ignore[attr-defined]
-            arrival = [_us(e.occurred_at) for e in item.events if e.code in ARRIVAL_CODES and e.HasField("occurred_at")]
-            departure = [_us(e.occurred_at) for e in item.events
+            arrival = [timestamp_us(e.occurred_at) for e in item.events if e.code in ARRIVAL_CODES and e.HasField("occurred_at")]
+            departure = [timestamp_us(e.occurred_at) for e in item.events
                          if e.code in DEPARTURE_CODES and e.HasField("occurred_at")]
             out.append(KpiFact(item.item_id, "", min(arrival, default=None), min(departure, default=None)))
         return tuple(out)
@@ -50,10 +51,6 @@ def facts_of(document_type: str, doc: Message) -> tuple[KpiFact, ...]:
         return tuple(KpiFact(r.item_id, OUTCOMES.get(int(r.outcome), "other"))
                      for r in doc.results)  # type: ignore[attr-defined]
     return ()
-
-
-def _us(ts: Timestamp) -> int:
-    return ts.seconds * 1_000_000 + ts.nanos // 1000
 
 
 def period_start(at_us: int, period: str) -> int:

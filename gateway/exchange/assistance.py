@@ -18,76 +18,14 @@ import structlog
 
 from gateway.evidence import audit
 from gateway.api.swg.v1 import admin_pb2, assistance_pb2, envelope_pb2
-from gateway.config import Directory
-from gateway.errors import FieldViolation, InvalidArgument, PermissionDenied
-from gateway.clock import now_us
+from gateway.clock import now_us, timestamp_us
 from gateway.node import Node
-from gateway.federation.routing import matches
+from gateway.federation.agreements import REQUEST, RESPONSE, check, check_agreement, validate_request
 from gateway.store import AssistanceCaseRecord
 
 log = structlog.get_logger("gateway.exchange.assistance")
 
-REQUEST = "swg.assistance.request.v1"
-RESPONSE = "swg.assistance.response.v1"
-
-
-def _us(ts: Any) -> int:
-    return int(ts.seconds) * 1_000_000 + int(ts.nanos) // 1000
-
-
-def validate_request(sender: str, req: assistance_pb2.AssistanceRequest, now: int | None = None) -> None:
-    problems: list[FieldViolation] = []
-    for name in ("requesting_administration", "requested_administration", "agreement_reference", "legal_basis",
-                 "purpose", "information_category"):
-        if not getattr(req, name):
-            problems.append(FieldViolation(name, "required"))
-    if req.requesting_administration and req.requesting_administration != sender:
-        problems.append(FieldViolation("requesting_administration",
-                                       f"must be the sender {sender}, not {req.requesting_administration}"))
-    if req.assistance_type == assistance_pb2.ASSISTANCE_TYPE_UNSPECIFIED:
-        problems.append(FieldViolation("assistance_type", "required"))
-    if not req.HasField("deadline"):
-        problems.append(FieldViolation("deadline", "required"))
-    elif _us(req.deadline) <= (now or now_us()):
-        problems.append(FieldViolation("deadline", "is in the past"))
-    if not req.requesting_officer.name:
-        problems.append(FieldViolation("requesting_officer.name", "required"))
-    if not req.requesting_officer.officer_id:
-        problems.append(FieldViolation("requesting_officer.officer_id", "required"))
-    if problems:
-        raise InvalidArgument("invalid assistance request", violations=problems)
-
-
-def check_agreement(directory: Directory, req: assistance_pb2.AssistanceRequest) -> None:
-    """PERMISSION_DENIED naming what is missing, unless an agreement covers exactly this request."""
-    ref = req.agreement_reference
-    ag = directory.agreements.get(ref)
-    asker, asked = req.requesting_administration, req.requested_administration
-    if ag is None:
-        raise PermissionDenied(f"no agreement {ref!r} in the directory: {asker} may not ask {asked} for assistance")
-    if not any(matches(p, asker) for p in ag.requesting) or not any(matches(p, asked) for p in ag.requested):
-        raise PermissionDenied(f"agreement {ref} does not let {asker} ask {asked}; no agreement covers this request")
-    if ag.information_categories and req.information_category not in ag.information_categories:
-        raise PermissionDenied(f"agreement {ref} does not cover information category {req.information_category!r} "
-                               f"(covers {', '.join(ag.information_categories)})")
-    kind = assistance_pb2.AssistanceType.Name(req.assistance_type).removeprefix("ASSISTANCE_TYPE_")
-    if ag.assistance_types and kind not in ag.assistance_types:
-        raise PermissionDenied(f"agreement {ref} does not cover assistance type {kind}")
-
-
-def check(directory: Directory, sender: str, document_type: str, doc: Any, in_reply_to: str) -> None:
-    """Called by the router for assistance documents, on the sending and on the receiving node."""
-    if document_type == REQUEST:
-        validate_request(sender, doc)
-        check_agreement(directory, doc)
-    elif document_type == RESPONSE:
-        problems = []
-        if not in_reply_to:
-            problems.append(FieldViolation("in_reply_to", "an assistance answer names the request it answers"))
-        if doc.requested_administration and doc.requested_administration != sender:
-            problems.append(FieldViolation("requested_administration", f"must be the sender {sender}"))
-        if problems:
-            raise InvalidArgument("invalid assistance answer", violations=problems)
+__all__ = ["REQUEST", "RESPONSE", "check", "check_agreement", "list_cases", "record", "validate_request"]
 
 
 async def record(node: Node, header: envelope_pb2.EnvelopeHeader, doc: Any) -> None:
@@ -95,7 +33,7 @@ async def record(node: Node, header: envelope_pb2.EnvelopeHeader, doc: Any) -> N
     store, now = node.store, now_us()
     if header.document_type == REQUEST:
         case = AssistanceCaseRecord(header.message_id, header.conversation_id, doc.requesting_administration,
-                                    doc.requested_administration, doc.agreement_reference, now, _us(doc.deadline),
+                                    doc.requested_administration, doc.agreement_reference, now, timestamp_us(doc.deadline),
                                     "", None)
         ev = audit.AuditEvent(audit.ASSISTANCE_REQUEST, header.message_id, actor=header.sender,
                               subject=doc.requested_administration, detail={

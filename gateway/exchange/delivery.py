@@ -8,12 +8,13 @@ Acknowledge makes this node sign a receipt on the recipient's behalf, stored for
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 from google.protobuf import timestamp_pb2
@@ -24,7 +25,7 @@ from gateway import envelope
 from gateway.evidence import audit
 from gateway.api.swg.v1 import envelope_pb2, exchange_pb2
 from gateway.errors import FieldViolation, GatewayError, InvalidArgument, NotFound
-from gateway.clock import now_us
+from gateway.clock import now_us, timestamp_us
 from gateway.node import Node
 from gateway.store import Claimed, ReceiptRecord
 
@@ -149,7 +150,7 @@ class LocalDelivery:
                         claimed = await asyncio.shield(asyncio.wrap_future(pending))
                     except asyncio.CancelledError:
                         # The stream ended while claiming: whatever the claim took goes straight back.
-                        pending.add_done_callback(lambda f, owner=s.owner: self._release_claim(f, owner))
+                        pending.add_done_callback(functools.partial(self._release_claim, owner=s.owner))
                         raise
                 ready: list[tuple[Claimed, exchange_pb2.Delivery]] = []
                 for c in claimed:
@@ -180,7 +181,7 @@ class LocalDelivery:
                 store.release(ids, s.owner, now_us())
             log.info("receive stream closed", recipient=participant, owner=s.owner, unacknowledged=len(ids))
 
-    def _release_claim(self, fut: Any, owner: str) -> None:
+    def _release_claim(self, fut: concurrent.futures.Future[list[Claimed]], owner: str) -> None:
         if fut.cancelled() or fut.exception() is not None or not fut.result():
             return
         store = self.node.store
@@ -226,7 +227,7 @@ class LocalDelivery:
             r = envelope.issue_receipt(message_id=mid, envelope_sha256=digest, recipient=keys,
                                        issuing_node=self.node.name)
             receipts.append(ReceiptRecord(mid, participant, "acknowledged", r.jws, digest,
-                                          r.received_at.seconds * 1_000_000 + r.received_at.nanos // 1000,
+                                          timestamp_us(r.received_at),
                                           self.node.name))
             events.append(audit.AuditEvent(audit.ACKNOWLEDGED, mid, actor=participant, detail={
                 "envelope_sha256": digest.hex(), "receipt": "issued",

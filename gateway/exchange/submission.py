@@ -34,7 +34,7 @@ from gateway.errors import (
     NotFound,
     ResourceExhausted,
 )
-from gateway.clock import now_us
+from gateway.clock import now_us, timestamp_us
 from gateway.node import Node
 from gateway.federation.routing import route_for
 from gateway.store import Accepted, NewDelivery, NewMessage
@@ -96,7 +96,7 @@ class Submitter:
             if not r:
                 problems.append(FieldViolation(f"recipients[{i}]", "empty participant id"))
         if req.HasField("expires_at"):
-            exp = req.expires_at.seconds * 1_000_000 + req.expires_at.nanos // 1000
+            exp = timestamp_us(req.expires_at)
             now = now_us()
             if exp <= now:
                 problems.append(FieldViolation("expires_at", "is in the past"))
@@ -175,7 +175,7 @@ class Submitter:
         conversation_id = req.conversation_id or reply_conversation or message_id
         created = now_us()
         if req.HasField("expires_at"):
-            expires = req.expires_at.seconds * 1_000_000 + req.expires_at.nanos // 1000
+            expires = timestamp_us(req.expires_at)
         else:
             expires = created + node.config.limits.default_ttl_s * 1_000_000
         header = envelope_pb2.EnvelopeHeader(

@@ -12,6 +12,9 @@ Placeholders: ``@item_sender`` (the participant that sent the AED of the items c
 
 from __future__ import annotations
 
+__all__ = ["ITEM_SENDER", "REPLY_TO_SENDER", "REQUESTED_ADMINISTRATION", "Lookup", "RouteDecision", "Router",
+           "attributes_of", "matches", "route_for"]
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -21,6 +24,8 @@ from google.protobuf.message import Message
 from adapters import registry
 from gateway.config import Directory, Route
 from gateway.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
+from gateway.federation import agreements
+from gateway.federation.patterns import matches
 
 ITEM_SENDER = "@item_sender"
 REPLY_TO_SENDER = "@reply_to_sender"
@@ -38,14 +43,6 @@ class RouteDecision:
     recipients: tuple[str, ...]
     attributes: dict[str, str]
     item_ids: tuple[str, ...]
-
-
-def matches(pattern: str, participant: str) -> bool:
-    """``*`` stands for one whole component of CC/ROLE/CODE."""
-    if pattern == "*":
-        return True
-    pp, ids = pattern.split("/"), participant.split("/")
-    return len(pp) == len(ids) and all(p == "*" or p == i for p, i in zip(pp, ids))
 
 
 def _uniform(values: list[tuple[str, str]], name: str) -> str:
@@ -136,9 +133,7 @@ class Router:
         if not rules:
             raise PermissionDenied(f"{sender} may not send {document_type}: no route in the directory allows it")
         if document_type in (registry.ASSISTANCE_REQUEST, registry.ASSISTANCE_RESPONSE):
-            # Imported here: gateway.exchange.assistance uses this module's pattern matching.
-            from gateway.exchange import assistance
-            assistance.check(self.directory, sender, document_type, doc, in_reply_to)
+            agreements.check(self.directory, sender, document_type, doc, in_reply_to)
         applicable = [r for r in rules if all(attrs.get(k) == v for k, v in r.when.items())]
         resolved: list[tuple[Route, list[str]]] = [
             (r, [x for tok in r.recipients for x in self._resolve(tok, sender, attrs, items, in_reply_to)])
