@@ -27,8 +27,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.transport.auth import issue_token
-from tests.support.nodes import write_directory, write_node_config
-from tests.support.pki import Federation, make_federation
+from gateway.testing.nodes import write_directory, write_node_config
+from gateway.testing.federation import Federation, make_federation
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE = "de-node"

@@ -24,8 +24,8 @@ from gateway.api.swg.v1 import exchange_pb2
 from gateway.node import Node
 from gateway.transport.server import configure_logging
 from gateway.exchange.submission import Submitter
-from tests.support.nodes import write_directory, write_node_config
-from tests.support.pki import make_federation
+from gateway.testing.nodes import write_directory, write_node_config
+from gateway.testing.federation import make_federation
 
 
 def thread_cpu() -> dict[str, float]:

@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.support.pki import Federation, make_federation  # noqa: E402
+from gateway.testing.federation import Federation, make_federation  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +24,7 @@ def offline_evidence(request: pytest.FixtureRequest, federation: Federation, tmp
     Made here so that tests/unit/test_receipt_offline.py itself needs nothing from gateway.envelope.
     """
     from gateway import envelope
-    from tests.support.pki import header, signer_with
+    from gateway.testing.federation import header, signer_with
 
     kind = request.param
     sender = signer_with(federation, "DE/POST/MAIN", kind=kind)

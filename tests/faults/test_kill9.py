@@ -19,9 +19,9 @@ import grpc
 
 from gateway.api.swg.v1 import exchange_pb2
 from tests.support import tally
-from tests.support.documents import aed_batch
-from tests.support.nodes import connect, free_port, write_directory, write_node_config
-from tests.support.pki import Federation
+from gateway.testing.documents import aed_batch
+from gateway.testing.nodes import connect, free_port, write_directory, write_node_config
+from gateway.testing.federation import Federation
 
 POST, CUSTOMS = "DE/POST/MAIN", "DE/CUSTOMS/MAIN"
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.nodes import (
+from gateway.testing.nodes import (
     NodeRunner,
     connect,
     default_database_url,
@@ -16,7 +16,7 @@ from tests.support.nodes import (
     write_node_config,
 )
 from tests.support.pg import PostgresServer
-from tests.support.pki import Federation
+from gateway.testing.federation import Federation
 from tests.support.two_nodes import TwoNodes
 
 BACKENDS = ("sqlite", "postgresql")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from adapters import registry
-from tests.support.documents import aed_batch
-from tests.support.nodes import free_port, write_directory, write_node_config
+from gateway.testing.documents import aed_batch
+from gateway.testing.nodes import free_port, write_directory, write_node_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

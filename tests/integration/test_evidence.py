@@ -22,9 +22,9 @@ from gateway.evidence import audit
 from gateway.evidence import bundle as evidence
 from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2
 from gateway.cli import main as cli
-from tests.support.documents import aed_batch
-from tests.support.nodes import NodeRunner, connect, free_port, write_directory, write_node_config
-from tests.support.pki import Federation
+from gateway.testing.documents import aed_batch
+from gateway.testing.nodes import NodeRunner, connect, free_port, write_directory, write_node_config
+from gateway.testing.federation import Federation
 
 POST, CUSTOMS = "DE/POST/MAIN", "DE/CUSTOMS/MAIN"
 ROOT = Path(__file__).resolve().parents[2]

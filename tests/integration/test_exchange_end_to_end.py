@@ -8,7 +8,7 @@ import pytest
 from gateway import envelope
 from gateway.api.swg.v1 import exchange_pb2, item_pb2
 from tests.support.db import stored_values, table_count
-from tests.support.documents import aed_batch
+from gateway.testing.documents import aed_batch
 
 POST, CUSTOMS, TAX = "DE/POST/MAIN", "DE/CUSTOMS/MAIN", "DE/TAX/MAIN"
 

@@ -13,7 +13,7 @@ from google.protobuf import json_format
 
 from gateway.api.swg.v1 import assistance_pb2, exchange_pb2, item_pb2
 from tests.support.db import replace_envelope, stored_envelope
-from tests.support.documents import aed_batch
+from gateway.testing.documents import aed_batch
 from tests.support.two_nodes import TwoNodes, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ import pytest
 from gateway import envelope
 from gateway.crypto import pki
 from gateway.api.swg.v1 import exchange_pb2, item_pb2, peering_pb2, peering_pb2_grpc
-from tests.support.documents import aed_batch
-from tests.support.pki import Federation
+from gateway.testing.documents import aed_batch
+from gateway.testing.federation import Federation
 from tests.support.two_nodes import TwoNodes, wait_for
 
 FR_POST, DE_CUSTOMS = "FR/POST/MAIN", "DE/CUSTOMS/MAIN"
@@ -118,7 +118,7 @@ def test_a_valid_node_certificate_that_the_directory_does_not_pin_is_refused(nod
 def test_envelope_whose_sender_has_no_access_right_is_refused_and_fails_at_the_sender(nodes: TwoNodes,
                                                                                       federation) -> None:
     # FR/POST signs a document type it may not send; fr-node is bypassed by relaying it ourselves as fr-node.
-    from tests.support.pki import header
+    from gateway.testing.federation import header
     h = header(FR_POST, [DE_CUSTOMS], document_type="swg.revenue.v1")
     sealed = envelope.seal(h, b"", federation.keys(FR_POST), federation.recipients([DE_CUSTOMS]))
     fr = federation.paths.nodes["fr-node"]

@@ -7,7 +7,7 @@ import datetime as dt
 
 
 from gateway.api.swg.v1 import common_pb2, exchange_pb2, inspection_pb2, item_pb2, revenue_pb2
-from tests.support.documents import item
+from gateway.testing.documents import item
 from tests.support.two_nodes import TwoNodes, wait_for
 
 FR_POST, DE_CUSTOMS, DE_TAX = "FR/POST/MAIN", "DE/CUSTOMS/MAIN", "DE/TAX/MAIN"

@@ -13,9 +13,9 @@ from grpc_status import rpc_status
 
 from adapters import registry
 from gateway.api.swg.v1 import exchange_pb2, inspection_pb2
-from tests.support.documents import aed_batch, inspection
+from gateway.testing.documents import aed_batch, inspection
 from tests.support.db import table_count
-from tests.support.nodes import (
+from gateway.testing.nodes import (
     NodeRunner,
     connect,
     default_database_url,

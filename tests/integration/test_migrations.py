@@ -8,8 +8,8 @@ import pytest
 
 from gateway.cli import main
 from gateway.store import migrate
-from tests.support.nodes import default_database_url, write_directory, write_node_config
-from tests.support.pki import Federation
+from gateway.testing.nodes import default_database_url, write_directory, write_node_config
+from gateway.testing.federation import Federation
 
 
 def test_migrated_database_matches_the_models(database_backend: str, tmp_path: Path) -> None:

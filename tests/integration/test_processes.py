@@ -20,9 +20,9 @@ from typing import Any
 import grpc
 
 from gateway.api.swg.v1 import exchange_pb2
-from tests.support.documents import aed_batch
-from tests.support.nodes import Client, connect, free_port, write_directory, write_node_config
-from tests.support.pki import Federation
+from gateway.testing.documents import aed_batch
+from gateway.testing.nodes import Client, connect, free_port, write_directory, write_node_config
+from gateway.testing.federation import Federation
 
 POST, CUSTOMS = "DE/POST/MAIN", "DE/CUSTOMS/MAIN"
 # The kernel hands each connection to one worker by a hash: with 8, all on one worker happened in about

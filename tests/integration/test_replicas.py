@@ -26,10 +26,10 @@ from gateway.evidence import audit
 from gateway.api.swg.v1 import exchange_pb2
 from gateway.store import Store
 from gateway.store.states import ACKNOWLEDGED
-from tests.support.documents import aed_batch
-from tests.support.nodes import Client, connect, free_port, write_directory, write_node_config
+from gateway.testing.documents import aed_batch
+from gateway.testing.nodes import Client, connect, free_port, write_directory, write_node_config
 from tests.support.pg import PostgresServer
-from tests.support.pki import Federation
+from gateway.testing.federation import Federation
 
 POST, CUSTOMS = "DE/POST/MAIN", "DE/CUSTOMS/MAIN"
 REPLICAS = 3

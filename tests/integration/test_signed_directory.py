@@ -18,9 +18,9 @@ from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2
 from gateway.config import check, load_node_config, read_signed_directory
 from gateway.errors import ConfigError
 from gateway.crypto.trust import TrustStore
-from tests.support.documents import aed_batch
-from tests.support.nodes import NodeRunner, connect, free_port, sign_directory, write_directory, write_node_config
-from tests.support.pki import Federation
+from gateway.testing.documents import aed_batch
+from gateway.testing.nodes import NodeRunner, connect, free_port, sign_directory, write_directory, write_node_config
+from gateway.testing.federation import Federation
 from tests.support.two_nodes import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ import pytest
 
 from tests.security.harness import SecurityNode
 from tests.support import tally
-from tests.support.pki import Federation
+from gateway.testing.federation import Federation
 
 
 @pytest.fixture(scope="module")

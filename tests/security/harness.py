@@ -15,9 +15,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from gateway.crypto import pki
 from gateway.api.swg.v1 import exchange_pb2
 from tests.support import tally
-from tests.support.documents import aed_batch
-from tests.support.nodes import Client, NodeRunner, connect, free_port, write_directory, write_node_config
-from tests.support.pki import Federation
+from gateway.testing.documents import aed_batch
+from gateway.testing.nodes import Client, NodeRunner, connect, free_port, write_directory, write_node_config
+from gateway.testing.federation import Federation
 
 POST, CUSTOMS, TAX = "DE/POST/MAIN", "DE/CUSTOMS/MAIN", "DE/TAX/MAIN"
 

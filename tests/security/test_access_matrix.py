@@ -17,8 +17,8 @@ import pytest
 from adapters import registry
 from gateway.api.swg.v1 import assistance_pb2, exchange_pb2, revenue_pb2
 from tests.security.harness import POST, SecurityNode
-from tests.support.documents import aed_batch, inspection, s10
-from tests.support.nodes import EXAMPLE_DIRECTORY, HOSTED
+from gateway.testing.documents import aed_batch, inspection, s10
+from gateway.testing.nodes import EXAMPLE_DIRECTORY, HOSTED
 
 DIRECTORY = tomllib.loads(EXAMPLE_DIRECTORY.read_text())
 PARTICIPANTS = [p["id"] for p in DIRECTORY["participants"]]

@@ -15,7 +15,7 @@ from gateway.store import NewDelivery, NewMessage
 from gateway.store.states import ACKNOWLEDGED, FAILED
 from tests.security.harness import CUSTOMS, POST, TAX, SecurityNode, submit_request
 from tests.support import tally
-from tests.support.pki import header
+from gateway.testing.federation import header
 
 
 def stored_envelope(secnode: SecurityNode, message_id: str) -> bytes:

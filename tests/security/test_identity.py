@@ -26,8 +26,8 @@ from gateway.errors import Unauthenticated
 from gateway.crypto.trust import Purpose
 from tests.security.harness import CUSTOMS, POST, TAX, SecurityNode, client_cert, submit_request
 from tests.support import tally
-from tests.support.nodes import Client
-from tests.support.pki import Federation, other_ca, utcnow
+from gateway.testing.nodes import Client
+from gateway.testing.federation import Federation, other_ca, utcnow
 
 UNAUTH = grpc.StatusCode.UNAUTHENTICATED
 # A TLS handshake the server refuses never reaches the gateway: the client sees the channel unusable.

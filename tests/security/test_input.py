@@ -8,7 +8,7 @@ import pytest
 from adapters import registry
 from gateway.api.swg.v1 import exchange_pb2
 from tests.security.harness import POST, SecurityNode
-from tests.support.documents import aed_batch
+from gateway.testing.documents import aed_batch
 
 # Valid documents (accepted, see below); every attack is a variation of one of them.
 ITMATT = registry.encode("upu.itmatt.v1", registry.AED, aed_batch(1, marker="LOC-0001"))

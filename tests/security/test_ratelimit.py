@@ -14,8 +14,8 @@ from gateway.errors import ResourceExhausted
 from gateway.transport.ratelimit import RateLimiter
 from tests.security.harness import CUSTOMS, POST, submit_request
 from tests.support import tally
-from tests.support.nodes import NodeRunner, connect, free_port, write_directory, write_node_config
-from tests.support.pki import Federation
+from gateway.testing.nodes import NodeRunner, connect, free_port, write_directory, write_node_config
+from gateway.testing.federation import Federation
 
 
 def test_bucket_refills_at_the_configured_rate_and_keeps_participants_apart() -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.support.nodes import free_port
+from gateway.testing.nodes import free_port
 
 
 def pg_bin_dir() -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.db import stored_values
-from tests.support.nodes import (
+from gateway.testing.nodes import (
     Client,
     NodeRunner,
     connect,
@@ -17,7 +17,7 @@ from tests.support.nodes import (
     write_directory,
     write_node_config,
 )
-from tests.support.pki import Federation
+from gateway.testing.federation import Federation
 
 FAST_RETRY = """retry_initial_s = 0.2
 retry_max_s = 1.0

@@ -30,7 +30,7 @@ from gateway.errors import (
     WrongKeyUsage,
 )
 from gateway.crypto.trust import Purpose
-from tests.support.pki import PARTICIPANTS, Federation, header, other_ca, signer_with, utcnow
+from gateway.testing.federation import PARTICIPANTS, Federation, header, other_ca, signer_with, utcnow
 
 SENDER = "DE/POST/MAIN"
 RECIPIENT = "DE/CUSTOMS/MAIN"

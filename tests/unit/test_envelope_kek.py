@@ -17,7 +17,7 @@ from gateway import envelope as env
 from gateway.crypto import pki
 from gateway.api.swg.v1.envelope_pb2 import Envelope, EnvelopeHeader, KeyWrap
 from gateway.errors import BadSignature, ConfigError, DecryptionFailed, EnvelopeError, MalformedEnvelope
-from tests.support.pki import Federation, header
+from gateway.testing.federation import Federation, header
 
 SENDER = "DE/POST/MAIN"
 CUSTOMS = "DE/CUSTOMS/MAIN"
@@ -287,7 +287,7 @@ def test_the_opened_kek_cache_is_bounded(federation: Federation) -> None:
 def test_envelope_settings_are_validated_and_reach_the_node(federation: Federation, tmp_path: Path) -> None:
     from gateway.config import load_node_config
     from gateway.node import Node
-    from tests.support.nodes import free_port, write_directory, write_node_config
+    from gateway.testing.nodes import free_port, write_directory, write_node_config
 
     directory = write_directory(federation, tmp_path, {"de-node": free_port(), "fr-node": free_port()})
     config = write_node_config(federation, tmp_path, "de-node", free_port(), directory)

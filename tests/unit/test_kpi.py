@@ -14,7 +14,7 @@ from gateway.evidence import audit
 from gateway.evidence import kpi
 from gateway.api.swg.v1 import inspection_pb2, item_pb2
 from gateway.store import KpiFact, NewDelivery, NewMessage, ReceiptRecord, Store
-from tests.support.documents import aed_batch, inspection, s10
+from gateway.testing.documents import aed_batch, inspection, s10
 
 T0 = int(dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc).timestamp()) * 1_000_000  # a Monday, 00:00 UTC
 H = 3_600_000_000

@@ -11,7 +11,7 @@ from gateway.exchange import revenue
 from gateway.api.swg.v1 import common_pb2, envelope_pb2, inspection_pb2, item_pb2, revenue_pb2
 from gateway.config import DutyRule, RevenueRules, parse_directory_bytes
 from gateway.errors import ConfigError
-from tests.support.documents import item
+from gateway.testing.documents import item
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "federation.toml"
 IOSS = "IM2760000017"

@@ -21,7 +21,7 @@ from gateway.errors import (
     WrongKeyUsage,
 )
 from gateway.crypto.trust import Purpose, TrustStore, fingerprint, participant_of
-from tests.support.pki import Federation, other_ca, utcnow
+from gateway.testing.federation import Federation, other_ca, utcnow
 
 P = "DE/POST/MAIN"
 

@@ -122,8 +122,8 @@ def test_the_gathering_wait_is_a_validated_setting_that_reaches_the_writer(tmp_p
     from gateway.config import load_node_config
     from gateway.errors import ConfigError
     from gateway.node import Node
-    from tests.support.nodes import free_port, write_directory, write_node_config
-    from tests.support.pki import make_federation
+    from gateway.testing.nodes import free_port, write_directory, write_node_config
+    from gateway.testing.federation import make_federation
 
     federation = make_federation(tmp_path / "pki")
     directory = write_directory(federation, tmp_path, {"de-node": free_port(), "fr-node": free_port()})

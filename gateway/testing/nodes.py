@@ -22,7 +22,7 @@ from gateway.api.swg.v1 import exchange_pb2, exchange_pb2_grpc
 from gateway.transport.auth import issue_token
 from gateway.node import Node
 from gateway.transport.server import GatewayServer
-from tests.support.pki import Federation
+from gateway.testing.federation import Federation
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_DIRECTORY = ROOT / "examples" / "federation.toml"
