@@ -5,7 +5,6 @@ Everything the servicers and workers need hangs off ``Node``; nothing here knows
 
 from __future__ import annotations
 
-
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,9 +13,10 @@ import structlog
 from gateway import envelope
 from gateway.transport.auth import Authenticator
 from gateway.config import Directory, NodeConfig, check
-from gateway.errors import ConfigError, FieldViolation, NotFound, PermissionDenied
+from gateway.errors import ConfigError, FieldViolation, PermissionDenied
 from gateway.telemetry.metrics import NodeMetrics
 from gateway.federation.routing import Router
+from gateway.federation.view import DirectoryView
 from gateway.store import Store
 from gateway.crypto.trust import TrustStore
 
@@ -26,13 +26,12 @@ log = structlog.get_logger("gateway.node")
 @dataclass
 class Node:
     config: NodeConfig
-    directory: Directory
+    # The directory, its router and certificates: swapped as one reference on hot reload (swap_view).
+    view: DirectoryView
     trust: TrustStore
     store: Store
     keys: dict[str, envelope.ParticipantKeys]
-    router: Router
     authenticator: Authenticator
-    _recipient_certs: dict[str, envelope.RecipientCertificate] = field(default_factory=dict)
     metrics: NodeMetrics = field(default_factory=NodeMetrics)
     # This process's key-encryption keys for sealing ([envelope]); memory only, fresh on every start.
     keks: envelope.KekRing = field(default_factory=envelope.KekRing)
@@ -40,6 +39,17 @@ class Node:
     @property
     def name(self) -> str:
         return self.config.name
+
+    @property
+    def directory(self) -> Directory:
+        return self.view.directory
+
+    @property
+    def router(self) -> Router:
+        return self.view.router
+
+    def swap_view(self, view: DirectoryView) -> None:
+        self.view = view
 
     @classmethod
     def load(cls, config_path: str | Path, *, create_schema: bool | None = None) -> Node:
@@ -68,8 +78,8 @@ class Node:
             token_certificate=cfg.tokens.signing_certificate, max_lifetime_s=cfg.tokens.max_lifetime_s,
             leeway_s=cfg.tokens.leeway_s)
         keks = envelope.KekRing(cfg.envelope.kek_max_messages, cfg.envelope.kek_max_age_s)
-        return cls(config=cfg, directory=directory, trust=trust, store=store, keys=keys,
-                   router=Router(directory, store), authenticator=authenticator, keks=keks)
+        return cls(config=cfg, view=DirectoryView.of(directory, store), trust=trust, store=store, keys=keys,
+                   authenticator=authenticator, keks=keks)
 
     def keys_of(self, participant: str) -> envelope.ParticipantKeys:
         keys = self.keys.get(participant)
@@ -78,20 +88,10 @@ class Node:
         return keys
 
     def recipient_certificate(self, participant: str) -> envelope.RecipientCertificate:
-        cert = self._recipient_certs.get(participant)
-        if cert is None:
-            entry = self.directory.participants.get(participant)
-            if entry is None:
-                raise NotFound(f"participant {participant} is not in the directory")
-            cert = envelope.RecipientCertificate.from_pem(participant, entry.encryption_certificate.read_bytes())
-            self._recipient_certs[participant] = cert
-        return cert
+        return self.view.recipient_certificate(participant)
 
     def preferred_format(self, participant: str, document_type: str) -> str:
-        entry = self.directory.participants.get(participant)
-        if entry is None:
-            return document_type
-        return entry.formats.get(document_type, document_type)
+        return self.view.preferred_format(participant, document_type)
 
     def close(self) -> None:
         self.store.close()

@@ -166,7 +166,8 @@ class Submitter:
                 FieldViolation(v.path, v.reason) for v in exc.violations]) from None
         reply_conversation = await self._reply_context(req, sender)
         # One directory version for the whole message, even if a newer one is swapped in meanwhile.
-        router = node.router
+        view = node.view
+        router = view.router
         route = functools.partial(router.route, sender=sender, document_type=document_type, doc=doc,
                                   explicit=list(req.recipients), in_reply_to=req.in_reply_to)
         # A thread hop costs more than routing itself unless the routes read the database.
@@ -183,9 +184,9 @@ class Submitter:
             recipients=list(decision.recipients), document_type=document_type, created_at=_ts(created),
             expires_at=_ts(expires), source_format=req.format, routing_attributes=decision.attributes)
         payload = doc.SerializeToString(deterministic=True)
-        certs = [node.recipient_certificate(r) for r in decision.recipients]
+        certs = [view.recipient_certificate(r) for r in decision.recipients]
         sealed = envelope.seal(header, payload, keys, certs, node.keks)
-        routes = tuple(NewDelivery(r, route_for(router.directory, r, node.name)) for r in decision.recipients)
+        routes = tuple(NewDelivery(r, route_for(view.directory, r, node.name)) for r in decision.recipients)
         msg = NewMessage(
             message_id=message_id, conversation_id=conversation_id, in_reply_to=req.in_reply_to, sender=sender,
             document_type=document_type, submit_sha256=digest, envelope=sealed.data,

@@ -22,7 +22,7 @@ from gateway.federation.signature import signature_path
 from gateway.errors import ConfigError
 from gateway.clock import now_us
 from gateway.node import Node
-from gateway.federation.routing import Router
+from gateway.federation.view import DirectoryView
 
 log = structlog.get_logger("gateway.directory")
 
@@ -83,9 +83,7 @@ class DirectoryWatcher:
         if new.version <= old.version:
             return await self._refuse(old, new, f"version {new.version} is not newer than the running {old.version}")
         # One synchronous step on the loop: no call sees a new directory with an old router or stale certs.
-        node.directory = new
-        node.router = Router(new, node.store)
-        node._recipient_certs.clear()
+        node.swap_view(DirectoryView.of(new, node.store))
         await self._audit(audit.DIRECTORY_CHANGED, old, new, "")
         log.warning("directory changed", old_version=old.version, new_version=new.version, sha256=new.sha256)
         await self.on_swap()
