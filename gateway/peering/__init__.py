@@ -37,6 +37,8 @@ import structlog
 from adapters import registry
 from gateway import envelope
 from gateway.evidence import audit
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from gateway.api.swg.v1 import envelope_pb2, peering_pb2, peering_pb2_grpc
 from gateway.transport.auth import Identity
 from gateway.config import DeliverySettings, DirectoryNode
@@ -51,7 +53,7 @@ from gateway.errors import (
     TrustError,
     Unavailable,
 )
-from gateway.clock import now_us
+from gateway.clock import now_us, timestamp_us
 from gateway.node import Node
 from gateway.store import Claimed, NewDelivery, NewMessage, ReceiptRecord
 
@@ -84,8 +86,8 @@ def retry_delay(settings: DeliverySettings, failures: int, rng: random.Random | 
     return max(0.0, base * (1 + jitter))
 
 
-def _ts_us(ts: object) -> int:
-    return ts.seconds * 1_000_000 + ts.nanos // 1000  # type: ignore[attr-defined]
+def _ts_us(ts: Timestamp) -> int:
+    return timestamp_us(ts)
 
 
 def _record(r: envelope_pb2.Receipt, kind: str) -> ReceiptRecord:
@@ -255,7 +257,7 @@ class PeerLink:
         self.owner = f"{node.name}/relay/{peer}/{uuid.uuid4()}"
         self._rng = rng or random.Random()
         self._channel: grpc.aio.Channel | None = None
-        self._call: grpc.aio.StreamStreamCall | None = None
+        self._call: grpc.aio.StreamStreamCall[peering_pb2.RelayRequest, peering_pb2.RelayResponse] | None = None
         self._seq = 0
         self.failures = 0
         self.wake = asyncio.Event()
@@ -305,7 +307,7 @@ class PeerLink:
         if channel is not None:
             await channel.close()
 
-    async def _connect(self) -> grpc.aio.StreamStreamCall:
+    async def _connect(self) -> grpc.aio.StreamStreamCall[peering_pb2.RelayRequest, peering_pb2.RelayResponse]:
         if self._call is not None:
             return self._call
         node = self.node
@@ -342,7 +344,7 @@ class PeerLink:
             out = []
             for r in requests:
                 resp = await call.read()
-                if resp is grpc.aio.EOF:
+                if not isinstance(resp, peering_pb2.RelayResponse):
                     raise _LinkDown(f"{self.peer} closed the relay stream")
                 if resp.relay_id != r.relay_id:
                     raise _LinkDown(f"{self.peer} answered relay {resp.relay_id!r} for {r.relay_id!r}")

@@ -12,6 +12,9 @@ from collections.abc import Callable
 import asyncio
 from typing import Any
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from gateway.clock import timestamp_us
 from gateway.evidence import auditor
 from gateway.evidence import kpi
 from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc
@@ -21,10 +24,10 @@ from gateway.transport.admin_deliveries import DeliveriesAdmin
 from gateway.transport.status import abort
 
 
-def _us(ts: Any, default: int) -> int:
+def _us(ts: Timestamp, default: int) -> int:
     if ts.seconds == 0 and ts.nanos == 0:
         return default
-    return ts.seconds * 1_000_000 + ts.nanos // 1000
+    return timestamp_us(ts)
 
 
 class EvidenceAdmin:

@@ -128,7 +128,11 @@ class Authenticator:
         pem = token_certificate if isinstance(token_certificate, bytes) else Path(token_certificate).read_bytes()
         cert = x509.load_pem_x509_certificate(pem)
         trust.verify(cert, Purpose.TOKEN_SIGNING)
-        self._token_key = cert.public_key()
+        key = cert.public_key()
+        # ES256 and EdDSA are the only token algorithms: a token certificate with any other key is a config error.
+        if not isinstance(key, (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey)):
+            raise ValueError("the token signing certificate must hold an EC P-256 or Ed25519 key")
+        self._token_key: ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey = key
         self.max_lifetime_s = max_lifetime_s
         self.leeway_s = leeway_s
         self._certs = _TtlCache()
@@ -142,7 +146,7 @@ class Authenticator:
     def peer_certificate(self, pem: bytes, purpose: Purpose) -> _PeerCert:
         now = time.time()
         key = (pem, purpose)
-        hit = self._certs.get(key, now)
+        hit: _PeerCert | None = self._certs.get(key, now)
         if hit is not None:
             return hit
         try:
@@ -160,9 +164,9 @@ class Authenticator:
     def token_claims(self, token: str, peer: _PeerCert) -> dict[str, Any]:
         now = time.time()
         key = (token, peer.sha256)
-        hit = self._tokens.get(key, now)
-        if hit is not None:
-            return hit
+        cached: dict[str, Any] | None = self._tokens.get(key, now)
+        if cached is not None:
+            return cached
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:

@@ -79,7 +79,7 @@ class GatewayServer:
         self.relay = Relay(node)
         self.inbound = Inbound(node, self.local.notify, self._follow_up)
         self.submitter.on_document = self._follow_up
-        self.health = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
+        self.health = health.aio.HealthServicer()
         self._server: grpc.aio.Server | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self.port: int = 0
@@ -185,12 +185,13 @@ class GatewayServer:
         return f"{host}:{self.port}"
 
     async def _check_health(self) -> None:
-        status = health_pb2.HealthCheckResponse.SERVING
+        serving = True
         try:
             await asyncio.to_thread(self.node.store.ping)
         except GatewayError as exc:
             log.error("database not usable", reason=str(exc))
-            status = health_pb2.HealthCheckResponse.NOT_SERVING
+            serving = False
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
         for service in ("", "swg.v1.Exchange"):
             await self.health.set(service, status)
 
