@@ -18,7 +18,7 @@ from typing import Any
 
 from gateway.federation.signature import DirectorySignatureError, certificate_sha256_hex, signature_path
 from gateway.federation.signature import verify as verify_signature
-from gateway.envelope import KEK_MAX_AGE_S, KEK_MAX_MESSAGES
+from gateway.crypto.rotation import KEK_MAX_AGE_S, KEK_MAX_MESSAGES
 from gateway.errors import ConfigError, FieldViolation
 from gateway.crypto.trust import TrustStore
 

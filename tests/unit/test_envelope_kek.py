@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gateway import envelope as env
+from gateway.envelope import kek
 from gateway.crypto import pki
 from gateway.api.swg.v1.envelope_pb2 import Envelope, EnvelopeHeader, KeyWrap
 from gateway.errors import BadSignature, ConfigError, DecryptionFailed, EnvelopeError, MalformedEnvelope
@@ -233,7 +234,7 @@ def test_a_recipient_pays_one_hpke_open_per_kek(federation: Federation, monkeypa
             opens.append(1)
             return SUITE.decrypt(*args, **kwargs)
 
-    monkeypatch.setattr(env, "_SUITE", Counting())
+    monkeypatch.setattr(kek, "SUITE", Counting())
     for i, s in enumerate(sealed):
         assert env.open(s.data, federation.keys(CUSTOMS), federation.trust).payload == b"%d" % i
     assert len(opens) == 1

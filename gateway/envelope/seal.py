@@ -1,0 +1,235 @@
+"""Seal, verify and open envelopes.
+
+Seal: AES-256-GCM over salt||payload with the header bytes as associated data, under a fresh content
+key per message; the content key is wrapped to each recipient with AES-256-GCM under a key-encryption
+key (KEK) that is itself HPKE-sealed to the recipient and reused for a bounded window of messages of
+one sender (KekRing); SHA-256(salt||payload) commits the sender to one plaintext (AES-GCM is not
+key-committing); a JWS (ES256 or EdDSA, x5c) signs a JSON manifest of digests of every other field.
+Envelopes of the older direct form (content key HPKE-sealed per message) still verify and open.
+The wire format and the offline verification procedure are specified in docs/evidence.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from google.protobuf.message import DecodeError
+
+from gateway.api.swg.v1.envelope_pb2 import Envelope, EnvelopeHeader, KeyWrap
+from gateway.crypto.jws import sign_jws, trusted, verify_signature
+from gateway.crypto.keys import ParticipantKeys, RecipientCertificate
+from gateway.crypto.trust import Purpose, TrustStore
+from gateway.encoding import b64url, canonical_json, sha256
+from gateway.envelope import kek as kek_mod
+from gateway.envelope.kek import KekRing, new_kek
+from gateway.errors import (
+    BadSignature,
+    CommitmentMismatch,
+    DecryptionFailed,
+    InvalidArgument,
+    MalformedEnvelope,
+    NotARecipient,
+    SenderMismatch,
+)
+
+ENVELOPE_TYP = "swg-envelope+jws"
+# v1: direct-form key wraps (HPKE per message); v2: KEK form, each key wrap entry also has "k".
+MANIFEST_VERSION = 2
+_MANIFEST_VERSION_DIRECT = 1
+
+_KEY_LEN = 32
+_SALT_LEN = 32
+_NONCE_LEN = 12
+_TAG_LEN = 16
+_HPKE_SEALED_LEN = 32 + _KEY_LEN + _TAG_LEN  # X25519 enc || AES-256-GCM(32-byte key) with tag
+_KEK_WRAPPED_LEN = _NONCE_LEN + _KEY_LEN + _TAG_LEN
+_DIGEST_LEN = 32
+# Domain separation: a content key wrap can never be taken for anything else.
+_CEK_AAD = b"swg-cek-v1:"
+
+
+def _cek_aad(header_sha256: bytes, certificate_sha256: bytes, recipient: str) -> bytes:
+    # Binds a content key wrap to this envelope's header and this recipient: a wrap under a shared KEK
+    # copied into another envelope of the same window does not decrypt there.
+    return _CEK_AAD + header_sha256 + certificate_sha256 + recipient.encode("utf-8")
+
+
+
+@dataclass(frozen=True)
+class Sealed:
+    envelope: Envelope
+    data: bytes
+    sha256: bytes
+    header: EnvelopeHeader
+
+
+@dataclass(frozen=True)
+class Verified:
+    header: EnvelopeHeader
+    envelope: Envelope
+    data: bytes
+    sha256: bytes
+    signer: str
+
+
+@dataclass(frozen=True)
+class Opened:
+    header: EnvelopeHeader
+    payload: bytes
+    sha256: bytes
+    signer: str
+    # Revealing salt || payload lets a third party check content_commitment (docs/evidence.md).
+    salt: bytes
+
+
+def _kek_form(envelope: Envelope) -> bool:
+    return any(kw.sealed_kek for kw in envelope.key_wraps)
+
+
+def manifest(envelope: Envelope) -> bytes:
+    """The JWS payload of an envelope signature (docs/evidence.md, "Manifest"): v2 for the KEK form,
+    v1 (no "k" members) for direct-form envelopes sealed before it."""
+    kek_form = _kek_form(envelope)
+    wraps: list[dict[str, str]] = []
+    for kw in envelope.key_wraps:
+        entry = {"r": kw.recipient, "c": b64url(kw.certificate_sha256), "w": b64url(sha256(kw.wrapped_key))}
+        if kek_form:
+            entry["k"] = b64url(sha256(kw.sealed_kek))
+        wraps.append(entry)
+    return canonical_json(
+        {
+            "v": MANIFEST_VERSION if kek_form else _MANIFEST_VERSION_DIRECT,
+            "hdr": b64url(sha256(envelope.header)),
+            "nonce": b64url(envelope.nonce),
+            "ct": b64url(sha256(envelope.ciphertext)),
+            "kw": wraps,
+            "cc": b64url(envelope.content_commitment),
+        }
+    )
+
+
+def seal(
+    header: EnvelopeHeader,
+    payload: bytes,
+    sender: ParticipantKeys,
+    recipients: Sequence[RecipientCertificate],
+    keks: KekRing | None = None,
+) -> Sealed:
+    """Encrypt ``payload`` to every recipient and sign the result as ``sender``.
+
+    ``keks`` (the node's KekRing) lets consecutive messages to one recipient share a sealed KEK;
+    without it every call seals a fresh KEK per recipient.
+    """
+    if header.sender != sender.participant:
+        raise SenderMismatch(f"header sender {header.sender!r} is not {sender.participant!r}")
+    names = [r.participant for r in recipients]
+    if not names or list(header.recipients) != names or len(set(names)) != len(names):
+        raise InvalidArgument("header.recipients must list the given recipients, in order, once each")
+    header_bytes = header.SerializeToString(deterministic=True)
+    content_key, salt, nonce = os.urandom(_KEY_LEN), os.urandom(_SALT_LEN), os.urandom(_NONCE_LEN)
+    salted = salt + payload
+    header_sha256 = sha256(header_bytes)
+    wraps = []
+    for r in recipients:
+        kek = keks.take(sender.participant, r) if keks is not None else new_kek(sender.participant, r, 0.0)
+        wrap_nonce = os.urandom(_NONCE_LEN)
+        wrapped = kek.aead.encrypt(wrap_nonce, content_key, _cek_aad(header_sha256, r.sha256, r.participant))
+        wraps.append(KeyWrap(recipient=r.participant, certificate_sha256=r.sha256,
+                             wrapped_key=wrap_nonce + wrapped, sealed_kek=kek.sealed))
+    envelope = Envelope(
+        header=header_bytes,
+        nonce=nonce,
+        ciphertext=AESGCM(content_key).encrypt(nonce, salted, header_bytes),
+        key_wraps=wraps,
+        content_commitment=sha256(salted),
+    )
+    return sign_envelope(envelope, sender)
+
+
+def sign_envelope(envelope: Envelope, sender: ParticipantKeys) -> Sealed:
+    """Sign an assembled envelope (its ``signature`` is replaced). seal() uses it; tests use it to
+    build envelopes that are well signed but wrong inside."""
+    envelope.signature = sign_jws(manifest(envelope), sender.signing_key, (sender.signing_cert,), typ=ENVELOPE_TYP)
+    data = envelope.SerializeToString(deterministic=True)
+    return Sealed(envelope, data, sha256(data), EnvelopeHeader.FromString(envelope.header))
+
+
+def _parse(data: bytes) -> tuple[Envelope, EnvelopeHeader]:
+    try:
+        envelope = Envelope.FromString(data)
+        header = EnvelopeHeader.FromString(envelope.header)
+    except (DecodeError, ValueError) as exc:
+        raise MalformedEnvelope(f"not an Envelope: {exc}") from exc
+    # One message, one encoding: unknown fields or non-canonical bytes could carry unsigned data.
+    # Re-serialising keeps unknown fields, so drop them first to make them show up as a difference.
+    envelope.DiscardUnknownFields()
+    header.DiscardUnknownFields()
+    if envelope.SerializeToString(deterministic=True) != data:
+        raise MalformedEnvelope("envelope is not canonically encoded (or has unknown fields)")
+    if header.SerializeToString(deterministic=True) != envelope.header:
+        raise MalformedEnvelope("envelope header is not canonically encoded (or has unknown fields)")
+    if len(envelope.nonce) != _NONCE_LEN or len(envelope.content_commitment) != _DIGEST_LEN:
+        raise MalformedEnvelope("nonce or content commitment has the wrong length")
+    if len(envelope.ciphertext) < _SALT_LEN + 16:
+        raise MalformedEnvelope("ciphertext too short")
+    if [kw.recipient for kw in envelope.key_wraps] != list(header.recipients) or not header.recipients:
+        raise MalformedEnvelope("key wraps do not match header.recipients")
+    if len(set(header.recipients)) != len(header.recipients):
+        raise MalformedEnvelope("header.recipients lists a participant twice")
+    kek_form = _kek_form(envelope)
+    for kw in envelope.key_wraps:
+        if kek_form:
+            wrong = len(kw.sealed_kek) != _HPKE_SEALED_LEN or len(kw.wrapped_key) != _KEK_WRAPPED_LEN
+        else:
+            wrong = len(kw.wrapped_key) != _HPKE_SEALED_LEN
+        if len(kw.certificate_sha256) != _DIGEST_LEN or wrong:
+            raise MalformedEnvelope(f"key wrap for {kw.recipient} has the wrong length (or mixes key wrap forms)")
+    return envelope, header
+
+
+def verify(data: bytes, trust: TrustStore, at: dt.datetime | None = None) -> Verified:
+    """Check encoding, signature, signer certificate (Purpose.SIGNING at ``at``) and sender.
+
+    Does not decrypt and does not look at header.expires_at: relaying nodes call this.
+    """
+    envelope, header = _parse(data)
+    signed, protected = verify_signature(envelope.signature, ENVELOPE_TYP)
+    if not hmac.compare_digest(signed, manifest(envelope)):
+        raise BadSignature("signature does not cover this envelope (manifest differs)")
+    signer = trusted(protected, trust, Purpose.SIGNING, at)
+    if signer != header.sender:
+        raise SenderMismatch(f"signed by {signer!r} but header sender is {header.sender!r}")
+    return Verified(header, envelope, data, sha256(data), signer)
+
+
+def open(data: bytes, recipient: ParticipantKeys, trust: TrustStore, at: dt.datetime | None = None) -> Opened:
+    """verify(), then decrypt for ``recipient`` and check the content commitment."""
+    verified = verify(data, trust, at)
+    envelope = verified.envelope
+    wrap = next(
+        (kw for kw in envelope.key_wraps
+         if kw.recipient == recipient.participant and kw.certificate_sha256 == recipient.encryption_cert_sha256),
+        None,
+    )
+    if wrap is None:
+        raise NotARecipient(f"{recipient.participant} (with this encryption certificate) is not a recipient")
+    try:
+        if wrap.sealed_kek:
+            kek = kek_mod.OPENED_KEKS.open(recipient, verified.header.sender, wrap.sealed_kek)
+            aad = _cek_aad(sha256(envelope.header), wrap.certificate_sha256, wrap.recipient)
+            content_key = kek.decrypt(wrap.wrapped_key[:_NONCE_LEN], wrap.wrapped_key[_NONCE_LEN:], aad)
+        else:
+            content_key = kek_mod.SUITE.decrypt(wrap.wrapped_key, recipient.encryption_key, info=sha256(envelope.header))
+        salted = AESGCM(content_key).decrypt(envelope.nonce, envelope.ciphertext, envelope.header)
+    except (InvalidTag, ValueError) as exc:
+        raise DecryptionFailed(f"cannot decrypt for {recipient.participant}") from exc
+    if not hmac.compare_digest(sha256(salted), envelope.content_commitment):
+        raise CommitmentMismatch("decrypted content is not what the sender committed to")
+    return Opened(verified.header, salted[_SALT_LEN:], verified.sha256, verified.signer, salted[:_SALT_LEN])
+
