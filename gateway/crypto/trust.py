@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mlkem, x448, x25519
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -202,7 +202,12 @@ class TrustStore:
         return self._crl
 
     def set_crl(self, crl: x509.CertificateRevocationList) -> None:
-        if crl.issuer != self.ca_cert.subject or not crl.is_signature_valid(self.ca_cert.public_key()):
+        ca_key = self.ca_cert.public_key()
+        # A CA key that cannot sign (X25519, X448, ML-KEM) cannot have signed this CRL either.
+        if isinstance(ca_key, (x25519.X25519PublicKey, x448.X448PublicKey, mlkem.MLKEM768PublicKey,
+                               mlkem.MLKEM1024PublicKey)):
+            raise CrlInvalid("the federation CA key cannot sign a CRL")
+        if crl.issuer != self.ca_cert.subject or not crl.is_signature_valid(ca_key):
             raise CrlInvalid("CRL is not signed by the federation CA")
         with self._lock:
             self._crl = crl
