@@ -26,7 +26,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from gateway.transport.auth import issue_token
+from gateway.crypto.tokens import issue_token
 from gateway.testing.nodes import write_directory, write_node_config
 from gateway.testing.federation import Federation, make_federation
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import grpc
 
-from gateway.transport.auth import issue_token
+from gateway.crypto.tokens import issue_token
 from gateway.errors import ConfigError, FieldViolation
 
 DEFAULT_SCOPES = ("submit", "receive", "status")

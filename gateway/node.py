@@ -11,7 +11,7 @@ from pathlib import Path
 import structlog
 
 from gateway import envelope
-from gateway.transport.auth import Authenticator
+from gateway.crypto.tokens import Authenticator
 from gateway.config import Directory, NodeConfig, check
 from gateway.errors import ConfigError, FieldViolation, PermissionDenied
 from gateway.telemetry.metrics import NodeMetrics

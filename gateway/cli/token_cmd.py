@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.transport.auth import SCOPES, issue_token
+from gateway.crypto.tokens import SCOPES, issue_token
 from gateway.config import load_node_config
 
 

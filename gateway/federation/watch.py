@@ -12,17 +12,32 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 from pathlib import Path
 
 import structlog
 
-from gateway.evidence import audit
-from gateway.config import Directory, fit, read_signed_directory
-from gateway.federation.signature import signature_path
-from gateway.errors import ConfigError
 from gateway.clock import now_us
-from gateway.node import Node
+from gateway.config import Directory, NodeConfig, fit, read_signed_directory
+from gateway.errors import ConfigError
+from gateway.federation.signature import signature_path
 from gateway.federation.view import DirectoryView
+from gateway.store import Store, audit_log as audit
+
+
+class Reloadable(Protocol):
+    """What the watcher needs of a node (the node itself sits above federation and is not imported)."""
+
+    config: NodeConfig
+    store: Store
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def directory(self) -> Directory: ...
+
+    def swap_view(self, view: DirectoryView) -> None: ...
 
 log = structlog.get_logger("gateway.directory")
 
@@ -48,7 +63,7 @@ def _stamp(paths: tuple[Path, ...]) -> tuple[tuple[int, int], ...]:
 
 
 class DirectoryWatcher:
-    def __init__(self, node: Node, on_swap: Callable[[], Awaitable[None]], record: bool = True):
+    def __init__(self, node: Reloadable, on_swap: Callable[[], Awaitable[None]], record: bool = True):
         self.node = node
         self.on_swap = on_swap
         # False in all but one worker process of a node: every worker swaps, one audits the swap.

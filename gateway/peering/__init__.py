@@ -40,7 +40,7 @@ from gateway.evidence import audit
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from gateway.api.swg.v1 import envelope_pb2, peering_pb2, peering_pb2_grpc
-from gateway.transport.auth import Identity
+from gateway.crypto.tokens import Identity
 from gateway.config import DeliverySettings, DirectoryNode
 from gateway.errors import (
     AlreadyExists,

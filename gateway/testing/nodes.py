@@ -19,7 +19,7 @@ import grpc
 from gateway import envelope
 from gateway.federation import signature as directory_signature
 from gateway.api.swg.v1 import exchange_pb2, exchange_pb2_grpc
-from gateway.transport.auth import issue_token
+from gateway.crypto.tokens import issue_token
 from gateway.node import Node
 from gateway.transport.server import GatewayServer
 from gateway.testing.federation import Federation
