@@ -13,7 +13,8 @@ import structlog
 
 from gateway import envelope
 from gateway.transport.auth import Authenticator
-from gateway.config import Directory, NodeConfig, check
+from gateway.config import NodeConfig
+from gateway.federation import Directory, check
 from gateway.errors import ConfigError, FieldViolation, NotFound, PermissionDenied
 from gateway.telemetry.metrics import NodeMetrics
 from gateway.federation.routing import Router

@@ -18,7 +18,7 @@ import structlog
 
 from gateway.evidence import audit
 from gateway.api.swg.v1 import admin_pb2, assistance_pb2, envelope_pb2
-from gateway.config import Directory
+from gateway.federation import Directory
 from gateway.errors import FieldViolation, InvalidArgument, PermissionDenied
 from gateway.clock import now_us
 from gateway.node import Node

@@ -17,8 +17,9 @@ from pathlib import Path
 import structlog
 
 from gateway.evidence import audit
-from gateway.config import Directory, fit, read_signed_directory
-from gateway.federation.signature import signature_path
+from gateway.federation.load import fit
+from gateway.federation.model import Directory
+from gateway.federation.signature import read_signed_directory, signature_path
 from gateway.errors import ConfigError
 from gateway.clock import now_us
 from gateway.node import Node

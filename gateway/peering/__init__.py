@@ -39,7 +39,8 @@ from gateway import envelope
 from gateway.evidence import audit
 from gateway.api.swg.v1 import envelope_pb2, peering_pb2, peering_pb2_grpc
 from gateway.transport.auth import Identity
-from gateway.config import DeliverySettings, DirectoryNode
+from gateway.config import DeliverySettings
+from gateway.federation import DirectoryNode
 from gateway.errors import (
     AlreadyExists,
     EnvelopeError,
