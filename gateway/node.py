@@ -12,7 +12,8 @@ import structlog
 
 from gateway import envelope
 from gateway.crypto.tokens import Authenticator
-from gateway.config import Directory, NodeConfig, check
+from gateway.config import NodeConfig
+from gateway.federation import Directory, check
 from gateway.errors import ConfigError, FieldViolation, PermissionDenied
 from gateway.telemetry.metrics import NodeMetrics
 from gateway.federation.routing import Router

@@ -47,7 +47,7 @@ def _pin(args: Any) -> int:
 def _sign(args: Any) -> int:
     from gateway import envelope
     from gateway.federation import signature as directory_signature
-    from gateway.config import parse_directory_bytes
+    from gateway.federation import parse_directory_bytes
 
     data = args.file.read_bytes()
     directory = parse_directory_bytes(data, args.file.resolve())
@@ -64,7 +64,8 @@ def _sign(args: Any) -> int:
 
 def _show(args: Any) -> int:
     from gateway.federation import signature as directory_signature
-    from gateway.config import load_node_config, parse_directory_bytes
+    from gateway.config import load_node_config
+    from gateway.federation import parse_directory_bytes
     from gateway.errors import ConfigError
     from gateway.crypto.trust import TrustStore
 

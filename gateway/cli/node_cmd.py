@@ -80,7 +80,7 @@ def _wait_for_go() -> bool:
 
 
 def _check(args: Any) -> int:
-    from gateway.config import check
+    from gateway.federation import check
 
     cfg, directory = check(args.file)
     print(f"{args.file}: OK — node {cfg.name} on {cfg.listen}, {len(cfg.participants)} hosted participant(s); "

@@ -24,7 +24,7 @@ import structlog
 
 from gateway import envelope
 from gateway.api.swg.v1 import common_pb2, envelope_pb2, exchange_pb2, inspection_pb2, item_pb2, revenue_pb2
-from gateway.config import Directory, DutyRule, RevenueRules
+from gateway.federation import Directory, DutyRule, RevenueRules
 from gateway.errors import GatewayError
 from gateway.node import Node
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from gateway.api.swg.v1 import assistance_pb2
 from gateway.clock import now_us, timestamp_us
-from gateway.config import Directory
+from gateway.federation.model import Directory
 from gateway.errors import FieldViolation, InvalidArgument, PermissionDenied
 from gateway.federation.patterns import matches
 

@@ -22,7 +22,7 @@ from typing import Protocol
 from google.protobuf.message import Message
 
 from adapters import registry
-from gateway.config import Directory, Route
+from gateway.federation.model import Directory, Route
 from gateway.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from gateway.federation import agreements
 from gateway.federation.patterns import matches

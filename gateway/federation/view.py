@@ -9,8 +9,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from gateway.config import Directory
-from gateway.envelope import RecipientCertificate
+from gateway.crypto.keys import RecipientCertificate
+from gateway.federation.model import Directory
 from gateway.errors import NotFound
 from gateway.federation.routing import Lookup, Router
 

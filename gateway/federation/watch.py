@@ -18,9 +18,11 @@ from pathlib import Path
 import structlog
 
 from gateway.clock import now_us
-from gateway.config import Directory, NodeConfig, fit, read_signed_directory
+from gateway.config import NodeConfig
 from gateway.errors import ConfigError
-from gateway.federation.signature import signature_path
+from gateway.federation.load import fit
+from gateway.federation.model import Directory
+from gateway.federation.signature import read_signed_directory, signature_path
 from gateway.federation.view import DirectoryView
 from gateway.store import Store, audit_log as audit
 

@@ -41,7 +41,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from gateway.api.swg.v1 import envelope_pb2, peering_pb2, peering_pb2_grpc
 from gateway.crypto.tokens import Identity
-from gateway.config import DeliverySettings, DirectoryNode
+from gateway.config import DeliverySettings
+from gateway.federation import DirectoryNode
 from gateway.errors import (
     AlreadyExists,
     EnvelopeError,

@@ -29,7 +29,8 @@ from pathlib import Path
 
 import structlog
 
-from gateway.config import NodeConfig, check, load_node_config
+from gateway.config import NodeConfig, load_node_config
+from gateway.federation import check
 
 log = structlog.get_logger("gateway.runtime.supervisor")
 

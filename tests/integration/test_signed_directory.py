@@ -15,7 +15,8 @@ import pytest
 from gateway.evidence import audit
 from gateway.federation import signature as directory_signature
 from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2
-from gateway.config import check, load_node_config, read_signed_directory
+from gateway.config import load_node_config
+from gateway.federation import check, read_signed_directory
 from gateway.errors import ConfigError
 from gateway.crypto.trust import TrustStore
 from gateway.testing.documents import aed_batch

@@ -9,7 +9,7 @@ import pytest
 
 from gateway.exchange import revenue
 from gateway.api.swg.v1 import common_pb2, envelope_pb2, inspection_pb2, item_pb2, revenue_pb2
-from gateway.config import DutyRule, RevenueRules, parse_directory_bytes
+from gateway.federation import DutyRule, RevenueRules, parse_directory_bytes
 from gateway.errors import ConfigError
 from gateway.testing.documents import item
 

@@ -1,0 +1,355 @@
+"""The node's own configuration (one TOML file per node) as typed settings, one parser per TOML section.
+
+Every problem is reported with the exact key it concerns (``participants[1].signing_key: file not
+found``), all at once, so that ``gateway config check`` tells an operator everything in one run.
+Relative paths are resolved against the directory of the file that names them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway.config.reader import ADDRESS, NODE_NAME, PARTICIPANT_ID, Reader, load_toml
+from gateway.crypto.rotation import KEK_MAX_AGE_S, KEK_MAX_MESSAGES
+from gateway.errors import ConfigError, FieldViolation
+
+MAX_PROCESSES = 16
+DEFAULT_GROUP_COMMIT_WAIT_MS = 4.0
+MAX_GROUP_COMMIT_WAIT_MS = 50.0
+# A KEK wraps content keys with random 96-bit AES-GCM nonces: stay far below 2^32 wraps per key.
+MAX_KEK_MESSAGES = 1_000_000
+MAX_KEK_AGE_S = 86_400
+SCOPES = frozenset({"submit", "receive", "status", "assist", "admin"})
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    ca: Path
+    cert: Path
+    key: Path
+    crl: Path | None
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    issuer: str
+    audience: str
+    # Certificate of the key that signs bearer tokens for this node; the key is needed only to issue.
+    signing_certificate: Path
+    signing_key: Path | None
+    max_lifetime_s: int
+    # Leeway for clock skew between the token issuer and this node.
+    leeway_s: int
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_message_bytes: int
+    default_ttl_s: int
+    max_ttl_s: int
+    visibility_timeout_s: float
+    max_in_flight_per_stream: int
+    # Token bucket per participant: sustained rate and burst; 0 disables.
+    rate_per_s: float
+    burst: int
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    poll_interval_s: float
+    expiry_sweep_s: float
+    retry_initial_s: float
+    retry_max_s: float
+    retry_multiplier: float
+    retry_jitter: float
+    max_attempts: int
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    # A signed checkpoint after this many new entries, or after this many seconds with new entries.
+    checkpoint_every: int = 1000
+    checkpoint_interval_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class EnvelopeSettings:
+    # A sender's key-encryption key per recipient certificate is replaced after this many messages or
+    # seconds, whichever first; 0 or 1 message (or 0 s) = a fresh HPKE key wrap per message.
+    kek_max_messages: int = KEK_MAX_MESSAGES
+    kek_max_age_s: float = KEK_MAX_AGE_S
+
+
+@dataclass(frozen=True)
+class HostedParticipant:
+    id: str
+    signing_key: Path
+    signing_cert: Path
+    encryption_key: Path
+    encryption_cert: Path
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    path: Path
+    name: str
+    listen: str
+    metrics_listen: str | None
+    directory: Path
+    database_url: str
+    database_auto_migrate: bool
+    tls: TlsSettings
+    tokens: TokenSettings
+    limits: Limits
+    delivery: DeliverySettings
+    participants: tuple[HostedParticipant, ...]
+    log_level: str
+    # How long a write waits for a database lock before the submit is refused UNAVAILABLE.
+    database_busy_timeout_ms: int = 30_000
+    # SQLite only: cap on database pages (PRAGMA max_page_count); 0 = no cap. Reaching it refuses
+    # submits RESOURCE_EXHAUSTED like a full disk, which is how the fault tests simulate one.
+    database_max_pages: int = 0
+    # How long the writer may hold a commit for submits still on their way (gateway.store.engine.Writer).
+    database_group_commit_wait_ms: float = DEFAULT_GROUP_COMMIT_WAIT_MS
+    audit: AuditSettings = field(default_factory=AuditSettings)
+    envelope: EnvelopeSettings = field(default_factory=EnvelopeSettings)
+    # The federation CA's detached JWS over the directory file (default: <directory>.jws beside it).
+    directory_signature: Path | None = None
+    # Development only: run with an unsigned directory (loudly logged). Never in production.
+    allow_unsigned_directory: bool = False
+    # How often the node looks for a newer signed directory.
+    directory_poll_s: float = 5.0
+    # Worker processes sharing the listen port (SO_REUSEPORT); 1 = the node is one process.
+    processes: int = 1
+
+
+
+def signature_path(directory: Path) -> Path:
+    """Where the directory's signature lives unless the node config says otherwise: ``<directory>.jws``."""
+    return directory.with_name(directory.name + ".jws")
+
+
+def _database_url(url: str, base: Path) -> str:
+    # A relative SQLite path is relative to the config file, like every other path in it.
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str((base / url[len(prefix):]).resolve())
+    return url
+
+
+@dataclass(frozen=True)
+class _NodeTable:
+    name: str
+    listen: str
+    metrics_listen: str | None
+    directory: Path | None
+    directory_signature: Path | None
+    allow_unsigned_directory: bool
+    directory_poll_s: float
+    processes: int
+
+
+@dataclass(frozen=True)
+class _DatabaseTable:
+    url: str
+    auto_migrate: bool
+    busy_timeout_ms: int
+    max_pages: int
+    group_commit_wait_ms: float
+
+
+def _node(r: Reader, data: dict[str, Any]) -> _NodeTable:
+    node = r.table(data, "node")
+    r.unknown(node, {"name", "listen", "metrics_listen", "directory", "directory_signature",
+                     "allow_unsigned_directory", "directory_poll_s", "processes"}, "node.")
+    name = r.str_(node, "name", "node.", pattern=NODE_NAME, what="a node name (lowercase letters, digits, -)")
+    listen = r.str_(node, "listen", "node.", pattern=ADDRESS, what="host:port")
+    metrics = node.get("metrics_listen")
+    if metrics is not None:
+        metrics = r.str_(node, "metrics_listen", "node.", pattern=ADDRESS, what="host:port")
+    directory = r.path(node, "directory", "node.")
+    directory_signature = r.path(node, "directory_signature", "node.", required=False, must_exist=False)
+    allow_unsigned = node.get("allow_unsigned_directory", False)
+    if not isinstance(allow_unsigned, bool):
+        r.problem("node.allow_unsigned_directory", "must be true or false")
+        allow_unsigned = False
+    directory_poll_s = r.num(node, "directory_poll_s", "node.", 5.0, minimum=0.05, integer=False)
+    processes = r.num(node, "processes", "node.", 1, minimum=1)
+    if processes > MAX_PROCESSES:
+        r.problem("node.processes", f"must be <= {MAX_PROCESSES}")
+        processes = 1
+    return _NodeTable(name, listen, metrics, directory, directory_signature, allow_unsigned, directory_poll_s,
+                      processes)
+
+
+def _tls(r: Reader, data: dict[str, Any]) -> TlsSettings:
+    tls = r.table(data, "tls")
+    r.unknown(tls, {"ca", "cert", "key", "crl"}, "tls.")
+    return TlsSettings(
+        ca=r.path(tls, "ca", "tls.") or Path(),
+        cert=r.path(tls, "cert", "tls.") or Path(),
+        key=r.path(tls, "key", "tls.") or Path(),
+        crl=r.path(tls, "crl", "tls.", required=False),
+    )
+
+
+def _database(r: Reader, data: dict[str, Any]) -> _DatabaseTable:
+    db = r.table(data, "database")
+    r.unknown(db, {"url", "auto_migrate", "busy_timeout_ms", "max_pages", "group_commit_wait_ms"}, "database.")
+    busy_timeout_ms = r.num(db, "busy_timeout_ms", "database.", 30_000)
+    group_commit_wait_ms = r.num(db, "group_commit_wait_ms", "database.", DEFAULT_GROUP_COMMIT_WAIT_MS, integer=False)
+    if group_commit_wait_ms > MAX_GROUP_COMMIT_WAIT_MS:
+        r.problem("database.group_commit_wait_ms", f"must be <= {MAX_GROUP_COMMIT_WAIT_MS} (it adds to submit latency)")
+        group_commit_wait_ms = DEFAULT_GROUP_COMMIT_WAIT_MS
+    max_pages = r.num(db, "max_pages", "database.", 0)
+    url = r.str_(db, "url", "database.")
+    if url and not (url.startswith("sqlite") or url.startswith("postgresql")):
+        r.problem("database.url", "must be a sqlite:/// or postgresql+psycopg:// URL")
+    auto_migrate = db.get("auto_migrate", True)
+    if not isinstance(auto_migrate, bool):
+        r.problem("database.auto_migrate", "must be true or false")
+        auto_migrate = True
+    return _DatabaseTable(url, auto_migrate, busy_timeout_ms, max_pages, group_commit_wait_ms)
+
+
+def _tokens(r: Reader, data: dict[str, Any]) -> TokenSettings:
+    tok = r.table(data, "tokens")
+    r.unknown(tok, {"issuer", "audience", "signing_certificate", "signing_key", "max_lifetime_s", "leeway_s"},
+              "tokens.")
+    return TokenSettings(
+        issuer=r.str_(tok, "issuer", "tokens."),
+        audience=r.str_(tok, "audience", "tokens."),
+        signing_certificate=r.path(tok, "signing_certificate", "tokens.") or Path(),
+        signing_key=r.path(tok, "signing_key", "tokens.", required=False),
+        max_lifetime_s=r.num(tok, "max_lifetime_s", "tokens.", 3600, minimum=1),
+        leeway_s=r.num(tok, "leeway_s", "tokens.", 30),
+    )
+
+
+def _limits(r: Reader, data: dict[str, Any]) -> Limits:
+    lim = r.table(data, "limits", required=False)
+    r.unknown(lim, {"max_message_bytes", "default_ttl_s", "max_ttl_s", "visibility_timeout_s",
+                    "max_in_flight_per_stream", "rate_per_s", "burst"}, "limits.")
+    limits = Limits(
+        max_message_bytes=r.num(lim, "max_message_bytes", "limits.", 4 * 1024 * 1024, minimum=1024),
+        default_ttl_s=r.num(lim, "default_ttl_s", "limits.", 7 * 86400, minimum=1),
+        max_ttl_s=r.num(lim, "max_ttl_s", "limits.", 30 * 86400, minimum=1),
+        visibility_timeout_s=r.num(lim, "visibility_timeout_s", "limits.", 30.0, minimum=0.1, integer=False),
+        max_in_flight_per_stream=r.num(lim, "max_in_flight_per_stream", "limits.", 256, minimum=1),
+        rate_per_s=r.num(lim, "rate_per_s", "limits.", 0.0, integer=False),
+        burst=r.num(lim, "burst", "limits.", 0),
+    )
+    if limits.default_ttl_s > limits.max_ttl_s:
+        r.problem("limits.default_ttl_s", "must not exceed limits.max_ttl_s")
+    return limits
+
+
+def _delivery(r: Reader, data: dict[str, Any]) -> DeliverySettings:
+    dl = r.table(data, "delivery", required=False)
+    r.unknown(dl, {"poll_interval_s", "expiry_sweep_s", "retry_initial_s", "retry_max_s", "retry_multiplier",
+                   "retry_jitter", "max_attempts"}, "delivery.")
+    return DeliverySettings(
+        poll_interval_s=r.num(dl, "poll_interval_s", "delivery.", 1.0, minimum=0.01, integer=False),
+        expiry_sweep_s=r.num(dl, "expiry_sweep_s", "delivery.", 10.0, minimum=0.01, integer=False),
+        retry_initial_s=r.num(dl, "retry_initial_s", "delivery.", 1.0, minimum=0.01, integer=False),
+        retry_max_s=r.num(dl, "retry_max_s", "delivery.", 300.0, minimum=0.01, integer=False),
+        retry_multiplier=r.num(dl, "retry_multiplier", "delivery.", 2.0, minimum=1.0, integer=False),
+        retry_jitter=r.num(dl, "retry_jitter", "delivery.", 0.2, integer=False),
+        max_attempts=r.num(dl, "max_attempts", "delivery.", 0),
+    )
+
+
+def _audit(r: Reader, data: dict[str, Any]) -> AuditSettings:
+    aud = r.table(data, "audit", required=False)
+    r.unknown(aud, {"checkpoint_every", "checkpoint_interval_s"}, "audit.")
+    return AuditSettings(
+        checkpoint_every=r.num(aud, "checkpoint_every", "audit.", 1000, minimum=1),
+        checkpoint_interval_s=r.num(aud, "checkpoint_interval_s", "audit.", 60.0, minimum=0.05, integer=False),
+    )
+
+
+def _envelope(r: Reader, data: dict[str, Any]) -> EnvelopeSettings:
+    env = r.table(data, "envelope", required=False)
+    r.unknown(env, {"kek_max_messages", "kek_max_age_s"}, "envelope.")
+    kek_max_messages = r.num(env, "kek_max_messages", "envelope.", KEK_MAX_MESSAGES)
+    if kek_max_messages > MAX_KEK_MESSAGES:
+        r.problem("envelope.kek_max_messages", f"must be <= {MAX_KEK_MESSAGES}")
+        kek_max_messages = KEK_MAX_MESSAGES
+    kek_max_age_s = r.num(env, "kek_max_age_s", "envelope.", KEK_MAX_AGE_S, integer=False)
+    if kek_max_age_s > MAX_KEK_AGE_S:
+        r.problem("envelope.kek_max_age_s", f"must be <= {MAX_KEK_AGE_S}")
+        kek_max_age_s = KEK_MAX_AGE_S
+    return EnvelopeSettings(kek_max_messages=kek_max_messages, kek_max_age_s=kek_max_age_s)
+
+
+def _log_level(r: Reader, data: dict[str, Any]) -> str:
+    log = r.table(data, "logging", required=False)
+    r.unknown(log, {"level"}, "logging.")
+    level = str(log.get("level", "info")).lower()
+    if level not in {"debug", "info", "warning", "error"}:
+        r.problem("logging.level", "must be debug, info, warning or error")
+    return level
+
+
+def _participants(r: Reader, data: dict[str, Any]) -> tuple[HostedParticipant, ...]:
+    participants: list[HostedParticipant] = []
+    raw_parts = data.get("participants", [])
+    if not isinstance(raw_parts, list) or not raw_parts:
+        r.problem("participants", "at least one [[participants]] entry is required")
+        raw_parts = []
+    seen: set[str] = set()
+    for i, p in enumerate(raw_parts):
+        prefix = f"participants[{i}]."
+        if not isinstance(p, dict):
+            r.problem(f"participants[{i}]", "must be a table")
+            continue
+        r.unknown(p, {"id", "signing_key", "signing_cert", "encryption_key", "encryption_cert"}, prefix)
+        pid = r.str_(p, "id", prefix, pattern=PARTICIPANT_ID, what="a participant id CC/ROLE/CODE")
+        if pid in seen:
+            r.problem(prefix + "id", f"{pid} is listed twice")
+        seen.add(pid)
+        participants.append(HostedParticipant(
+            id=pid,
+            signing_key=r.path(p, "signing_key", prefix) or Path(),
+            signing_cert=r.path(p, "signing_cert", prefix) or Path(),
+            encryption_key=r.path(p, "encryption_key", prefix) or Path(),
+            encryption_cert=r.path(p, "encryption_cert", prefix) or Path(),
+        ))
+    return tuple(participants)
+
+
+def load_node_config(path: str | Path) -> NodeConfig:
+    path = Path(path).resolve()
+    data = load_toml(path)
+    problems: list[FieldViolation] = []
+    r = Reader(path.parent, problems)
+    r.unknown(data, {"node", "tls", "database", "tokens", "limits", "delivery", "participants", "logging", "audit",
+                     "envelope"},
+              "")
+    # One section after the other, in this order, so problems are listed in the order of the file's sections.
+    node = _node(r, data)
+    tls = _tls(r, data)
+    db = _database(r, data)
+    tokens = _tokens(r, data)
+    limits = _limits(r, data)
+    delivery = _delivery(r, data)
+    audit = _audit(r, data)
+    envelope = _envelope(r, data)
+    level = _log_level(r, data)
+    participants = _participants(r, data)
+    if problems:
+        raise ConfigError(problems)
+    assert node.directory is not None
+    return NodeConfig(
+        path=path, name=node.name, listen=node.listen, metrics_listen=node.metrics_listen, directory=node.directory,
+        database_url=_database_url(db.url, path.parent), database_auto_migrate=db.auto_migrate, tls=tls,
+        tokens=tokens, limits=limits, delivery=delivery, participants=participants, log_level=level,
+        database_busy_timeout_ms=db.busy_timeout_ms, database_max_pages=db.max_pages,
+        database_group_commit_wait_ms=db.group_commit_wait_ms,
+        audit=audit, envelope=envelope,
+        directory_signature=node.directory_signature or signature_path(node.directory),
+        allow_unsigned_directory=node.allow_unsigned_directory, directory_poll_s=node.directory_poll_s,
+        processes=node.processes,
+    )
