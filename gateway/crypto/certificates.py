@@ -20,10 +20,15 @@ def fingerprint(cert: x509.Certificate | bytes) -> bytes:
     return hashlib.sha256(der).digest()
 
 
-def pem_file_sha256_hex(path: Path) -> str:
-    """Hex fingerprint of a PEM certificate file that holds nothing before its certificate.
+def pem_file_fingerprint(path: Path) -> bytes:
+    """Fingerprint of a PEM certificate file that holds nothing before its certificate.
 
     Strict on purpose (ssl's parser refuses leading text): the directory pins exactly such files.
     Raises ValueError when the file is not a PEM certificate.
     """
-    return fingerprint(ssl.PEM_cert_to_DER_cert(path.read_text())).hex()
+    return fingerprint(ssl.PEM_cert_to_DER_cert(path.read_text()))
+
+
+def pem_file_sha256_hex(path: Path) -> str:
+    """The fingerprint as the directory writes its pins: 64 lowercase hex digits."""
+    return pem_file_fingerprint(path).hex()

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from gateway.crypto import trust as trust_mod
+from gateway.crypto.certificates import fingerprint
 from gateway.crypto.jws import SigningKey, alg_for, sign_jws
 from gateway.errors import InvalidArgument, TrustError
 
@@ -93,7 +94,7 @@ class ParticipantKeys:
 
     @functools.cached_property
     def encryption_cert_sha256(self) -> bytes:
-        return trust_mod.fingerprint(self.encryption_cert.public_bytes(serialization.Encoding.DER))
+        return fingerprint(self.encryption_cert)
 
     @functools.cached_property
     def encryption_public_raw(self) -> bytes:
@@ -124,7 +125,7 @@ class RecipientCertificate:
 
     @functools.cached_property
     def sha256(self) -> bytes:
-        return trust_mod.fingerprint(self.certificate.public_bytes(serialization.Encoding.DER))
+        return fingerprint(self.certificate)
 
     @functools.cached_property
     def public_key(self) -> x25519.X25519PublicKey:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import functools
-import hashlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mlkem, x448, 
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+# Re-exported under its old name: callers and tests take the fingerprint from the trust store's module.
+from gateway.crypto.certificates import fingerprint as fingerprint
 from gateway.errors import (
     CertificateExpired,
     CertificateNotYetValid,
@@ -53,11 +54,6 @@ _NODE_PURPOSES = {Purpose.NODE_TLS, Purpose.TOKEN_SIGNING}
 class Identity:
     kind: str  # "participant" | "node"
     name: str
-
-
-def fingerprint(cert_der: bytes) -> bytes:
-    """SHA-256 of the certificate's DER: the cache key and the ``certificate_sha256`` of key wraps."""
-    return hashlib.sha256(cert_der).digest()
 
 
 @functools.lru_cache(maxsize=4096)
@@ -277,5 +273,4 @@ class TrustStore:
 
 def certificate_file_sha256(path: Path | str) -> str:
     """Hex SHA-256 of the DER of a PEM certificate file: the fingerprint the audit log records."""
-    cert = x509.load_pem_x509_certificate(Path(path).read_bytes())
-    return fingerprint(cert.public_bytes(Encoding.DER)).hex()
+    return fingerprint(x509.load_pem_x509_certificate(Path(path).read_bytes())).hex()
