@@ -23,8 +23,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
-import socket
-import ssl
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -40,6 +38,8 @@ from gateway.evidence import audit
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from gateway.api.swg.v1 import envelope_pb2, peering_pb2, peering_pb2_grpc
+from gateway.crypto.certificates import pem_file_fingerprint
+from gateway.crypto.tls_probe import probe_certificate
 from gateway.crypto.tokens import Identity
 from gateway.config import DeliverySettings
 from gateway.federation import DirectoryNode
@@ -61,7 +61,6 @@ from gateway.store import Claimed, NewDelivery, NewMessage, ReceiptRecord
 log = structlog.get_logger("gateway.peering")
 
 BATCH = 64
-PROBE_TIMEOUT_S = 5.0
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
@@ -70,7 +69,7 @@ CHANNEL_OPTIONS = [
 
 def certificate_sha256(pem_path: Path) -> bytes:
     """SHA-256 of a PEM certificate's DER: what the directory pins a node to."""
-    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem_path.read_text())).digest()
+    return pem_file_fingerprint(pem_path)
 
 
 def _pinned(entry: DirectoryNode) -> bytes:
@@ -223,22 +222,6 @@ class Inbound:
 
 class PinMismatch(Unavailable):
     """The peer presented a certificate other than the pinned one; retried, since the directory may change."""
-
-
-def probe_certificate(address: str, ca: Path, cert: Path, key: Path, timeout: float = PROBE_TIMEOUT_S) -> bytes:
-    """DER of the TLS certificate the node at ``address`` presents (chain checked against our CA)."""
-    host, port = address.rsplit(":", 1)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False  # the pin below is stricter than any name check
-    ctx.load_verify_locations(cafile=str(ca))
-    ctx.load_cert_chain(str(cert), str(key))
-    ctx.set_alpn_protocols(["h2"])
-    with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as raw:
-        with ctx.wrap_socket(raw) as tls:
-            der = tls.getpeercert(binary_form=True)
-    if not der:
-        raise Unavailable(f"{address} presented no certificate")
-    return der
 
 
 class _LinkDown(Exception):
