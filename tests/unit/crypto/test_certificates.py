@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from gateway.crypto import trust
 from gateway.crypto.certificates import fingerprint, pem_file_fingerprint, pem_file_sha256_hex
-from tests.support.pki import Federation
+from gateway.testing.federation import Federation
 
 
 def test_every_form_of_a_certificate_has_the_same_fingerprint(federation: Federation, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from gateway.federation import DutyRule, RevenueRules, parse_directory_bytes
 from gateway.errors import ConfigError
 from gateway.testing.documents import item
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "federation.toml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "federation.toml"
 IOSS = "IM2760000017"
 FLAT = DutyRule(dt.date(2026, 7, 1), "flat_per_subheading", "150.00", "3.00")
 DE = RevenueRules("DE", "EUR", "150.00", "0", "buyer", "DE/TAX/MAIN", (FLAT,))

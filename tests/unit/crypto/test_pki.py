@@ -15,7 +15,7 @@ from gateway.cli import main
 from gateway.errors import InvalidArgument
 from gateway.crypto.trust import Purpose, TrustStore
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FILES = ["README.txt", "ca/ca.crt", "ca/ca.key", "ca/crl.pem"] + [
     f"nodes/{n}/{f}" for n in ("de-node", "fr-node") for f in ("tls.crt", "tls.key", "token.crt", "token.key")
 ] + [
