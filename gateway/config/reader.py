@@ -11,12 +11,12 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from gateway import ids
 from gateway.errors import ConfigError, FieldViolation
 
 # Anchored with ^$ and used with re.match, as they always were; gateway.ids holds the full-match rules.
-PARTICIPANT_ID = re.compile(r"^[A-Z]{2}/[A-Z]+/[A-Z0-9_-]+$")
-NODE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-ADDRESS = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$")
+# The name rules are gateway.ids's, matched whole (a trailing newline is not part of a name).
+PARTICIPANT_ID, NODE_NAME, ADDRESS = ids.PARTICIPANT_ID, ids.NODE_NAME, ids.ADDRESS
 
 
 class Reader:
@@ -49,7 +49,7 @@ class Reader:
         if not isinstance(value, str) or not value:
             self.problem(prefix + key, "must be a non-empty string")
             return ""
-        if pattern is not None and not pattern.match(value):
+        if pattern is not None and not pattern.fullmatch(value):
             self.problem(prefix + key, f"{value!r} is not {what or 'valid'}")
         return value
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import ipaddress
-import re
 import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,10 +25,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from gateway import ids
 from gateway.errors import InvalidArgument
 
-PARTICIPANT_ID = re.compile(r"^[A-Z]{2}/[A-Z]+/[A-Z0-9_-]+$")
-NODE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}$")
 PARTICIPANT_URI_PREFIX = "urn:swg:participant:"
 NODE_URI_PREFIX = "urn:swg:node:"
 
@@ -90,13 +88,13 @@ class Authority:
 
 
 def validate_participant_id(participant: str) -> str:
-    if not PARTICIPANT_ID.match(participant):
+    if not ids.is_participant_id(participant):
         raise InvalidArgument(f"participant id {participant!r} is not CC/ROLE/CODE (e.g. DE/POST/MAIN)")
     return participant
 
 
 def validate_node_name(node: str) -> str:
-    if not NODE_NAME.match(node):
+    if not ids.is_node_name(node):
         raise InvalidArgument(f"node name {node!r} must be lowercase letters, digits, '.' or '-'")
     return node
 

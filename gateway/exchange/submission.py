@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -22,6 +21,7 @@ from google.protobuf.message import Message
 
 from adapters import registry
 from adapters.errors import DocumentError, UnknownFormat
+from gateway import ids
 from gateway import envelope
 from gateway.evidence import audit
 from gateway.evidence import kpi
@@ -41,7 +41,6 @@ from gateway.store import Accepted, NewDelivery, NewMessage
 
 log = structlog.get_logger("gateway.exchange.submission")
 
-ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,127}$")
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,7 @@ class Submitter:
             problems.append(FieldViolation("content", "required; the document bytes are empty"))
         for name in ("message_id", "conversation_id", "in_reply_to"):
             value = getattr(req, name)
-            if value and not ID_RE.match(value):
+            if value and not ids.is_message_id(value):
                 problems.append(FieldViolation(name, "must be 1-128 characters of letters, digits and ._:@/+-"))
         for i, r in enumerate(req.recipients):
             if not r:

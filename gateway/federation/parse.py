@@ -160,7 +160,7 @@ def _agreements(r: Reader, data: dict[str, Any]) -> dict[str, Agreement]:
 
 
 COLLECTION_MODELS = ("vendor", "intermediary", "buyer", "hybrid")
-DECIMAL = re.compile(r"^\d+(\.\d+)?$")
+DECIMAL = re.compile(r"\d+(\.\d+)?", re.ASCII)
 
 
 def _revenue(r: Reader, data: dict[str, Any], participants: dict[str, DirectoryParticipant]) -> dict[str, RevenueRules]:
@@ -171,7 +171,7 @@ def _revenue(r: Reader, data: dict[str, Any], participants: dict[str, DirectoryP
     out: dict[str, RevenueRules] = {}
     for cc, v in table.items():
         prefix = f"revenue.{cc}."
-        if not re.match(r"^[A-Z]{2}$", cc) or not isinstance(v, dict):
+        if not re.fullmatch(r"[A-Z]{2}", cc) or not isinstance(v, dict):
             r.problem(f"revenue.{cc}", "must be a [revenue.CC] table with a two-letter country code")
             continue
         r.unknown(v, {"currency", "duty_de_minimis", "vat_de_minimis", "collection_model", "tax_authority", "duty"},
@@ -179,7 +179,7 @@ def _revenue(r: Reader, data: dict[str, Any], participants: dict[str, DirectoryP
         thresholds = {}
         for key in ("duty_de_minimis", "vat_de_minimis"):
             val = v.get(key)
-            if val is not None and (not isinstance(val, str) or not DECIMAL.match(val)):
+            if val is not None and (not isinstance(val, str) or not DECIMAL.fullmatch(val)):
                 r.problem(prefix + key, "must be a decimal amount as text, e.g. \"150.00\"")
                 val = None
             thresholds[key] = val
@@ -226,7 +226,7 @@ def _duty_rules(r: Reader, table: Any, prefix: str) -> tuple[DutyRule, ...]:
         amounts: dict[str, str | None] = {}
         for key in ("threshold", "amount"):
             val = d.get(key)
-            if val is not None and (not isinstance(val, str) or not DECIMAL.match(val)):
+            if val is not None and (not isinstance(val, str) or not DECIMAL.fullmatch(val)):
                 r.problem(p + key, "must be a decimal amount as text, e.g. \"3.00\"")
                 val = None
             amounts[key] = val
