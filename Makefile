@@ -49,6 +49,8 @@ lint: install
 demo: install gen pki
 	$(BIN)/python scripts/demo.py
 
+# `make test` checks the contract with buf wherever npm is there to install it (.ci/run makes sure it is).
+LINT_PROTO := $(if $(shell command -v npm 2>/dev/null),lint-proto,)
 test: install gen lint-imports lint typecheck $(LINT_PROTO)
 	$(BIN)/python -m pytest -q tests
 
@@ -77,8 +79,6 @@ lint-proto: $(BUF)
 	$(BUF) build
 	$(BUF) lint
 
-# `make test` checks the contract with buf wherever npm is there to install it (.ci/run makes sure it is).
-LINT_PROTO := $(if $(shell command -v npm 2>/dev/null),lint-proto,)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
