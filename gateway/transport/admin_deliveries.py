@@ -15,9 +15,8 @@ from gateway.exchange import assistance
 from gateway.exchange import deadletter
 from gateway.api.swg.v1 import admin_pb2
 from gateway.transport.auth import current_identity
-from gateway.errors import GatewayError
 from gateway.node import Node
-from gateway.transport.status import abort
+from gateway.transport.status import grpc_errors
 
 
 class DeliveriesAdmin:
@@ -28,30 +27,21 @@ class DeliveriesAdmin:
         self._node = node
         self._wake_relay = wake_relay
 
+    @grpc_errors
     async def ListDeliveries(self, request: admin_pb2.ListDeliveriesRequest,
                              context: Any) -> admin_pb2.ListDeliveriesResponse:
-        try:
-            return await asyncio.to_thread(deadletter.list_deliveries, self._node, list(request.states),
-                                           request.recipient, request.limit)
-        except GatewayError as err:
-            await abort(context, err)
-            raise
+        return await asyncio.to_thread(deadletter.list_deliveries, self._node, list(request.states),
+                                       request.recipient, request.limit)
 
+    @grpc_errors
     async def RetryDeliveries(self, request: admin_pb2.RetryDeliveriesRequest,
                               context: Any) -> admin_pb2.RetryDeliveriesResponse:
-        try:
-            n = await deadletter.retry(self._node, list(request.message_ids), request.recipient,
-                                       current_identity().principal, self._wake_relay)
-            return admin_pb2.RetryDeliveriesResponse(requeued=n)
-        except GatewayError as err:
-            await abort(context, err)
-            raise
+        n = await deadletter.retry(self._node, list(request.message_ids), request.recipient,
+                                   current_identity().principal, self._wake_relay)
+        return admin_pb2.RetryDeliveriesResponse(requeued=n)
 
+    @grpc_errors
     async def ListAssistanceCases(self, request: admin_pb2.ListAssistanceCasesRequest,
                                   context: Any) -> admin_pb2.ListAssistanceCasesResponse:
-        try:
-            return await asyncio.to_thread(assistance.list_cases, self._node, current_identity().principal,
-                                           request.only_open)
-        except GatewayError as err:
-            await abort(context, err)
-            raise
+        return await asyncio.to_thread(assistance.list_cases, self._node, current_identity().principal,
+                                       request.only_open)

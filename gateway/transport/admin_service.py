@@ -18,10 +18,12 @@ from gateway.clock import timestamp_us
 from gateway.evidence import auditor
 from gateway.evidence import kpi
 from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc
-from gateway.errors import FieldViolation, GatewayError, InvalidArgument
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from gateway.errors import FieldViolation, InvalidArgument
 from gateway.node import Node
 from gateway.transport.admin_deliveries import DeliveriesAdmin
-from gateway.transport.status import abort
+from gateway.transport.status import grpc_errors
 
 
 def _us(ts: Timestamp, default: int) -> int:
@@ -35,12 +37,14 @@ class EvidenceAdmin:
 
     _node: Node
 
+    @grpc_errors
     async def GetDirectory(self, request: admin_pb2.GetDirectoryRequest, context: Any) -> admin_pb2.GetDirectoryResponse:
         # The bytes the running directory was loaded and verified from, not whatever the file holds now.
         directory = self._node.directory
         return admin_pb2.GetDirectoryResponse(directory=directory.data, signature=directory.signature,
                                               version=directory.version)
 
+    @grpc_errors
     async def VerifyAudit(self, request: admin_pb2.VerifyAuditRequest, context: Any) -> admin_pb2.VerifyAuditResponse:
         node = self._node
         rep = await asyncio.to_thread(auditor.verify_store, node.store, node.trust, node.name)
@@ -48,31 +52,25 @@ class EvidenceAdmin:
             ok=rep.ok, entries_checked=rep.entries_checked, checkpoints_checked=rep.checkpoints_checked,
             first_bad_sequence=rep.first_bad_seq, reason=rep.reason, head_sha256=rep.head_hash)
 
+    @grpc_errors
     async def GetKpis(self, request: admin_pb2.GetKpisRequest, context: Any) -> admin_pb2.GetKpisResponse:
-        try:
-            if not request.HasField("from"):
-                raise InvalidArgument("invalid KPI query", violations=[FieldViolation("from", "required")])
-            frm = _us(getattr(request, "from"), 0)
-            to = _us(request.to, 2**62)
-            rows = await asyncio.to_thread(kpi.compute, self._node.store, frm, to, request.period or "day",
-                                           request.partner)
-            return admin_pb2.GetKpisResponse(rows=kpi.to_proto(rows))
-        except GatewayError as err:
-            await abort(context, err)
-            raise
+        if not request.HasField("from"):
+            raise InvalidArgument("invalid KPI query", violations=[FieldViolation("from", "required")])
+        frm = _us(getattr(request, "from"), 0)
+        to = _us(request.to, 2**62)
+        rows = await asyncio.to_thread(kpi.compute, self._node.store, frm, to, request.period or "day",
+                                       request.partner)
+        return admin_pb2.GetKpisResponse(rows=kpi.to_proto(rows))
 
+    @grpc_errors
     async def ExportEvidence(self, request: admin_pb2.ExportEvidenceRequest,
                              context: Any) -> admin_pb2.ExportEvidenceResponse:
         node = self._node
-        try:
-            if not request.message_id:
-                raise InvalidArgument("message_id required", violations=[FieldViolation("message_id", "required")])
-            bundle = await asyncio.to_thread(auditor.export_evidence, node.store, request.message_id,
-                                             auditor.checkpoint_signer(node.config), node.name)
-            return admin_pb2.ExportEvidenceResponse(bundle=bundle)
-        except GatewayError as err:
-            await abort(context, err)
-            raise
+        if not request.message_id:
+            raise InvalidArgument("message_id required", violations=[FieldViolation("message_id", "required")])
+        bundle = await asyncio.to_thread(auditor.export_evidence, node.store, request.message_id,
+                                         auditor.checkpoint_signer(node.config), node.name)
+        return admin_pb2.ExportEvidenceResponse(bundle=bundle)
 
 
 class AdminServicer(EvidenceAdmin, DeliveriesAdmin, admin_pb2_grpc.AdminServicer):

@@ -12,7 +12,7 @@ from gateway.transport.auth import current_identity
 from gateway.exchange.delivery import LocalDelivery
 from gateway.errors import GatewayError
 from gateway.node import Node
-from gateway.transport.status import abort, to_status
+from gateway.transport.status import grpc_errors, to_status
 from gateway.exchange.submission import Submitter
 
 
@@ -22,13 +22,11 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
         self._submitter = submitter
         self._local = local
 
+    @grpc_errors
     async def Submit(self, request: exchange_pb2.SubmitRequest, context: Any) -> exchange_pb2.SubmitResponse:
-        try:
-            return (await self._submitter.submit(current_identity().principal, request)).response
-        except GatewayError as err:
-            await abort(context, err)
-            raise  # abort raises; this line is for type checkers
+        return (await self._submitter.submit(current_identity().principal, request)).response
 
+    @grpc_errors
     async def SubmitStream(self, request_iterator: AsyncIterator[exchange_pb2.SubmitRequest],
                            context: Any) -> AsyncIterator[exchange_pb2.SubmitResponse]:
         sender = current_identity().principal
@@ -59,25 +57,17 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
         finally:
             feeder.cancel()
 
+    @grpc_errors
     async def Receive(self, request: exchange_pb2.ReceiveRequest, context: Any) -> AsyncIterator[exchange_pb2.Delivery]:
-        try:
-            async for delivery in self._local.stream(current_identity().principal, request):
-                yield delivery
-        except GatewayError as err:
-            await abort(context, err)
+        async for delivery in self._local.stream(current_identity().principal, request):
+            yield delivery
 
+    @grpc_errors
     async def Acknowledge(self, request: exchange_pb2.AcknowledgeRequest, context: Any) -> exchange_pb2.AcknowledgeResponse:
-        try:
-            receipts = await self._local.acknowledge(current_identity().principal, list(request.message_ids))
-            return exchange_pb2.AcknowledgeResponse(receipts=receipts)
-        except GatewayError as err:
-            await abort(context, err)
-            raise
+        receipts = await self._local.acknowledge(current_identity().principal, list(request.message_ids))
+        return exchange_pb2.AcknowledgeResponse(receipts=receipts)
 
+    @grpc_errors
     async def GetStatus(self, request: exchange_pb2.GetStatusRequest, context: Any) -> exchange_pb2.GetStatusResponse:
-        try:
-            return await asyncio.to_thread(status_view.status_of, self._node, current_identity().principal,
-                                           request.message_id)
-        except GatewayError as err:
-            await abort(context, err)
-            raise
+        return await asyncio.to_thread(status_view.status_of, self._node, current_identity().principal,
+                                       request.message_id)

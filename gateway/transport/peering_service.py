@@ -7,10 +7,9 @@ from typing import Any
 
 from gateway.api.swg.v1 import peering_pb2, peering_pb2_grpc
 from gateway.transport.auth import current_identity
-from gateway.errors import GatewayError
 from gateway.node import Node
 from gateway.peering import Inbound, check_peer
-from gateway.transport.status import abort, to_status
+from gateway.transport.status import grpc_errors, to_status
 
 
 class PeeringServicer(peering_pb2_grpc.PeeringServicer):
@@ -18,13 +17,10 @@ class PeeringServicer(peering_pb2_grpc.PeeringServicer):
         self._node = node
         self._inbound = inbound
 
+    @grpc_errors
     async def Relay(self, request_iterator: AsyncIterator[peering_pb2.RelayRequest],
                     context: Any) -> AsyncIterator[peering_pb2.RelayResponse]:
-        try:
-            peer = check_peer(self._node, current_identity())
-        except GatewayError as err:
-            await abort(context, err)
-            return
+        peer = check_peer(self._node, current_identity())
         # One at a time, so that messages are stored (and later delivered) in the order they were relayed.
         async for req in request_iterator:
             result = await self._inbound.handle(peer, req)

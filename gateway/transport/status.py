@@ -2,17 +2,29 @@
 
 Bad documents carry ``google.rpc.BadRequest`` field violations (path + reason); limits carry
 ``google.rpc.RetryInfo`` when waiting helps. Clients read them with ``grpc_status.rpc_status``.
+Servicer methods apply it with ``@grpc_errors``; anything else they raise becomes INTERNAL with an
+incident id that is logged with the traceback, so the caller never sees exception text.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import inspect
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar, overload
 
 import grpc
+import structlog
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from gateway.errors import GatewayError, ResourceExhausted
+
+log = structlog.get_logger("gateway.transport.status")
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 MAX_VIOLATIONS = 200
 # gRPC clients refuse trailing metadata above 8 KiB by default (then they see a bare INTERNAL instead of
@@ -66,3 +78,56 @@ async def abort(context: Any, err: GatewayError) -> None:
         describe(err),
         trailing_metadata=(("grpc-status-details-bin", st.SerializeToString()),),
     )
+
+
+def internal(method: str) -> GatewayError:
+    """What the caller of ``method`` learns of an unexpected failure: an id to quote, nothing more."""
+    incident = uuid.uuid4().hex
+    log.exception("unexpected error", method=method, incident=incident)
+    return GatewayError(f"internal error (incident {incident})")
+
+
+@overload
+def grpc_errors(method: Callable[P, AsyncIterator[R]]) -> Callable[P, AsyncIterator[R]]: ...
+
+
+@overload
+def grpc_errors(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]: ...
+
+
+def grpc_errors(method: Callable[P, Any]) -> Callable[P, Any]:
+    """Ends a servicer call whose method raised with the mapped status; ``context`` is the last argument.
+
+    Streaming methods (async generators) stay generators, so what they yielded before failing is sent.
+    """
+    name = method.__qualname__
+
+    def context_of(args: tuple[Any, ...]) -> Any:
+        return args[-1]
+
+    if inspect.isasyncgenfunction(method):
+        @functools.wraps(method)
+        async def stream(*args: P.args, **kwargs: P.kwargs) -> AsyncIterator[Any]:
+            try:
+                async for item in method(*args, **kwargs):
+                    yield item
+            except grpc.aio.AbortError:
+                raise  # the method aborted with its own status
+            except GatewayError as err:
+                await abort(context_of(args), err)
+            except Exception:  # noqa: BLE001 - see the module docstring
+                await abort(context_of(args), internal(name))
+        return stream
+
+    @functools.wraps(method)
+    async def unary(*args: P.args, **kwargs: P.kwargs) -> Any:
+        try:
+            return await method(*args, **kwargs)
+        except grpc.aio.AbortError:
+            raise  # the method aborted with its own status
+        except GatewayError as err:
+            await abort(context_of(args), err)
+        except Exception:  # noqa: BLE001 - see the module docstring
+            await abort(context_of(args), internal(name))
+        raise AssertionError("context.abort returned")  # it raises; this line is for type checkers
+    return unary
