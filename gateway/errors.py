@@ -1,7 +1,8 @@
 """The one error hierarchy of the node.
 
 Modules raise these; only ``gateway.transport.status`` turns them into gRPC status codes. Each class
-names the status it maps to, so the mapping is data, not a chain of ``isinstance`` checks.
+names the status it maps to, and whether trying the same thing again later may succeed (``retryable``),
+so both decisions are data, not chains of ``isinstance`` checks.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ class GatewayError(Exception):
     """Base of every error the node reports to a caller."""
 
     grpc_code = "INTERNAL"
+    # An error of no more precise kind may be passing (a bug fixed, a restart); refusals say otherwise.
+    retryable = True
 
     def __init__(self, message: str, *, violations: tuple[FieldViolation, ...] | list[FieldViolation] = ()):
         super().__init__(message)
@@ -40,22 +43,28 @@ class InvalidArgument(GatewayError):
     """The request or document is malformed or invalid; nothing was stored."""
 
     grpc_code = "INVALID_ARGUMENT"
+    retryable = False
 
 
 class Unauthenticated(GatewayError):
     grpc_code = "UNAUTHENTICATED"
+    # A token expires and is renewed; a certificate the trust store refuses is not (TrustError).
+    retryable = True
 
 
 class PermissionDenied(GatewayError):
     grpc_code = "PERMISSION_DENIED"
+    retryable = False
 
 
 class NotFound(GatewayError):
     grpc_code = "NOT_FOUND"
+    retryable = False
 
 
 class AlreadyExists(GatewayError):
     grpc_code = "ALREADY_EXISTS"
+    retryable = False
 
 
 class ResourceExhausted(GatewayError):
@@ -70,6 +79,7 @@ class ResourceExhausted(GatewayError):
 
 class FailedPrecondition(GatewayError):
     grpc_code = "FAILED_PRECONDITION"
+    retryable = False
 
 
 class Unavailable(GatewayError):
@@ -104,6 +114,8 @@ class Problems:
 
 class TrustError(Unauthenticated):
     """A certificate is not acceptable to the federation trust store for the purpose asked."""
+
+    retryable = False
 
 
 class UntrustedIssuer(TrustError):
@@ -145,6 +157,7 @@ class EnvelopeError(GatewayError):
     """
 
     grpc_code = "PERMISSION_DENIED"
+    retryable = False
 
 
 class MalformedEnvelope(EnvelopeError):

@@ -44,14 +44,11 @@ from gateway.crypto.tokens import Identity
 from gateway.config import DeliverySettings
 from gateway.federation import DirectoryNode
 from gateway.errors import (
-    AlreadyExists,
-    EnvelopeError,
     FailedPrecondition,
     GatewayError,
     InvalidArgument,
     NotFound,
     PermissionDenied,
-    TrustError,
     Unavailable,
 )
 from gateway.clock import now_us, timestamp_us
@@ -143,8 +140,7 @@ class Inbound:
                 return InboundResult(await self._ack_receipt(peer, req))
             raise InvalidArgument("RelayRequest carries neither an envelope nor a receipt")
         except GatewayError as err:
-            permanent = isinstance(err, (EnvelopeError, TrustError, PermissionDenied, InvalidArgument, NotFound,
-                                         AlreadyExists, FailedPrecondition))
+            permanent = not err.retryable
             outcome = peering_pb2.RELAY_OUTCOME_REJECTED if permanent else peering_pb2.RELAY_OUTCOME_UNSPECIFIED
             log.warning("relay refused", peer=peer, relay_id=req.relay_id, reason=err.message, permanent=permanent)
             if permanent and which == "envelope":
