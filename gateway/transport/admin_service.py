@@ -7,19 +7,15 @@ admin_pb2_grpc.AdminServicer)``. Methods no mixin provides stay UNIMPLEMENTED (t
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from gateway.clock import timestamp_us
-from gateway.evidence import auditor
-from gateway.evidence import kpi
 from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc
-from google.protobuf.timestamp_pb2 import Timestamp
-
+from gateway.clock import timestamp_us
+from gateway.evidence import auditor, kpi
 from gateway.errors import FieldViolation, InvalidArgument
 from gateway.node import Node
 from gateway.transport.admin_deliveries import DeliveriesAdmin
