@@ -30,6 +30,7 @@ from gateway.telemetry.logs import configure_logging
 from gateway.clock import now_us
 from gateway.node import Node
 from gateway.peering import Inbound, Relay
+from gateway.transport.peer_channel import GrpcPeerChannel
 from gateway.transport.ratelimit import RateLimiter
 from gateway.transport.admin_service import AdminServicer
 from gateway.transport.exchange_service import ExchangeServicer
@@ -76,7 +77,7 @@ class GatewayServer:
         self.local = LocalDelivery(node)
         self.submitter = Submitter(node, self.local.notify)
         # Federation: outbound links to peer nodes, and the inbound side of Peering.Relay.
-        self.relay = Relay(node)
+        self.relay = Relay(node, GrpcPeerChannel())
         self.inbound = Inbound(node, self.local.notify, self._follow_up)
         self.submitter.on_document = self._follow_up
         self.health = health.aio.HealthServicer()
