@@ -1,0 +1,335 @@
+"""Routing on its own: deny by default, ``when`` conditions, explicit recipients, placeholders.
+
+The directory is built in memory, so each case shows the routes it relies on. The lookup is a
+dictionary-backed ``routing.Lookup`` (the Protocol the store implements for the router).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from adapters import registry
+from gateway.api.swg.v1 import assistance_pb2, inspection_pb2, item_pb2, revenue_pb2
+from gateway.federation import Agreement, Directory, DirectoryNode, DirectoryParticipant, Route
+from gateway.errors import InvalidArgument, NotFound, PermissionDenied
+from gateway.federation import routing
+from gateway.federation.routing import Router, attributes_of, matches, route_for
+from gateway.testing import aed_batch, inspection
+
+HOSTS = {
+    "DE/CUSTOMS/MAIN": "de-node", "DE/POST/MAIN": "de-node", "DE/TAX/MAIN": "de-node",
+    "FR/CUSTOMS/MAIN": "fr-node", "FR/POST/MAIN": "fr-node",
+}
+AED_TO_DE = Route(registry.AED, ("*/POST/*",), ("DE/CUSTOMS/MAIN",), {"destination_country": "DE"}, True)
+AED_TO_FR = Route(registry.AED, ("*/POST/*",), ("FR/CUSTOMS/MAIN",), {"destination_country": "FR"}, True)
+
+
+def directory(*routes: Route, agreements: Sequence[Agreement] = ()) -> Directory:
+    nodes = {n: DirectoryNode(n, "127.0.0.1:1", Path(f"/nonexistent/{n}.crt")) for n in set(HOSTS.values())}
+    participants = {p: DirectoryParticipant(p, node, p, Path("/nonexistent/enc.crt"), {}) for p, node in HOSTS.items()}
+    return Directory(path=Path("federation.toml"), name="test", version=1, nodes=nodes, participants=participants,
+                     routes=tuple(routes), agreements={a.reference: a for a in agreements})
+
+
+class Lookup:
+    """What the store would answer: the AED sender of each item, the sender of each message."""
+
+    def __init__(self, item_senders: dict[str, str] | None = None, senders: dict[str, str] | None = None):
+        self.item_senders = item_senders or {}
+        self.senders = senders or {}
+        self.asked: list[tuple[str, ...]] = []
+
+    def senders_of_items(self, item_ids: Sequence[str], document_type: str) -> dict[str, str]:
+        assert document_type == registry.AED
+        self.asked.append(tuple(item_ids))
+        return {i: self.item_senders[i] for i in item_ids if i in self.item_senders}
+
+    def sender_of(self, message_id: str) -> str | None:
+        return self.senders.get(message_id)
+
+
+def route(router: Router, sender: str, document_type: str, doc: object, explicit: Sequence[str] = (),
+          in_reply_to: str = "") -> routing.RouteDecision:
+    return router.route(sender=sender, document_type=document_type, doc=doc,  # type: ignore[arg-type]
+                        explicit=list(explicit), in_reply_to=in_reply_to)
+
+
+# --- patterns ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("pattern, participant, expected", [
+    ("*", "DE/CUSTOMS/MAIN", True),
+    ("DE/CUSTOMS/MAIN", "DE/CUSTOMS/MAIN", True),
+    ("*/CUSTOMS/*", "FR/CUSTOMS/MAIN", True),
+    ("*/CUSTOMS/*", "FR/POST/MAIN", False),
+    ("DE/*/*", "FR/CUSTOMS/MAIN", False),
+    ("*/CUSTOMS", "DE/CUSTOMS/MAIN", False),
+    ("DE/CUSTOMS/MAIN", "DE/CUSTOMS/MAIN2", False),
+    ("DE/CUST*/MAIN", "DE/CUSTOMS/MAIN", False),
+])
+def test_a_star_stands_for_one_whole_component(pattern: str, participant: str, expected: bool) -> None:
+    assert matches(pattern, participant) is expected
+
+
+# --- deny by default -----------------------------------------------------------------------------------
+
+def test_a_directory_without_routes_denies_everything() -> None:
+    with pytest.raises(PermissionDenied, match="no route in the directory allows it"):
+        route(Router(directory(), Lookup()), "FR/POST/MAIN", registry.AED, aed_batch(destination="DE"))
+
+
+def test_a_route_for_other_senders_does_not_let_this_one_send() -> None:
+    router = Router(directory(AED_TO_DE), Lookup())
+    with pytest.raises(PermissionDenied, match="DE/CUSTOMS/MAIN may not send swg.aed.v1"):
+        route(router, "DE/CUSTOMS/MAIN", registry.AED, aed_batch(destination="DE"))
+
+
+def test_a_route_for_another_document_type_does_not_apply() -> None:
+    router = Router(directory(AED_TO_DE), Lookup())
+    with pytest.raises(PermissionDenied, match="may not send swg.inspection.v1"):
+        route(router, "FR/POST/MAIN", registry.INSPECTION, inspection(["RR123456785FR"]))
+
+
+def test_when_no_condition_holds_there_is_no_default_recipient_and_the_refusal_names_the_facts() -> None:
+    router = Router(directory(AED_TO_DE, AED_TO_FR), Lookup())
+    with pytest.raises(PermissionDenied, match=r"no default recipient .*destination_country=IT.*origin_country=FR"):
+        route(router, "FR/POST/MAIN", registry.AED, aed_batch(destination="IT"))
+
+
+def test_a_route_that_is_only_an_access_right_gives_no_default_recipient() -> None:
+    right = Route(registry.AED, ("*/POST/*",), ("*/CUSTOMS/*",), {}, False)
+    router = Router(directory(right), Lookup())
+    with pytest.raises(PermissionDenied, match="no default recipient"):
+        route(router, "FR/POST/MAIN", registry.AED, aed_batch(destination="DE"))
+    assert route(router, "FR/POST/MAIN", registry.AED, aed_batch(destination="DE"),
+                 explicit=["DE/CUSTOMS/MAIN"]).recipients == ("DE/CUSTOMS/MAIN",)
+
+
+def test_a_default_recipient_outside_the_federation_is_refused() -> None:
+    stray = Route(registry.AED, ("*/POST/*",), ("IT/CUSTOMS/MAIN",), {}, True)
+    with pytest.raises(PermissionDenied, match="IT/CUSTOMS/MAIN is not a participant of the federation"):
+        route(Router(directory(stray), Lookup()), "FR/POST/MAIN", registry.AED, aed_batch(destination="IT"))
+
+
+# --- default routes and conditions ---------------------------------------------------------------------
+
+def test_the_route_whose_conditions_hold_gives_the_recipients_and_the_decision_carries_attributes_and_items() -> None:
+    router = Router(directory(AED_TO_DE, AED_TO_FR), Lookup())
+    batch = aed_batch(2, destination="FR", origin="DE")
+    decision = route(router, "DE/POST/MAIN", registry.AED, batch)
+    assert decision.recipients == ("FR/CUSTOMS/MAIN",)
+    assert decision.attributes == {"destination_country": "FR", "origin_country": "DE"}
+    assert decision.item_ids == tuple(i.item_id for i in batch.items)
+
+
+def test_default_recipients_are_deduplicated_skip_patterns_and_never_include_the_sender() -> None:
+    many = Route(registry.AED, ("*/POST/*",), ("DE/CUSTOMS/MAIN", "*/TAX/*", "FR/POST/MAIN", "DE/CUSTOMS/MAIN"),
+                 {}, True)
+    also = Route(registry.AED, ("*/POST/*",), ("DE/TAX/MAIN", "DE/CUSTOMS/MAIN"), {}, True)
+    decision = route(Router(directory(many, also), Lookup()), "FR/POST/MAIN", registry.AED, aed_batch())
+    assert decision.recipients == ("DE/CUSTOMS/MAIN", "DE/TAX/MAIN")
+
+
+def test_every_condition_of_a_route_must_hold() -> None:
+    both = Route(registry.AED, ("*/POST/*",), ("DE/CUSTOMS/MAIN",),
+                 {"destination_country": "DE", "origin_country": "CN"}, True)
+    router = Router(directory(both), Lookup())
+    with pytest.raises(PermissionDenied, match="no default recipient"):
+        route(router, "FR/POST/MAIN", registry.AED, aed_batch(origin="FR", destination="DE"))
+    assert route(router, "FR/POST/MAIN", registry.AED,
+                 aed_batch(origin="CN", destination="DE")).recipients == ("DE/CUSTOMS/MAIN",)
+
+
+def test_duties_assessed_is_a_routing_attribute_of_inspection_results() -> None:
+    to_tax = Route(registry.INSPECTION, ("DE/CUSTOMS/*",), ("DE/TAX/MAIN",), {"duties_assessed": "true"}, True)
+    to_post = Route(registry.INSPECTION, ("DE/CUSTOMS/*",), ("FR/POST/MAIN",), {}, True)
+    router = Router(directory(to_tax, to_post), Lookup())
+    released = route(router, "DE/CUSTOMS/MAIN", registry.INSPECTION, inspection(["RR123456785FR"]))
+    assert released.recipients == ("FR/POST/MAIN",)
+    assert released.attributes == {"duties_assessed": "false"}
+    taxed = route(router, "DE/CUSTOMS/MAIN", registry.INSPECTION, inspection(["RR123456785FR"], taxes=True))
+    assert taxed.recipients == ("DE/TAX/MAIN", "FR/POST/MAIN")
+    assessed = inspection(["RR123456785FR"], outcome=inspection_pb2.INSPECTION_OUTCOME_DUTIES_ASSESSED)
+    assert route(router, "DE/CUSTOMS/MAIN", registry.INSPECTION, assessed).attributes == {"duties_assessed": "true"}
+
+
+# --- explicit recipients -------------------------------------------------------------------------------
+
+def test_explicit_recipients_need_a_route_whose_recipients_cover_them() -> None:
+    right = Route(registry.AED, ("*/POST/*",), ("*/CUSTOMS/*",), {}, False)
+    router = Router(directory(right), Lookup())
+    ok = route(router, "FR/POST/MAIN", registry.AED, aed_batch(),
+               explicit=["FR/CUSTOMS/MAIN", "DE/CUSTOMS/MAIN", "FR/CUSTOMS/MAIN"])
+    assert ok.recipients == ("FR/CUSTOMS/MAIN", "DE/CUSTOMS/MAIN")
+    with pytest.raises(PermissionDenied, match="FR/POST/MAIN may not send swg.aed.v1 to DE/TAX/MAIN"):
+        route(router, "FR/POST/MAIN", registry.AED, aed_batch(), explicit=["DE/CUSTOMS/MAIN", "DE/TAX/MAIN"])
+
+
+def test_explicit_recipients_are_only_covered_by_routes_whose_conditions_hold() -> None:
+    router = Router(directory(AED_TO_DE, AED_TO_FR), Lookup())
+    with pytest.raises(PermissionDenied, match="to FR/CUSTOMS/MAIN"):
+        route(router, "FR/POST/MAIN", registry.AED, aed_batch(destination="DE"), explicit=["FR/CUSTOMS/MAIN"])
+
+
+def test_unknown_explicit_recipients_are_named_by_position() -> None:
+    router = Router(directory(AED_TO_DE), Lookup())
+    with pytest.raises(InvalidArgument) as err:
+        route(router, "FR/POST/MAIN", registry.AED, aed_batch(destination="DE"),
+              explicit=["DE/CUSTOMS/MAIN", "XX/NOBODY/MAIN", "YY/NOBODY/MAIN"])
+    assert [(v.field, v.description) for v in err.value.violations] == [
+        ("recipients[1]", "unknown participant 'XX/NOBODY/MAIN'"),
+        ("recipients[2]", "unknown participant 'YY/NOBODY/MAIN'"),
+    ]
+
+
+# --- placeholders --------------------------------------------------------------------------------------
+
+ITEM_SENDER = Route(registry.INSPECTION, ("*/CUSTOMS/*",), (routing.ITEM_SENDER,), {}, True)
+REPLY_TO = Route(registry.ASSISTANCE_RESPONSE, ("*/CUSTOMS/*",), (routing.REPLY_TO_SENDER,), {}, True)
+
+
+def test_item_sender_is_whoever_sent_the_aed_of_the_items() -> None:
+    lookup = Lookup(item_senders={"RR1": "FR/POST/MAIN", "RR2": "FR/POST/MAIN", "RR3": "DE/POST/MAIN"})
+    router = Router(directory(ITEM_SENDER), lookup)
+    decision = route(router, "DE/CUSTOMS/MAIN", registry.INSPECTION, inspection(["RR1", "RR2", "RR3", "RR9"]))
+    assert decision.recipients == ("DE/POST/MAIN", "FR/POST/MAIN")
+    assert lookup.asked == [("RR1", "RR2", "RR3", "RR9")]
+
+
+def test_item_sender_of_items_nobody_announced_is_no_one_so_the_document_is_refused() -> None:
+    router = Router(directory(ITEM_SENDER), Lookup())
+    with pytest.raises(PermissionDenied, match="no default recipient"):
+        route(router, "DE/CUSTOMS/MAIN", registry.INSPECTION, inspection(["RR1"]))
+
+
+def test_item_sender_of_a_document_without_items_is_resolved_without_asking() -> None:
+    lookup = Lookup()
+    router = Router(directory(ITEM_SENDER), lookup)
+    with pytest.raises(PermissionDenied):
+        route(router, "DE/CUSTOMS/MAIN", registry.INSPECTION, inspection([]))
+    assert lookup.asked == []
+
+
+def _answer() -> assistance_pb2.AssistanceResponse:
+    return assistance_pb2.AssistanceResponse(requesting_administration="FR/CUSTOMS/MAIN",
+                                             requested_administration="DE/CUSTOMS/MAIN",
+                                             agreement_reference="CMAA-DE-FR-2004")
+
+
+def test_reply_to_sender_is_the_sender_of_the_message_replied_to() -> None:
+    router = Router(directory(REPLY_TO), Lookup(senders={"q-1": "FR/CUSTOMS/MAIN"}))
+    decision = route(router, "DE/CUSTOMS/MAIN", registry.ASSISTANCE_RESPONSE, _answer(), in_reply_to="q-1")
+    assert decision.recipients == ("FR/CUSTOMS/MAIN",)
+    assert decision.attributes == {"agreement_reference": "CMAA-DE-FR-2004"}
+
+
+def test_reply_to_sender_of_an_unknown_message_is_no_one() -> None:
+    router = Router(directory(REPLY_TO), Lookup())
+    with pytest.raises(PermissionDenied, match="no default recipient"):
+        route(router, "DE/CUSTOMS/MAIN", registry.ASSISTANCE_RESPONSE, _answer(), in_reply_to="q-unknown")
+
+
+def test_an_answer_must_name_what_it_answers_before_it_is_routed() -> None:
+    router = Router(directory(REPLY_TO), Lookup(senders={"q-1": "FR/CUSTOMS/MAIN"}))
+    with pytest.raises(InvalidArgument) as err:
+        route(router, "DE/CUSTOMS/MAIN", registry.ASSISTANCE_RESPONSE, _answer())
+    assert [v.field for v in err.value.violations] == ["in_reply_to"]
+
+
+CMAA = Agreement("CMAA-DE-FR-2004", "CMAA DE-FR, art. 4", ("DE", "FR"), ("FR/CUSTOMS/MAIN",),
+                 ("DE/CUSTOMS/MAIN",), ("goods",), ())
+ASK = Route(registry.ASSISTANCE_REQUEST, ("*/CUSTOMS/*",), (routing.REQUESTED_ADMINISTRATION,), {}, True)
+
+
+def _request(asked: str = "DE/CUSTOMS/MAIN", agreement: str = "CMAA-DE-FR-2004") -> assistance_pb2.AssistanceRequest:
+    req = assistance_pb2.AssistanceRequest(
+        requesting_administration="FR/CUSTOMS/MAIN", requested_administration=asked,
+        agreement_reference=agreement, legal_basis="CMAA DE-FR, art. 4", purpose="why was it held",
+        assistance_type=assistance_pb2.ASSISTANCE_TYPE_INFORMATION_ON_GOODS, information_category="goods",
+        requesting_officer=assistance_pb2.Officer(name="Inspecteur Martin", officer_id="FR-4711"))
+    req.deadline.FromSeconds(4_102_444_800)  # 2100-01-01
+    return req
+
+
+def test_requested_administration_is_the_addressee_named_in_the_request() -> None:
+    router = Router(directory(ASK, agreements=[CMAA]), Lookup())
+    decision = route(router, "FR/CUSTOMS/MAIN", registry.ASSISTANCE_REQUEST, _request())
+    assert decision.recipients == ("DE/CUSTOMS/MAIN",)
+    assert decision.attributes == {"requested_administration": "DE/CUSTOMS/MAIN",
+                                   "agreement_reference": "CMAA-DE-FR-2004", "information_category": "goods"}
+
+
+def test_a_request_under_no_agreement_of_the_directory_is_refused_although_a_route_allows_it() -> None:
+    router = Router(directory(ASK), Lookup())
+    with pytest.raises(PermissionDenied, match="no agreement 'CMAA-DE-FR-2004' in the directory"):
+        route(router, "FR/CUSTOMS/MAIN", registry.ASSISTANCE_REQUEST, _request())
+
+
+def test_a_request_to_an_administration_the_agreement_does_not_cover_is_refused() -> None:
+    router = Router(directory(ASK, agreements=[CMAA]), Lookup())
+    with pytest.raises(PermissionDenied, match="does not let FR/CUSTOMS/MAIN ask FR/POST/MAIN"):
+        route(router, "FR/CUSTOMS/MAIN", registry.ASSISTANCE_REQUEST, _request(asked="FR/POST/MAIN"))
+
+
+def test_only_placeholders_read_from_the_database_make_routing_need_a_lookup() -> None:
+    router = Router(directory(AED_TO_DE, ITEM_SENDER, REPLY_TO, ASK), Lookup())
+    assert router.needs_lookup(registry.INSPECTION)
+    assert router.needs_lookup(registry.ASSISTANCE_RESPONSE)
+    assert not router.needs_lookup(registry.ASSISTANCE_REQUEST)
+    assert not router.needs_lookup(registry.AED)
+    assert not router.needs_lookup(registry.REVENUE)
+
+
+# --- routing attributes --------------------------------------------------------------------------------
+
+def test_an_aed_must_concern_one_destination_country_and_the_odd_item_is_named() -> None:
+    batch = aed_batch(3, destination="DE")
+    batch.items[2].destination_country = "FR"
+    with pytest.raises(InvalidArgument) as err:
+        attributes_of(registry.AED, batch)
+    assert [v.field for v in err.value.violations] == ["items[2].destination_country"]
+
+
+def test_an_aed_must_concern_one_origin_country() -> None:
+    batch = aed_batch(2, origin="FR")
+    batch.items[1].origin_country = "CN"
+    with pytest.raises(InvalidArgument, match="one origin country") as err:
+        attributes_of(registry.AED, batch)
+    assert [v.field for v in err.value.violations] == ["items[1].origin_country"]
+
+
+def test_empty_attributes_are_left_out_and_an_empty_batch_has_none() -> None:
+    assert attributes_of(registry.AED, item_pb2.ItemBatch()) == ({}, ())
+    batch = aed_batch(2)
+    for it in batch.items:
+        it.origin_country = ""
+    attrs, items = attributes_of(registry.AED, batch)
+    assert attrs == {"destination_country": "DE"}
+    assert len(items) == 2
+
+
+def test_revenue_notices_must_concern_one_destination_country() -> None:
+    notices = revenue_pb2.RevenueNoticeBatch()
+    notices.notices.add(item_id="RR1", destination_country="DE")
+    notices.notices.add(item_id="RR2", destination_country="AT")
+    with pytest.raises(InvalidArgument) as err:
+        attributes_of(registry.REVENUE, notices)
+    assert [v.field for v in err.value.violations] == ["notices[1].destination_country"]
+    del notices.notices[1]
+    assert attributes_of(registry.REVENUE, notices) == ({"destination_country": "DE"}, ("RR1",))
+
+
+def test_unknown_document_types_have_no_attributes() -> None:
+    assert attributes_of("swg.other.v1", item_pb2.ItemBatch()) == ({}, ())
+
+
+# --- where a delivery goes -----------------------------------------------------------------------------
+
+def test_route_for_is_local_for_hosted_recipients_else_the_hosting_node() -> None:
+    d = directory()
+    assert route_for(d, "DE/TAX/MAIN", "de-node") == "local"
+    assert route_for(d, "FR/POST/MAIN", "de-node") == "fr-node"
+    with pytest.raises(NotFound, match="IT/CUSTOMS/MAIN is not in the directory"):
+        route_for(d, "IT/CUSTOMS/MAIN", "de-node")
