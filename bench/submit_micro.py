@@ -24,7 +24,7 @@ from gateway.api.swg.v1 import exchange_pb2
 from gateway.node import Node
 from gateway.transport.server import configure_logging
 from gateway.exchange.submission import Submitter
-from gateway.testing.nodes import write_directory, write_node_config
+from gateway.testing.nodes import load_node
 from gateway.testing.federation import make_federation
 
 
@@ -76,9 +76,7 @@ def main() -> None:
         sys.setswitchinterval(args.switch_interval)
     work = Path(tempfile.mkdtemp(prefix="swg-submit-micro-"))
     fed = make_federation(work / "pki")
-    directory = write_directory(fed, work, {NODE: 1, "fr-node": 2}, EXTRA_ROUTE)
-    config = write_node_config(fed, work, NODE, 1, directory, log_level="warning")
-    node = Node.load(config, create_schema=True)
+    node = load_node(fed, work, NODE, extra_directory=EXTRA_ROUTE, ports={NODE: 1, "fr-node": 2}, log_level="warning")
     configure_logging("warning")  # the per-message INFO lines cost ~13 us (docs/performance.md); not this
     try:
         asyncio.run(run(node, 200, args.in_flight))  # warm-up: caches, first statements

@@ -8,7 +8,8 @@ Never for production: keys are written unencrypted and certificates live a few d
 
 from gateway.testing.documents import aed_batch, inspection, item, s10
 from gateway.testing.federation import Federation, make_federation
-from gateway.testing.nodes import Client, NodeRunner, connect, free_port, write_directory, write_node_config
+from gateway.testing.nodes import (Client, NodeRunner, connect, free_port, load_node, write_directory,
+                                   write_node_config)
 
-__all__ = ["Client", "Federation", "NodeRunner", "aed_batch", "connect", "free_port", "inspection", "item",
+__all__ = ["Client", "Federation", "NodeRunner", "aed_batch", "connect", "free_port", "inspection", "item", "load_node",
            "make_federation", "s10", "write_directory", "write_node_config"]

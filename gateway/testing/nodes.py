@@ -221,3 +221,18 @@ def connect(fed: Federation, node: str, address: str, participant: str,
         token = issue_token(signing_key_pem=np.token_key.read_bytes(), issuer=f"swg:{node}", audience=f"swg:{node}",
                             participant=participant, scopes=scopes, client_cert_pem=cert_pem, lifetime_s=lifetime_s)
     return Client(participant, grpc.secure_channel(address, creds), token)
+
+
+def load_node(fed: Federation, out: Path, node: str = "de-node", *, extra_directory: str = "",
+              ports: dict[str, int] | None = None, database_url: str | None = None, limits: str = "",
+              delivery: str = "", log_level: str = "info") -> Node:
+    """``node`` of the example federation loaded in this process with its schema created; nothing listens.
+
+    For driving submission and delivery directly. ``limits`` and ``delivery`` are TOML lines added to those
+    sections. The caller closes the node.
+    """
+    ports = ports or {"de-node": free_port(), "fr-node": free_port()}
+    directory = write_directory(fed, out, ports, extra_directory)
+    path = write_node_config(fed, out, node, ports[node], directory, database_url=database_url, limits=limits,
+                             delivery=delivery, log_level=log_level)
+    return Node.load(path, create_schema=True)
