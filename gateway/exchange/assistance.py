@@ -12,12 +12,13 @@ question or the answer. Both request and answer are audited on every node that h
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from gateway.evidence import audit
-from gateway.api.swg.v1 import admin_pb2, assistance_pb2, envelope_pb2
+from gateway.api.swg.v1 import assistance_pb2, envelope_pb2
 from gateway.clock import now_us, timestamp_us
 from gateway.node import Node
 from gateway.federation.agreements import REQUEST, RESPONSE, check, check_agreement, validate_request
@@ -52,16 +53,19 @@ async def record(node: Node, header: envelope_pb2.EnvelopeHeader, doc: Any) -> N
     log.info("assistance", kind=ev.event, message_id=header.message_id, sender=header.sender)
 
 
-def list_cases(node: Node, participant: str, only_open: bool) -> admin_pb2.ListAssistanceCasesResponse:
+@dataclass(frozen=True)
+class CaseState:
+    """A case as an administration sees it now: its metadata, whether it was answered, whether it is late."""
+
+    case: AssistanceCaseRecord
+    answered: bool
+    overdue: bool
+
+
+def list_cases(node: Node, participant: str, only_open: bool) -> list[CaseState]:
     now = now_us()
-    out = admin_pb2.ListAssistanceCasesResponse()
+    out = []
     for c in node.store.assistance_cases(participant, only_open):
         answered = bool(c.answer_message_id)
-        item = out.cases.add(conversation_id=c.conversation_id, request_message_id=c.request_message_id,
-                             requesting_administration=c.requesting_administration,
-                             requested_administration=c.requested_administration,
-                             agreement_reference=c.agreement_reference, answered=answered,
-                             overdue=not answered and c.deadline_us < now, answer_message_id=c.answer_message_id)
-        item.requested_at.FromMicroseconds(c.requested_us)
-        item.deadline.FromMicroseconds(c.deadline_us)
+        out.append(CaseState(c, answered, not answered and c.deadline_us < now))
     return out

@@ -16,6 +16,7 @@ from gateway.exchange import deadletter
 from gateway.api.swg.v1 import admin_pb2
 from gateway.transport.auth import current_identity
 from gateway.node import Node
+from gateway.transport import admin_views
 from gateway.transport.status import grpc_errors
 
 
@@ -30,8 +31,8 @@ class DeliveriesAdmin:
     @grpc_errors
     async def ListDeliveries(self, request: admin_pb2.ListDeliveriesRequest,
                              context: Any) -> admin_pb2.ListDeliveriesResponse:
-        return await asyncio.to_thread(deadletter.list_deliveries, self._node, list(request.states),
-                                       request.recipient, request.limit)
+        return await asyncio.to_thread(lambda: admin_views.deliveries_response(deadletter.list_deliveries(
+            self._node, list(request.states), request.recipient, request.limit)))
 
     @grpc_errors
     async def RetryDeliveries(self, request: admin_pb2.RetryDeliveriesRequest,
@@ -43,5 +44,6 @@ class DeliveriesAdmin:
     @grpc_errors
     async def ListAssistanceCases(self, request: admin_pb2.ListAssistanceCasesRequest,
                                   context: Any) -> admin_pb2.ListAssistanceCasesResponse:
-        return await asyncio.to_thread(assistance.list_cases, self._node, current_identity().principal,
-                                       request.only_open)
+        caller = current_identity().principal
+        return await asyncio.to_thread(lambda: admin_views.assistance_cases_response(
+            assistance.list_cases(self._node, caller, request.only_open)))

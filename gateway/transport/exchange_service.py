@@ -12,6 +12,7 @@ from gateway.transport.auth import current_identity
 from gateway.exchange.delivery import LocalDelivery
 from gateway.errors import GatewayError
 from gateway.node import Node
+from gateway.transport import exchange_views
 from gateway.transport.status import grpc_errors, to_status
 from gateway.exchange.submission import Submitter
 
@@ -69,5 +70,6 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
 
     @grpc_errors
     async def GetStatus(self, request: exchange_pb2.GetStatusRequest, context: Any) -> exchange_pb2.GetStatusResponse:
-        return await asyncio.to_thread(status_view.status_of, self._node, current_identity().principal,
-                                       request.message_id)
+        caller = current_identity().principal
+        return await asyncio.to_thread(
+            lambda: exchange_views.status_response(status_view.status_of(self._node, caller, request.message_id)))

@@ -1,0 +1,22 @@
+"""Exchange responses built from the records the domain returns."""
+
+from __future__ import annotations
+
+from gateway.api.swg.v1 import exchange_pb2
+from gateway.exchange.delivery import receipt_message, ts
+from gateway.store import MessageStatus
+
+
+def status_response(st: MessageStatus) -> exchange_pb2.GetStatusResponse:
+    m = st.message
+    out = exchange_pb2.GetStatusResponse(
+        message_id=m.message_id, conversation_id=m.conversation_id, sender=m.sender, document_type=m.document_type,
+        created_at=ts(m.created_us), expires_at=ts(m.expires_us), envelope_sha256=m.envelope_sha256)
+    for d in st.deliveries:
+        rs = out.recipients.add(recipient=d.recipient, state=d.state, attempts=d.attempts, last_error=d.last_error,
+                                updated_at=ts(d.updated_us))
+        # Only a queued delivery waits for a next attempt; the time is shown once a retry has pushed it out.
+        if d.state == exchange_pb2.DELIVERY_STATE_QUEUED and d.next_attempt_us > d.updated_us:
+            rs.next_attempt_at.CopyFrom(ts(d.next_attempt_us))
+        rs.receipts.extend(receipt_message(r) for r in st.receipts if r.recipient == d.recipient)
+    return out
