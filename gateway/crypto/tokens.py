@@ -14,7 +14,6 @@ them is ``gateway.transport.auth``.
 from __future__ import annotations
 
 import base64
-import hashlib
 import threading
 import time
 import uuid
@@ -30,6 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from gateway.errors import PermissionDenied, Unauthenticated
+from gateway.crypto.certificates import fingerprint
 from gateway.crypto.trust import Purpose, TrustStore
 
 ALGORITHMS = ["ES256", "EdDSA"]
@@ -68,7 +68,7 @@ class Identity:
 
 def cert_thumbprint(cert_der: bytes) -> str:
     """RFC 8705 ``x5t#S256``: base64url (no padding) of the certificate's SHA-256."""
-    return base64.urlsafe_b64encode(hashlib.sha256(cert_der).digest()).rstrip(b"=").decode()
+    return base64.urlsafe_b64encode(fingerprint(cert_der)).rstrip(b"=").decode()
 
 
 class _TtlCache:
@@ -149,7 +149,7 @@ class Authenticator:
         principal = self.trust.verify(cert, purpose)
         der = cert.public_bytes(serialization.Encoding.DER)
         not_after = cert.not_valid_after_utc.timestamp()
-        peer = _PeerCert(der, hashlib.sha256(der).digest(), principal, not_after)
+        peer = _PeerCert(der, fingerprint(der), principal, not_after)
         # Re-check at least every 5 minutes so that a CRL update takes effect without a restart.
         self._certs.put(key, peer, min(not_after, now + 300))
         return peer
