@@ -4,6 +4,7 @@ token, scope, rate limit) and hands the servicer an ``Identity`` through a conte
 from __future__ import annotations
 
 import contextvars
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -73,16 +74,6 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
             return grpc.unary_unary_rpc_method_handler(unary_unary, handler.request_deserializer,
                                                        handler.response_serializer)
-        if handler.unary_stream:
-            inner_us = handler.unary_stream
-
-            async def unary_stream(request: Any, context: Any) -> Any:
-                if await admit(context):
-                    async for item in inner_us(request, context):
-                        yield item
-
-            return grpc.unary_stream_rpc_method_handler(unary_stream, handler.request_deserializer,
-                                                        handler.response_serializer)
         if handler.stream_unary:
             inner_su = handler.stream_unary
 
@@ -91,12 +82,27 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
             return grpc.stream_unary_rpc_method_handler(stream_unary, handler.request_deserializer,
                                                         handler.response_serializer)
-        inner_ss = handler.stream_stream
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(_streaming(handler.unary_stream, admit),
+                                                        handler.request_deserializer, handler.response_serializer)
+        return grpc.stream_stream_rpc_method_handler(_streaming(handler.stream_stream, admit),
+                                                     handler.request_deserializer, handler.response_serializer)
 
-        async def stream_stream(request_iterator: Any, context: Any) -> Any:
+
+def _streaming(inner: Callable[[Any, Any], Any], admit: Callable[[Any], Awaitable[bool]]) -> Callable[[Any, Any], Any]:
+    """Wrap a server-streaming handler in its own style: grpc.aio tells an async generator (which yields its
+    responses) from a coroutine (which writes them with ``context.write``, as the health servicer's Watch does)
+    by the handler's function type, so the wrapper must be of the same type as what it wraps."""
+    if inspect.isasyncgenfunction(inner):
+        async def generator(request: Any, context: Any) -> Any:
             if await admit(context):
-                async for item in inner_ss(request_iterator, context):
+                async for item in inner(request, context):
                     yield item
 
-        return grpc.stream_stream_rpc_method_handler(stream_stream, handler.request_deserializer,
-                                                     handler.response_serializer)
+        return generator
+
+    async def coroutine(request: Any, context: Any) -> Any:
+        if await admit(context):
+            await inner(request, context)
+
+    return coroutine

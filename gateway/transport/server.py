@@ -15,7 +15,7 @@ from typing import Any
 
 import grpc
 import structlog
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from gateway.exchange import assistance
@@ -30,6 +30,7 @@ from gateway.telemetry.logs import configure_logging
 from gateway.clock import now_us
 from gateway.node import Node
 from gateway.peering import Inbound, Relay
+from gateway.transport.health import HealthServicer
 from gateway.transport.peer_channel import GrpcPeerChannel
 from gateway.transport.ratelimit import RateLimiter
 from gateway.transport.admin_service import AdminServicer
@@ -80,7 +81,7 @@ class GatewayServer:
         self.relay = Relay(node, GrpcPeerChannel())
         self.inbound = Inbound(node, self.local.notify, self._follow_up)
         self.submitter.on_document = self._follow_up
-        self.health = health.aio.HealthServicer()
+        self.health = HealthServicer()
         self._server: grpc.aio.Server | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self.port: int = 0
