@@ -183,6 +183,12 @@ class Authenticator:
             raise Unauthenticated("bearer token signature does not verify with this node's token issuer key") from None
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"bearer token rejected: {exc}") from None
+        for name in ("exp", "iat"):
+            if type(claims[name]) not in (int, float):  # a bool is an int to Python, and a string slips past some libraries
+                raise Unauthenticated(f"bearer token claim {name!r} must be a NumericDate (seconds since the epoch)")
+        for name in ("sub", "iss"):
+            if not isinstance(claims[name], str):
+                raise Unauthenticated(f"bearer token claim {name!r} must be a string")
         if claims["exp"] - claims["iat"] > self.max_lifetime_s:
             raise Unauthenticated(f"bearer token lifetime exceeds {self.max_lifetime_s} s")
         if claims["sub"] != peer.principal:

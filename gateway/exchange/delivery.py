@@ -26,8 +26,13 @@ from gateway.evidence import audit
 from gateway.api.swg.v1 import envelope_pb2, exchange_pb2
 from gateway.errors import FieldViolation, GatewayError, InvalidArgument, NotFound
 from gateway.clock import now_us, timestamp_us
+from gateway.ids import is_message_id
 from gateway.node import Node
 from gateway.store import Claimed, ReceiptRecord
+
+# A Receive stream hands out at most [limits] max_in_flight_per_stream at a time, far below this; the cap
+# keeps one call from making the node read and audit without bound.
+MAX_ACK_IDS = 10_000
 
 log = structlog.get_logger("gateway.exchange.delivery")
 
@@ -202,6 +207,13 @@ class LocalDelivery:
         keys = self.node.keys_of(participant)
         if not message_ids:
             raise InvalidArgument("nothing to acknowledge", violations=[FieldViolation("message_ids", "empty")])
+        if len(message_ids) > MAX_ACK_IDS:
+            raise InvalidArgument(f"at most {MAX_ACK_IDS} message ids per Acknowledge (got {len(message_ids)})",
+                                  violations=[FieldViolation("message_ids", f"more than {MAX_ACK_IDS}")])
+        bad = [FieldViolation(f"message_ids[{i}]", "not a message id (1-128 of A-Z a-z 0-9 . _ : @ / + -)")
+               for i, mid in enumerate(message_ids) if not is_message_id(mid)]
+        if bad:
+            raise InvalidArgument("Acknowledge names malformed message ids", violations=bad)
         ids = list(dict.fromkeys(message_ids))
         store = self.node.store
         # (envelope digest, created) of each: what this participant's streams handed out needs no read;

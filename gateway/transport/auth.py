@@ -14,6 +14,7 @@ from gateway.crypto.tokens import (ALGORITHMS, METHOD_SCOPES, OPEN_PREFIXES, SCO
                                    cert_thumbprint, issue_token)
 from gateway.errors import GatewayError
 from gateway.transport.ratelimit import RateLimiter
+from gateway.transport.status import internal
 
 __all__ = ["ALGORITHMS", "METHOD_SCOPES", "OPEN_PREFIXES", "SCOPES", "AbortFn", "AuthInterceptor", "Authenticator",
            "Identity", "cert_thumbprint", "current_identity", "issue_token"]
@@ -60,6 +61,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             except GatewayError as err:
                 on_refused(method, err)
                 await abort(context, err)
+                return False
+            except Exception:  # a defect, never the caller's to read: INTERNAL with an incident id in the log
+                await abort(context, internal(method))
                 return False
             if ident is not None:
                 # Each RPC runs in its own task, so the identity cannot leak into another call.
