@@ -83,9 +83,14 @@ class FailedPrecondition(GatewayError):
 
 
 class Unavailable(GatewayError):
-    """A dependency (database, peer node) is not usable right now; retrying later may succeed."""
+    """A dependency (database, peer node) is not usable right now; retrying later may succeed.
+    ``retry_after_s`` is sent as RetryInfo when set."""
 
     grpc_code = "UNAVAILABLE"
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class ConfigError(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -41,7 +42,7 @@ def _checkpoint(r: Any) -> Checkpoint:
     return Checkpoint(r.seq, bytes(r.head_hash), r.at_us, r.node, r.jws)
 
 
-def entries(connect: Callable[[], Connection], batch: int, first: int, last_seq: int | None
+def entries(connect: Callable[[], contextlib.AbstractContextManager[Connection]], batch: int, first: int, last_seq: int | None
             ) -> Iterator[AuditEntry]:
     """Entries in storage (primary key) order, a connection per page so that a long walk holds none."""
     a = t.audit_log

@@ -14,17 +14,21 @@ import contextlib
 import queue
 import threading
 import time
+import uuid
 from pathlib import Path
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
+import structlog
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import QueuePool
 
 from gateway.errors import GatewayError, ResourceExhausted, Unavailable
 from gateway.store.batch import BUFFER_KEY, BatchBuffer
+
+log = structlog.get_logger("gateway.store")
 
 T = TypeVar("T")
 WriteOp = Callable[[Connection], T]
@@ -101,10 +105,16 @@ def make_engines(url: str, *, busy_timeout_ms: int = 30_000, max_pages: int = 0)
 
 
 def translate_db_error(exc: Exception) -> GatewayError:
+    """The caller's view of a database failure: retryable, with no host, port, SQL or driver text in it
+    (those go to the log once, under the incident id the caller is given)."""
     text = str(getattr(exc, "orig", exc)).lower()
     if "disk is full" in text or "database or disk is full" in text or "no space left" in text:
         return ResourceExhausted("the node's storage is full; the message was not accepted", retry_after_s=30.0)
-    return Unavailable(f"database unavailable: {str(getattr(exc, 'orig', exc)).splitlines()[0][:200]}")
+    incident = uuid.uuid4().hex[:16]
+    reason = "locked by another process" if "locked" in text or "busy" in text else "not reachable"
+    log.warning("database error", incident=incident, error_type=type(exc).__name__,
+                error=str(getattr(exc, "orig", exc)).splitlines()[0][:300] if str(exc) else "")
+    return Unavailable(f"database unavailable ({reason}); retry shortly (incident {incident})", retry_after_s=1.0)
 
 
 class Writer:

@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 
 from sqlalchemy import Connection, func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 
 import gateway.store.schema as t
 from gateway.store import assistance, audit_queries, deliveries, kpi, messages, relay
@@ -49,7 +49,7 @@ class Store:
         try:
             with self._read_engine.connect() as conn:
                 conn.exec_driver_sql("SELECT 1")
-        except OperationalError as exc:
+        except SQLAlchemyError as exc:
             raise translate_db_error(exc) from exc
 
     def close(self) -> None:
@@ -63,8 +63,15 @@ class Store:
         for it (``[database] group_commit_wait_ms``); leaving the ``with`` block withdraws it."""
         return self._writer.expect()
 
-    def _read(self) -> Connection:
-        return self._read_engine.connect()
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Connection]:
+        # Every read, like every write, answers a database failure as UNAVAILABLE (retryable, no internals);
+        # a connection that failed is invalidated by SQLAlchemy, so the next call starts on a fresh one.
+        try:
+            with self._read_engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise translate_db_error(exc) from exc
 
     # -- messages ----------------------------------------------------------------------------------
 

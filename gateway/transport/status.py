@@ -19,7 +19,7 @@ import structlog
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from gateway.errors import GatewayError, ResourceExhausted
+from gateway.errors import GatewayError, ResourceExhausted, Unavailable
 
 log = structlog.get_logger("gateway.transport.status")
 
@@ -50,7 +50,7 @@ def to_status(err: GatewayError) -> status_pb2.Status:
         detail = any_pb2.Any()
         detail.Pack(br)
         st.details.append(detail)
-    if isinstance(err, ResourceExhausted) and err.retry_after_s is not None:
+    if isinstance(err, (ResourceExhausted, Unavailable)) and err.retry_after_s is not None:
         ri = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(
             seconds=int(err.retry_after_s), nanos=int((err.retry_after_s % 1) * 1e9)))
         detail = any_pb2.Any()

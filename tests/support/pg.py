@@ -60,10 +60,17 @@ class PostgresServer:
             os.chown(self.base, entry.pw_uid, entry.pw_gid)
         self._pg("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync",
                  "--locale=C")
+        self.start()
+
+    def start(self) -> None:
         opts = (f"-h 127.0.0.1 -p {self.port} -k {self.base} -c fsync=off -c synchronous_commit=off "
                 "-c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB")
         self._pg("pg_ctl", "-D", str(self.data), "-l", str(self.base / "server.log"), "-o", opts, "-w", "-t", "60",
                  "start")
+
+    def crash(self) -> None:
+        """Stop the server as a crash would (``-m immediate``), keeping its data for ``start``."""
+        self._pg("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     def _pg(self, tool: str, *args: str) -> None:
         cmd = [str(self.bin / tool), *args]
@@ -88,6 +95,7 @@ class PostgresServer:
 
     def stop(self) -> None:
         try:
-            self._pg("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+            if (self.data / "postmaster.pid").exists():  # not already crashed by the test
+                self._pg("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
         finally:
             shutil.rmtree(self.base, ignore_errors=True)
