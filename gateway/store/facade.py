@@ -18,6 +18,7 @@ import gateway.store.schema as t
 from gateway.store import assistance, audit_queries, deliveries, kpi, messages, relay
 from gateway.store.audit_log import AuditEntry, AuditEvent, Checkpoint
 from gateway.store.batch import BatchBuffer, lock_audit_head
+from gateway.errors import Unavailable
 from gateway.store.engine import Pending, Writer, is_sqlite, make_engines, translate_db_error
 from gateway.store.records import (
     Accepted, AckOutcome, AssistanceCaseRecord, Claimed, DeliveryFact, DeliveryRecord, KpiItemRow, MessageRecord,
@@ -50,7 +51,8 @@ class Store:
             with self._read_engine.connect() as conn:
                 conn.exec_driver_sql("SELECT 1")
         except SQLAlchemyError as exc:
-            raise translate_db_error(exc) from exc
+            # The health loop pings twice a second and logs transitions itself: no incident per ping.
+            raise Unavailable("database not reachable") from exc
 
     def close(self) -> None:
         self._writer.close()

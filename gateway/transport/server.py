@@ -41,7 +41,8 @@ from gateway.exchange.submission import Submitter
 
 log = structlog.get_logger("gateway.transport.server")
 
-HEALTH_INTERVAL_S = 5.0
+# Probes and load balancers must see a lost database within a second; a ping is one SELECT 1.
+HEALTH_INTERVAL_S = 0.5
 # Headroom above the largest accepted document for the rest of a request (ids, recipients, framing).
 ENVELOPE_OVERHEAD = 256 * 1024
 
@@ -75,6 +76,8 @@ class GatewayServer:
     def __init__(self, node: Node, role: WorkerRole = WorkerRole()):
         self.node = node
         self.role = role
+        self._ping: asyncio.Future[None] | None = None
+        self._serving = True
         self.local = LocalDelivery(node)
         self.submitter = Submitter(node, self.local.notify)
         # Federation: outbound links to peer nodes, and the inbound side of Peering.Relay.
@@ -187,12 +190,24 @@ class GatewayServer:
         return f"{host}:{self.port}"
 
     async def _check_health(self) -> None:
-        serving = True
+        # A ping that hangs (a stopped database host) counts as not serving, and no second one is started
+        # beside it, so a stall cannot fill the thread pool that store reads share.
+        if self._ping is None or self._ping.done():
+            self._ping = asyncio.ensure_future(asyncio.to_thread(self.node.store.ping))
+        reason = ""
         try:
-            await asyncio.to_thread(self.node.store.ping)
+            await asyncio.wait_for(asyncio.shield(self._ping), timeout=HEALTH_INTERVAL_S)
+        except TimeoutError:
+            reason = f"no answer from the database within {HEALTH_INTERVAL_S} s"
         except GatewayError as exc:
-            log.error("database not usable", reason=str(exc))
-            serving = False
+            reason = str(exc)
+        serving = not reason
+        if serving != self._serving:  # transitions only: a database down for an hour is one line, not 7,200
+            if serving:
+                log.info("database usable again")
+            else:
+                log.error("database not usable", reason=reason)
+            self._serving = serving
         status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
         for service in ("", "swg.v1.Exchange"):
             await self.health.set(service, status)

@@ -9,6 +9,7 @@ from pathlib import Path
 import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.api.swg.v1 import exchange_pb2
 from gateway.testing.documents import aed_batch
@@ -73,9 +74,14 @@ def test_database_crash_every_path_unavailable_then_recovers(federation: Federat
         return post.exchange.GetStatus(exchange_pb2.GetStatusRequest(message_id=mid), metadata=post.metadata,
                                        timeout=20)
 
+    health = health_pb2_grpc.HealthStub(post.channel)
+    watch = health.Watch(health_pb2.HealthCheckRequest(service="swg.v1.Exchange"), timeout=60)
     try:
         submit("before-crash")
+        assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
         server.crash()
+        # Probes see it without polling: the Watch stream announces the change.
+        assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
         tally.fault("postgresql -m immediate")
         for _ in range(2):  # the second call must not find a session left broken by the first
             unavailable(lambda: submit("before-crash"), server.port)  # a retried submit reads first
@@ -84,11 +90,13 @@ def test_database_crash_every_path_unavailable_then_recovers(federation: Federat
                 exchange_pb2.AcknowledgeRequest(message_ids=["before-crash"]), metadata=customs.metadata,
                 timeout=20), server.port)
         server.start()
+        assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
         # (The throwaway server runs with synchronous_commit=off, so its crash may lose the last commits;
         # a production server does not. What matters here is that the node's sessions work again.)
         assert list(submit("after-restart").recipients) == [CUSTOMS]
         assert status("after-restart").message_id == "after-restart"
     finally:
+        watch.cancel()
         post.close()
         customs.close()
         runner.close()
