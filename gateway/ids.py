@@ -14,6 +14,8 @@ PARTICIPANT_ID = re.compile(r"[A-Z]{2}/[A-Z]+/[A-Z0-9_-]+")
 #: A node name is a DNS label: it appears in certificates as ``<name>`` and in addresses.
 NODE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 #: Client-chosen message and conversation ids (an UUID, an S10 id, an EDI reference...).
+# What a refusal says, wherever a message id is checked (a local submit, Acknowledge, a relayed envelope).
+MESSAGE_ID_RULE = "must be 1-128 characters of letters, digits and ._:@/+-, starting with a letter or digit"
 MESSAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,127}")
 #: ``host:port`` with a DNS name, an IPv4 address or a bracketed IPv6 address.
 ADDRESS = re.compile(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}")

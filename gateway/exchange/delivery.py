@@ -26,7 +26,7 @@ from gateway.evidence import audit
 from gateway.api.swg.v1 import envelope_pb2, exchange_pb2
 from gateway.errors import FieldViolation, GatewayError, InvalidArgument, NotFound
 from gateway.clock import now_us, timestamp_us
-from gateway.ids import is_message_id
+from gateway.ids import MESSAGE_ID_RULE, is_message_id
 from gateway.node import Node
 from gateway.store import Claimed, ReceiptRecord
 
@@ -210,7 +210,7 @@ class LocalDelivery:
         if len(message_ids) > MAX_ACK_IDS:
             raise InvalidArgument(f"at most {MAX_ACK_IDS} message ids per Acknowledge (got {len(message_ids)})",
                                   violations=[FieldViolation("message_ids", f"more than {MAX_ACK_IDS}")])
-        bad = [FieldViolation(f"message_ids[{i}]", "not a message id (1-128 of A-Z a-z 0-9 . _ : @ / + -)")
+        bad = [FieldViolation(f"message_ids[{i}]", MESSAGE_ID_RULE)
                for i, mid in enumerate(message_ids) if not is_message_id(mid)]
         if bad:
             raise InvalidArgument("Acknowledge names malformed message ids", violations=bad)

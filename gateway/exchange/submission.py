@@ -90,7 +90,7 @@ class Submitter:
         for name in ("message_id", "conversation_id", "in_reply_to"):
             value = getattr(req, name)
             if value and not ids.is_message_id(value):
-                problems.append(FieldViolation(name, "must be 1-128 characters of letters, digits and ._:@/+-"))
+                problems.append(FieldViolation(name, ids.MESSAGE_ID_RULE))
         for i, r in enumerate(req.recipients):
             if not r:
                 problems.append(FieldViolation(f"recipients[{i}]", "empty participant id"))

@@ -20,7 +20,9 @@ from gateway import envelope
 from gateway.api.swg.v1 import envelope_pb2, peering_pb2
 from gateway.clock import now_us
 from gateway.crypto.tokens import Identity
-from gateway.errors import FailedPrecondition, GatewayError, InvalidArgument, NotFound, PermissionDenied
+from gateway.errors import (FailedPrecondition, FieldViolation, GatewayError, InvalidArgument, NotFound,
+                            PermissionDenied)
+from gateway.ids import MESSAGE_ID_RULE, is_message_id, is_participant_id
 from gateway.evidence import audit
 from gateway.node import Node
 from gateway.peering.receipts import pinned, receipt, record, ts_us
@@ -78,6 +80,7 @@ class Inbound:
         node = self.node
         verified = await asyncio.to_thread(envelope.verify, req.envelope, node.trust)
         h = verified.header
+        _check_header_ids(h)
         sender = node.directory.participants.get(h.sender)
         if sender is None or sender.node != peer:
             raise PermissionDenied(f"sender {h.sender} is not hosted by node {peer}")
@@ -136,3 +139,19 @@ class Inbound:
         fresh = await store.peer_acknowledged(record(rc, "acknowledged"), peer, ev, now_us())
         outcome = peering_pb2.RELAY_OUTCOME_ACCEPTED if fresh else peering_pb2.RELAY_OUTCOME_DUPLICATE
         return peering_pb2.RelayResponse(relay_id=req.relay_id, message_id=rc.message_id, outcome=outcome)
+
+
+def _check_header_ids(h: envelope_pb2.EnvelopeHeader) -> None:
+    """A relayed envelope's ids obey the rules of a local submit: a peer (or a sender on it) must not put
+    into this node's store, audit log or a recipient's file names what a local caller could not."""
+    problems = [FieldViolation(f"header.{name}", MESSAGE_ID_RULE)
+                for name in ("message_id", "conversation_id", "in_reply_to")
+                if (value := getattr(h, name)) and not is_message_id(value)]
+    if not h.message_id:
+        problems.append(FieldViolation("header.message_id", "required"))
+    if not is_participant_id(h.sender):
+        problems.append(FieldViolation("header.sender", "not a participant id"))
+    problems += [FieldViolation(f"header.recipients[{i}]", "not a participant id")
+                 for i, r in enumerate(h.recipients) if not is_participant_id(r)]
+    if problems:
+        raise InvalidArgument("relayed envelope carries malformed ids", violations=problems)

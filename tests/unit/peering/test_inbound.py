@@ -94,3 +94,33 @@ def test_a_receipt_that_does_not_parse_is_rejected_but_not_audited() -> None:
     assert result.error is not None and not result.error.retryable
     assert result.response.outcome == peering_pb2.RELAY_OUTCOME_REJECTED
     assert node.store.events == []
+
+
+@pytest.mark.parametrize("field,value", [
+    ("message_id", "../../x"), ("message_id", "/abs/path"), ("message_id", "a\x00b"), ("message_id", "ok\n"),
+    ("message_id", "x" * 10_000), ("message_id", ""), ("conversation_id", "../c"), ("in_reply_to", "r\nr"),
+    ("sender", "DE/POST/MAIN\n"), ("sender", "../POST"),
+])
+def test_relayed_ids_obey_the_rules_of_a_local_submit(field: str, value: str) -> None:
+    from gateway.api.swg.v1 import envelope_pb2
+    from gateway.peering.inbound import _check_header_ids
+
+    header = envelope_pb2.EnvelopeHeader(message_id="m-1", conversation_id="c-1", sender="FR/POST/MAIN",
+                                         recipients=["DE/CUSTOMS/MAIN"])
+    _check_header_ids(header)  # the well-formed header passes
+    setattr(header, field, value)
+    with pytest.raises(InvalidArgument) as err:
+        _check_header_ids(header)
+    assert [v.field for v in err.value.violations] == [f"header.{field}"]
+    assert not value or value not in err.value.message  # a hostile id is not echoed
+
+
+def test_relayed_recipients_are_participant_ids() -> None:
+    from gateway.api.swg.v1 import envelope_pb2
+    from gateway.peering.inbound import _check_header_ids
+
+    header = envelope_pb2.EnvelopeHeader(message_id="m-1", sender="FR/POST/MAIN",
+                                         recipients=["DE/CUSTOMS/MAIN", "../../etc"])
+    with pytest.raises(InvalidArgument) as err:
+        _check_header_ids(header)
+    assert [v.field for v in err.value.violations] == ["header.recipients[1]"]
