@@ -176,13 +176,7 @@ def _revenue(r: Reader, data: dict[str, Any], participants: dict[str, DirectoryP
             continue
         r.unknown(v, {"currency", "duty_de_minimis", "vat_de_minimis", "collection_model", "tax_authority", "duty"},
                   prefix)
-        thresholds = {}
-        for key in ("duty_de_minimis", "vat_de_minimis"):
-            val = v.get(key)
-            if val is not None and (not isinstance(val, str) or not DECIMAL.fullmatch(val)):
-                r.problem(prefix + key, "must be a decimal amount as text, e.g. \"150.00\"")
-                val = None
-            thresholds[key] = val
+        thresholds = _amounts(r, v, ("duty_de_minimis", "vat_de_minimis"), prefix, "150.00")
         model = r.str_(v, "collection_model", prefix, default="buyer")
         if model and model not in COLLECTION_MODELS:
             r.problem(prefix + "collection_model", f"must be one of {', '.join(COLLECTION_MODELS)}")
@@ -195,6 +189,19 @@ def _revenue(r: Reader, data: dict[str, Any], participants: dict[str, DirectoryP
 
 
 DUTY_KINDS = ("de_minimis", "flat_per_subheading")
+
+
+def _amounts(r: Reader, table: dict[str, Any], keys: tuple[str, ...], prefix: str, example: str
+             ) -> dict[str, str | None]:
+    """Optional decimal amounts kept as text (money is never a float); a malformed one is a problem and None."""
+    out: dict[str, str | None] = {}
+    for key in keys:
+        val = table.get(key)
+        if val is not None and (not isinstance(val, str) or not DECIMAL.fullmatch(val)):
+            r.problem(prefix + key, f"must be a decimal amount as text, e.g. \"{example}\"")
+            val = None
+        out[key] = val
+    return out
 
 
 def _duty_rules(r: Reader, table: Any, prefix: str) -> tuple[DutyRule, ...]:
@@ -223,13 +230,7 @@ def _duty_rules(r: Reader, table: Any, prefix: str) -> tuple[DutyRule, ...]:
         if kind not in DUTY_KINDS:
             r.problem(p + "kind", f"must be one of {', '.join(DUTY_KINDS)}")
             continue
-        amounts: dict[str, str | None] = {}
-        for key in ("threshold", "amount"):
-            val = d.get(key)
-            if val is not None and (not isinstance(val, str) or not DECIMAL.fullmatch(val)):
-                r.problem(p + key, "must be a decimal amount as text, e.g. \"3.00\"")
-                val = None
-            amounts[key] = val
+        amounts = _amounts(r, d, ("threshold", "amount"), p, "3.00")
         if kind == "de_minimis" and amounts["threshold"] is None:
             r.problem(p + "threshold", "required for kind de_minimis")
             continue
