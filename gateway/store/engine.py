@@ -112,8 +112,8 @@ def translate_db_error(exc: Exception) -> GatewayError:
         return ResourceExhausted("the node's storage is full; the message was not accepted", retry_after_s=30.0)
     incident = uuid.uuid4().hex[:16]
     reason = "locked by another process" if "locked" in text or "busy" in text else "not reachable"
-    log.warning("database error", incident=incident, error_type=type(exc).__name__,
-                error=str(getattr(exc, "orig", exc)).splitlines()[0][:300] if str(exc) else "")
+    first_line = next(iter(str(getattr(exc, "orig", exc)).splitlines()), "")
+    log.warning("database error", incident=incident, error_type=type(exc).__name__, error=first_line[:300])
     return Unavailable(f"database unavailable ({reason}); retry shortly (incident {incident})", retry_after_s=1.0)
 
 

@@ -105,6 +105,9 @@ def grpc_errors(method: Callable[P, Any]) -> Callable[P, Any]:
     def context_of(args: tuple[Any, ...]) -> Any:
         return args[-1]
 
+    def mapped(exc: Exception) -> GatewayError:
+        return exc if isinstance(exc, GatewayError) else internal(name)
+
     if inspect.isasyncgenfunction(method):
         @functools.wraps(method)
         async def stream(*args: P.args, **kwargs: P.kwargs) -> AsyncIterator[Any]:
@@ -113,10 +116,8 @@ def grpc_errors(method: Callable[P, Any]) -> Callable[P, Any]:
                     yield item
             except grpc.aio.AbortError:
                 raise  # the method aborted with its own status
-            except GatewayError as err:
-                await abort(context_of(args), err)
-            except Exception:  # noqa: BLE001 - see the module docstring
-                await abort(context_of(args), internal(name))
+            except Exception as exc:  # noqa: BLE001 - see the module docstring
+                await abort(context_of(args), mapped(exc))
         return stream
 
     @functools.wraps(method)
@@ -125,9 +126,7 @@ def grpc_errors(method: Callable[P, Any]) -> Callable[P, Any]:
             return await method(*args, **kwargs)
         except grpc.aio.AbortError:
             raise  # the method aborted with its own status
-        except GatewayError as err:
-            await abort(context_of(args), err)
-        except Exception:  # noqa: BLE001 - see the module docstring
-            await abort(context_of(args), internal(name))
+        except Exception as exc:  # noqa: BLE001 - see the module docstring
+            await abort(context_of(args), mapped(exc))
         raise AssertionError("context.abort returned")  # it raises; this line is for type checkers
     return unary
