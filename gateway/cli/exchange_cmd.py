@@ -19,6 +19,10 @@ from gateway.cli._common import Progress, add_client_arg, connect, explain, fail
 EXTENSIONS = {".xml", ".json", ".pb", ".bin"}
 
 
+# The node pushes waiting deliveries at once; this long without one means nothing is waiting for us.
+IDLE_S = 3.0
+
+
 def register(sub: Any) -> None:
     s = sub.add_parser("submit", help="submit documents (files or a folder); prints one message id per document")
     add_client_arg(s)
@@ -34,8 +38,12 @@ def register(sub: Any) -> None:
     add_client_arg(r)
     r.add_argument("--format", default="", help="format to receive in (default: the directory's preference)")
     r.add_argument("--out", metavar="DIR", help="write each document to DIR/<message_id>.<ext> with a .json sidecar")
-    r.add_argument("--count", type=int, default=0, help="stop after N deliveries (default: run until Ctrl-C)")
-    r.add_argument("--timeout", type=float, default=0, help="stop after this many seconds without a delivery")
+    r.add_argument("--count", type=int, default=0, help="stop after N deliveries")
+    r.add_argument("--follow", action="store_true",
+                   help="keep waiting for new deliveries until Ctrl-C (default: stop once the queue is empty)")
+    r.add_argument("--timeout", type=float, default=None,
+                   help=f"seconds without a delivery that count as an empty queue (default {IDLE_S:g}; "
+                        "with --follow: wait for ever)")
     r.add_argument("--no-ack", action="store_true", help="do not acknowledge (deliveries come again)")
     r.set_defaults(func=_receive)
 
@@ -103,12 +111,13 @@ def _receive(args: Any) -> int:
     if out:
         out.mkdir(parents=True, exist_ok=True)
     received = 0
+    idle_s = args.timeout if args.timeout is not None else (0.0 if args.follow else IDLE_S)
     kwargs: dict[str, Any] = {"metadata": tokens.metadata()}
     stream = stub.Receive(exchange_pb2.ReceiveRequest(format=args.format), **kwargs)
     try:
         while True:
             try:
-                delivery = _next_with_timeout(stream, args.timeout)
+                delivery = _next_with_timeout(stream, idle_s)
             except StopIteration:
                 break
             received += 1
@@ -150,8 +159,13 @@ def _receive(args: Any) -> int:
     finally:
         stream.cancel()
         channel.close()
-    print(f"received {received} deliveries", file=sys.stderr)
+    print(f"received {plural(received, 'delivery', 'deliveries')}" if received else "no deliveries waiting",
+          file=sys.stderr)
     return 0
+
+
+def plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 _SAFE_STEM = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
