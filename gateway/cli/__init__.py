@@ -47,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         # Every command reports configuration problems the same way: one line per key, exit 2.
         where = getattr(args, "config", None) or getattr(args, "file", None) or "configuration"
         for problem in exc.problems:
-            print(f"{where}: {problem}", file=sys.stderr)
+            text = str(problem)
+            # A problem that already names its file (or another) is printed as it is.
+            print(text if text.startswith(("/", str(where))) else f"{where}: {text}", file=sys.stderr)
         return 2
     except OSError as exc:
         # A missing or unreadable file, a busy port: one line naming it, never a traceback.

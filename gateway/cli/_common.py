@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
 
@@ -10,7 +11,6 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from gateway.client import ClientProfile, TokenSource, secure_channel
-from gateway.errors import ConfigError
 
 
 def add_client_arg(parser: Any) -> None:
@@ -19,12 +19,8 @@ def add_client_arg(parser: Any) -> None:
 
 
 def load_profile(path: str) -> ClientProfile:
-    try:
-        return ClientProfile.load(path)
-    except ConfigError as exc:
-        for p in exc.problems:
-            print(f"{path}: {p}", file=sys.stderr)
-        raise SystemExit(2) from None
+    # A ConfigError goes up to gateway.cli.main, which prints each problem on its own line (exit 2).
+    return ClientProfile.load(path)
 
 
 # The node the last `connect` aimed at, so an unreachable node is named in the one-line error.
@@ -36,8 +32,16 @@ _NOT_REACHED = ("failed to connect", "connection refused", "dns resolution faile
 
 def connect(path: str, scopes: tuple[str, ...] | None = None) -> tuple[ClientProfile, grpc.Channel, TokenSource]:
     profile = load_profile(path)
-    _target["address"] = profile.address
+    remember_address(profile.address)
     return profile, secure_channel(profile), TokenSource(profile, scopes)
+
+
+_TOO_BIG = re.compile(r"larger than max \((\d+) vs\. (\d+)\)")
+
+
+def remember_address(address: str) -> None:
+    """The node address that "no node at ADDRESS" names."""
+    _target["address"] = address
 
 
 def explain(err: grpc.RpcError) -> str:
@@ -46,6 +50,10 @@ def explain(err: grpc.RpcError) -> str:
     if code == grpc.StatusCode.UNAVAILABLE and any(s in details.lower() for s in _NOT_REACHED):
         address = _target.get("address", "the configured address")
         return f"no node at {address} — is it running? (`make run`)"
+    too_big = _TOO_BIG.search(details) if code == grpc.StatusCode.RESOURCE_EXHAUSTED else None
+    if too_big:
+        return (f"RESOURCE_EXHAUSTED: the request is {int(too_big[1]):,} bytes; the node reads at most "
+                f"{int(too_big[2]):,} bytes per call (its documents are limited by limits.max_message_bytes)")
     lines = [f"{code.name}: {details}"]
     if code == grpc.StatusCode.UNAUTHENTICATED and "expired" in details.lower():
         lines.append("  the token has expired: get a new one with `gateway token issue` (or drop [token] from the "

@@ -5,12 +5,14 @@
     gateway convert --list                                                     # formats and document types
 
 Exit status: 0 converted; 2 bad input (every violation printed to stderr as ``path: reason``), unknown
-format or a conversion between formats of different document types; 1 the file cannot be read or written.
+format, a FILE that cannot be read, or a conversion between formats of different document types; 1 the output
+cannot be written.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -19,6 +21,8 @@ from adapters.errors import DocumentError, UnknownFormat, UnsupportedConversion
 
 EXIT_BAD_INPUT = 2
 EXIT_IO = 1
+DEFAULT_MAX_BYTES = 4 * 1024 * 1024
+_COUNTED = re.compile(r"\s*\(\d+ problems?\)$")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -32,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("file", nargs="?", metavar="FILE", help="input file; - for standard input")
     p.add_argument("-o", "--output", metavar="OUT", help="output file (default: standard output)")
     p.add_argument("--list", action="store_true", help="list the known formats and the document type of each")
+    p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, metavar="N",
+                   help=f"refuse a larger FILE (default {DEFAULT_MAX_BYTES}, a node's default limits.max_message_bytes)")
     p.set_defaults(func=run)
 
 
@@ -39,6 +45,11 @@ def _list() -> int:
     for name in registry.known_formats():
         print(f"{name}\t{registry.get(name).document_type}")
     return 0
+
+
+def _read(path: Path, limit: int) -> bytes:
+    with path.open("rb") as f:
+        return f.read(limit + 1)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,15 +69,20 @@ def run(args: argparse.Namespace) -> int:
               f"{target.document_type}; choose formats of the same document type", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        content = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+        content = sys.stdin.buffer.read(args.max_bytes + 1) if args.file == "-" else _read(Path(args.file), args.max_bytes)
     except OSError as exc:
         print(f"gateway convert: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_IO
+        return EXIT_BAD_INPUT
+    if len(content) > args.max_bytes:
+        print(f"gateway convert: {args.file}: larger than --max-bytes {args.max_bytes}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         document_type, msg = registry.decode(source.name, content)
         out = registry.encode(target.name, document_type, msg)
     except DocumentError as exc:
-        print(f"gateway convert: {args.file}: {exc.summary} ({len(exc.violations)} problems)", file=sys.stderr)
+        count = len(exc.violations)
+        print(f"gateway convert: {args.file}: {_COUNTED.sub('', exc.summary)} "
+              f"({count} problem{'' if count == 1 else 's'})", file=sys.stderr)
         for violation in exc.violations:
             print(f"{violation.path}: {violation.reason}", file=sys.stderr)
         return EXIT_BAD_INPUT

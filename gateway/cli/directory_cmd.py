@@ -36,7 +36,10 @@ def _pin(args: Any) -> int:
 
     try:
         text = directory_signature.pin_certificates(args.file.read_text(), args.file.resolve().parent)
-    except (OSError, GatewayError) as exc:
+    except OSError as exc:
+        print(f"gateway directory: {exc.filename or args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except GatewayError as exc:
         print(f"{args.file}: {exc}", file=sys.stderr)
         return 2
     args.file.write_text(text)

@@ -41,8 +41,10 @@ def _trust(args: Any) -> Any:
 def _verify(args: Any) -> int:
     from gateway.evidence.bundle import EvidenceInvalid, verify_file
 
+    data = Path(args.file).read_bytes()  # a missing file is one line from gateway.cli.main, exit 2
+    trust = _trust(args)
     try:
-        rep = verify_file(Path(args.file).read_bytes(), _trust(args))
+        rep = verify_file(data, trust)
     except (EvidenceInvalid, GatewayError, OSError, ValueError) as exc:
         print(f"INVALID: {exc}")
         return 1
@@ -74,8 +76,10 @@ def _export(args: Any) -> int:
 def _verify_bundle(args: Any) -> int:
     from gateway.evidence.bundle import EvidenceInvalid, verify_bundle
 
+    data = Path(args.bundle).read_bytes()  # a missing file is one line from gateway.cli.main, exit 2
+    trust = _trust(args)
     try:
-        rep = verify_bundle(Path(args.bundle).read_bytes(), _trust(args))
+        rep = verify_bundle(data, trust)
     except (EvidenceInvalid, GatewayError, OSError, ValueError) as exc:
         print(f"INVALID: {exc}")
         return 1

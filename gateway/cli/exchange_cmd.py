@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import re
@@ -62,7 +63,7 @@ def _files(paths: list[str]) -> list[Path]:
         elif p.is_file():
             out.append(p)
         else:
-            raise SystemExit(f"no such file or folder: {p}")
+            raise FileNotFoundError(errno.ENOENT, "no such file or folder", str(p))
     return out
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from gateway.cli._common import add_client_arg, load_profile
+from gateway.cli._common import add_client_arg, explain, load_profile, remember_address
 from gateway.client import channel_credentials
 
 
@@ -97,7 +97,8 @@ def _health(args: Any) -> int:
             resp = health_pb2_grpc.HealthStub(ch).Check(  # type: ignore[attr-defined]
                 health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout)
         except grpc.RpcError as err:
-            print(f"UNREACHABLE: {err.code().name}: {err.details()}")
+            remember_address(profile.address)
+            print(f"UNREACHABLE: {explain(err)}")
             return 1
     name = health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)
     print(name)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
 import os
 import signal
+import socket
 import sys
 import time
 from contextlib import suppress
@@ -121,11 +123,14 @@ class GatewayServer:
     async def start(self) -> int:
         cfg = self.node.config
         limit = cfg.limits.max_message_bytes + ENVELOPE_OVERHEAD
+        # gRPC refuses a request above its own limit with its own words ("larger than max"); read up to four
+        # times the document limit so that Submit answers with limits.max_message_bytes instead.
+        receive_limit = max(limit, 4 * cfg.limits.max_message_bytes)
         server = grpc.aio.server(
             interceptors=[AuthInterceptor(self.node.authenticator, abort, self._on_refused,
                                           RateLimiter(cfg.limits.rate_per_s, cfg.limits.burst))],
             options=[
-                ("grpc.max_receive_message_length", limit),
+                ("grpc.max_receive_message_length", receive_limit),
                 ("grpc.max_send_message_length", limit),
                 # Several worker processes share one port; a lone node refuses a port already in use.
                 ("grpc.so_reuseport", 0 if self.role.alone else 1),
@@ -147,6 +152,8 @@ class GatewayServer:
             reflection.SERVICE_NAME,
         ]
         reflection.enable_server_reflection(names, server)
+        if self.role.alone:
+            _check_port_free(cfg.listen)
         self.port = server.add_secure_port(cfg.listen, self._credentials())
         if self.port == 0:
             raise OSError(f"cannot listen on {cfg.listen}")
@@ -290,3 +297,19 @@ async def serve(config_path: str | Path, *, ready: Any = None, worker: int | Non
     await stop.wait()
     log.info("shutting down", node=node.name)
     await server.stop()
+
+
+def _check_port_free(address: str) -> None:
+    """A busy port as one clear line before gRPC tries it (gRPC prints a C-level log line and a RuntimeError)."""
+    host, _, port = address.rpartition(":")
+    if not port.isascii() or not port.isdigit() or int(port) == 0:
+        return
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]") or "0.0.0.0", int(port)))
+        except OSError as err:
+            reason = "already in use (is another node running?)" if err.errno == errno.EADDRINUSE else \
+                (err.strerror or str(err))
+            raise OSError(err.errno, f"cannot listen on {address}: {reason}; see [node] listen") from None

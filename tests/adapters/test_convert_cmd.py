@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import pytest
@@ -69,9 +70,30 @@ def test_usage_errors_exit_2(source: str, target: str, words: str, capsys: pytes
     assert words in capsys.readouterr().err
 
 
-def test_missing_file_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run("--from", "upu.itmatt.v1", "--to", "swg.aed.v1", str(tmp_path / "none.xml")) == 1
+def test_missing_file_is_a_bad_argument_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("--from", "upu.itmatt.v1", "--to", "swg.aed.v1", str(tmp_path / "none.xml")) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_an_output_that_cannot_be_written_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "no-such-folder" / "out.json"
+    assert run("--from", "upu.itmatt.v1", "--to", "wco.ecommerce.v1", str(FIXTURES / "itmatt/input.xml"),
+               "-o", str(out)) == 1
+    assert "cannot write" in capsys.readouterr().err
+
+
+def test_a_file_above_max_bytes_is_refused_before_it_is_read_whole(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("--from", "upu.itmatt.v1", "--to", "swg.aed.v1", "--max-bytes", "100",
+               str(FIXTURES / "itmatt/input.xml")) == 2
+    assert "larger than --max-bytes 100" in capsys.readouterr().err
+
+
+def test_the_problem_count_is_said_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.xml"
+    bad.write_text("<x/>")
+    assert run("--from", "upu.itmatt.v1", "--to", "swg.aed.v1", str(bad)) == 2
+    first = capsys.readouterr().err.splitlines()[0]
+    assert len(re.findall(r"\(\d+ problems?\)", first)) == 1, first
 
 
 def test_list(capsys: pytest.CaptureFixture[str]) -> None:

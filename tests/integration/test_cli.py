@@ -102,3 +102,25 @@ def test_unknown_message_status_is_a_clear_error(node_process, federation, tmp_p
     assert "NOT_FOUND" in res.stderr
 
 
+
+
+def test_a_second_node_on_a_busy_port_says_so_in_one_line(node_process) -> None:
+    config, address = node_process
+    res = gateway("serve", "--config", str(config), check=False)
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert res.returncode == 2
+    assert lines == [f"gateway serve: cannot listen on {address}: already in use (is another node running?); "
+                     "see [node] listen"], res.stderr
+
+
+def test_a_document_above_the_limit_gets_the_gateways_own_limit_message(node_process, federation,
+                                                                      tmp_path: Path) -> None:
+    """gRPC's own "larger than max" must not speak first: the transport reads more than the document limit."""
+    _, address = node_process
+    post = client_profile(federation, tmp_path, "DE/POST/MAIN", address)
+    big = tmp_path / "big.xml"
+    big.write_bytes(b"<x>" + b"a" * (10 * 1024 * 1024) + b"</x>")
+    res = gateway("submit", "--client", str(post), "--format", "upu.itmatt.v1", str(big), check=False)
+    assert res.returncode == 1
+    assert "limits.max_message_bytes" in res.stderr and "larger than max" not in res.stderr, res.stderr
+    assert res.stderr.startswith("RESOURCE_EXHAUSTED: content is 10485767 bytes"), res.stderr
