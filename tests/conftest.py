@@ -11,6 +11,18 @@ if str(ROOT) not in sys.path:
 from gateway.testing.federation import Federation, make_federation  # noqa: E402
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Nodes run in-process by the tests log through the standard library, so pytest keeps their lines with the
+    # test's report ("Captured log") instead of printing them into the run's output.
+    import logging
+
+    import structlog
+
+    structlog.configure(processors=[structlog.processors.add_log_level, structlog.processors.JSONRenderer()],
+                        logger_factory=structlog.stdlib.LoggerFactory(),
+                        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+
+
 @pytest.fixture(scope="session")
 def federation(tmp_path_factory: pytest.TempPathFactory) -> Federation:
     """The example federation (2 nodes, 5 participants, ECDSA signers), built once per session."""

@@ -106,6 +106,7 @@ class NodeConfig:
     delivery: DeliverySettings
     participants: tuple[HostedParticipant, ...]
     log_level: str
+    log_format: str
     # How long a write waits for a database lock before the submit is refused UNAVAILABLE.
     database_busy_timeout_ms: int = 30_000
     # SQLite only: cap on database pages (PRAGMA max_page_count); 0 = no cap. Reaching it refuses
@@ -284,13 +285,16 @@ def _envelope(r: Reader, data: dict[str, Any]) -> EnvelopeSettings:
     return EnvelopeSettings(kek_max_messages=kek_max_messages, kek_max_age_s=kek_max_age_s)
 
 
-def _log_level(r: Reader, data: dict[str, Any]) -> str:
+def _logging(r: Reader, data: dict[str, Any]) -> tuple[str, str]:
     log = r.table(data, "logging", required=False)
-    r.unknown(log, {"level"}, "logging.")
+    r.unknown(log, {"level", "format"}, "logging.")
     level = str(log.get("level", "info")).lower()
     if level not in {"debug", "info", "warning", "error"}:
         r.problem("logging.level", "must be debug, info, warning or error")
-    return level
+    fmt = log.get("format", "json")
+    if fmt not in ("console", "json"):
+        r.problem("logging.format", 'must be "console" (for a terminal) or "json" (for services)')
+    return level, str(fmt)
 
 
 def _participants(r: Reader, data: dict[str, Any]) -> tuple[HostedParticipant, ...]:
@@ -337,7 +341,7 @@ def load_node_config(path: str | Path) -> NodeConfig:
     delivery = _delivery(r, data)
     audit = _audit(r, data)
     envelope = _envelope(r, data)
-    level = _log_level(r, data)
+    level, log_format = _logging(r, data)
     participants = _participants(r, data)
     if problems:
         raise ConfigError(problems)
@@ -346,6 +350,7 @@ def load_node_config(path: str | Path) -> NodeConfig:
         path=path, name=node.name, listen=node.listen, metrics_listen=node.metrics_listen, directory=node.directory,
         database_url=_database_url(db.url, path.parent), database_auto_migrate=db.auto_migrate, tls=tls,
         tokens=tokens, limits=limits, delivery=delivery, participants=participants, log_level=level,
+        log_format=log_format,
         database_busy_timeout_ms=db.busy_timeout_ms, database_max_pages=db.max_pages,
         database_group_commit_wait_ms=db.group_commit_wait_ms,
         audit=audit, envelope=envelope,

@@ -151,7 +151,7 @@ async def supervise(config_path: str | Path, *, ready: Callable[[str], None] | N
 
     path = Path(config_path).resolve()
     cfg = load_node_config(path)
-    configure_logging(cfg.log_level)
+    configure_logging(cfg.log_level, fmt=cfg.log_format)
     listen, holder = reserve_port(cfg.listen)
     try:
         sup = Supervisor(path, cfg, listen)

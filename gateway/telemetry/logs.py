@@ -23,15 +23,21 @@ def _add_worker(worker: int) -> Any:
     return add
 
 
-def configure_logging(level: str = "info", worker: int | None = None) -> None:
+FORMATS = ("console", "json")
+
+
+def configure_logging(level: str = "info", worker: int | None = None, fmt: str = "json") -> None:
+    """JSON lines for services and log shippers; ``console`` for a person at a terminal (``make run``)."""
+    renderer: Any = (structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()) if fmt == "console"
+                     else structlog.processors.JSONRenderer())
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             *([_add_worker(worker)] if worker is not None else []),
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.dict_tracebacks,
-            structlog.processors.JSONRenderer(),
+            *([] if fmt == "console" else [structlog.processors.dict_tracebacks]),
+            renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper(), logging.INFO)),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),

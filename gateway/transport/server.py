@@ -288,7 +288,7 @@ async def serve(config_path: str | Path, *, ready: Any = None, worker: int | Non
         role = WorkerRole(worker, node.config.processes)
         if listen:
             node.config = dataclasses.replace(node.config, listen=listen)
-    configure_logging(node.config.log_level, worker)
+    configure_logging(node.config.log_level, worker, node.config.log_format)
     server = GatewayServer(node, role)
     await server.start()
     log.info("startup", seconds=round(time.monotonic() - started, 3))

@@ -9,6 +9,7 @@ from pathlib import Path
 from collections.abc import Iterator
 
 import pytest
+import structlog
 
 from gateway.cli import build_parser, main
 
@@ -48,6 +49,14 @@ def bad_arguments(words: list[str], parser: argparse.ArgumentParser) -> list[str
 
 
 # `pki init --out` creates its folder: a missing one is not an error there.
+@pytest.fixture(autouse=True)
+def _keep_logging() -> Iterator[None]:
+    # `serve` configures logging onto this test's captured stderr; later tests must not write to it.
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
 CASES = [bad_arguments(words, parser) for words, parser in commands() if words != ["pki", "init"]]
 
 

@@ -142,7 +142,8 @@ def test_a_path_that_does_not_exist_names_its_key_and_the_resolved_file(tmp_path
     ("audit", {"every": 10}, ("audit.every", "unknown key")),
     ("envelope", {"kek_max_age_s": 90000}, ("envelope.kek_max_age_s", "must be <= 86400")),
     ("logging", {"level": "loud"}, ("logging.level", "must be debug, info, warning or error")),
-    ("logging", {"format": "json"}, ("logging.format", "unknown key")),
+    ("logging", {"colour": "red"}, ("logging.colour", "unknown key")),
+    ("logging", {"format": "xml"}, ("logging.format", "must be \"console\" (for a terminal) or \"json\" (for services)")),
 ])
 def test_optional_sections_name_their_keys(tmp_path: Path, section: str, table: dict[str, Any],
                                            expected: tuple[str, str]) -> None:
