@@ -97,6 +97,8 @@ class NodeConfig:
     name: str
     listen: str
     metrics_listen: str | None
+    # Health only, without TLS, for load balancers and Kubernetes probes that present no client certificate.
+    health_listen: str | None
     directory: Path
     database_url: str
     database_auto_migrate: bool
@@ -145,6 +147,7 @@ class _NodeTable:
     name: str
     listen: str
     metrics_listen: str | None
+    health_listen: str | None
     directory: Path | None
     directory_signature: Path | None
     allow_unsigned_directory: bool
@@ -163,13 +166,16 @@ class _DatabaseTable:
 
 def _node(r: Reader, data: dict[str, Any]) -> _NodeTable:
     node = r.table(data, "node")
-    r.unknown(node, {"name", "listen", "metrics_listen", "directory", "directory_signature",
+    r.unknown(node, {"name", "listen", "metrics_listen", "health_listen", "directory", "directory_signature",
                      "allow_unsigned_directory", "directory_poll_s", "processes"}, "node.")
     name = r.str_(node, "name", "node.", pattern=NODE_NAME, what="a node name (lowercase letters, digits, -)")
     listen = r.str_(node, "listen", "node.", pattern=ADDRESS, what="host:port")
     metrics = node.get("metrics_listen")
     if metrics is not None:
         metrics = r.str_(node, "metrics_listen", "node.", pattern=ADDRESS, what="host:port")
+    health = node.get("health_listen")
+    if health is not None:
+        health = r.str_(node, "health_listen", "node.", pattern=ADDRESS, what="host:port")
     directory = r.path(node, "directory", "node.")
     directory_signature = r.path(node, "directory_signature", "node.", required=False, must_exist=False)
     allow_unsigned = node.get("allow_unsigned_directory", False)
@@ -181,7 +187,7 @@ def _node(r: Reader, data: dict[str, Any]) -> _NodeTable:
     if processes > MAX_PROCESSES:
         r.problem("node.processes", f"must be <= {MAX_PROCESSES}")
         processes = 1
-    return _NodeTable(name, listen, metrics, directory, directory_signature, allow_unsigned, directory_poll_s,
+    return _NodeTable(name, listen, metrics, health, directory, directory_signature, allow_unsigned, directory_poll_s,
                       processes)
 
 
@@ -347,7 +353,8 @@ def load_node_config(path: str | Path) -> NodeConfig:
         raise ConfigError(problems)
     assert node.directory is not None
     return NodeConfig(
-        path=path, name=node.name, listen=node.listen, metrics_listen=node.metrics_listen, directory=node.directory,
+        path=path, name=node.name, listen=node.listen, metrics_listen=node.metrics_listen,
+        health_listen=node.health_listen, directory=node.directory,
         database_url=_database_url(db.url, path.parent), database_auto_migrate=db.auto_migrate, tls=tls,
         tokens=tokens, limits=limits, delivery=delivery, participants=participants, log_level=level,
         log_format=log_format,

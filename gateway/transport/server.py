@@ -45,6 +45,10 @@ log = structlog.get_logger("gateway.transport.server")
 
 # Probes and load balancers must see a lost database within a second; a ping is one SELECT 1.
 HEALTH_INTERVAL_S = 0.5
+# The whole node ("") and each service; all follow the database, the one thing every call needs.
+HEALTH_SERVICES = ("", "swg.v1.Exchange", "swg.v1.Peering", "swg.v1.Admin")
+# grpc_reflection ships only v1alpha; v1 has the same messages under another package name.
+REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 # Headroom above the largest accepted document for the rest of a request (ids, recipients, framing).
 ENVELOPE_OVERHEAD = 256 * 1024
 
@@ -87,6 +91,8 @@ class GatewayServer:
         self.inbound = Inbound(node, self.local.notify, self._follow_up)
         self.submitter.on_document = self._follow_up
         self.health = HealthServicer()
+        self._health_server: grpc.aio.Server | None = None
+        self.health_port = 0
         self._server: grpc.aio.Server | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self.port: int = 0
@@ -150,8 +156,9 @@ class GatewayServer:
             admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
+            REFLECTION_V1,
         ]
-        reflection.enable_server_reflection(names, server)
+        _enable_reflection(names, server)
         if self.role.alone:
             _check_port_free(cfg.listen)
         self.port = server.add_secure_port(cfg.listen, self._credentials())
@@ -159,6 +166,8 @@ class GatewayServer:
             raise OSError(f"cannot listen on {cfg.listen}")
         await server.start()
         self._server = server
+        if cfg.health_listen and self.role.singletons:
+            self._health_server = await self._start_plain_health(cfg.health_listen)
         if self.node.store.dialect == "sqlite" and self.role.alone:
             # SQLite means one node process: leases left by an earlier run of it (a crash) are stale now.
             # With several workers the supervisor did this once before starting them (gateway.runtime.supervisor).
@@ -216,8 +225,18 @@ class GatewayServer:
                 log.error("database not usable", reason=reason)
             self._serving = serving
         status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
-        for service in ("", "swg.v1.Exchange"):
+        for service in HEALTH_SERVICES:
             await self.health.set(service, status)
+
+    async def _start_plain_health(self, address: str) -> grpc.aio.Server:
+        """grpc.health.v1 alone, without TLS: probes get the same statuses as the mTLS port, and nothing else."""
+        plain = grpc.aio.server()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, plain)
+        _check_port_free(address)
+        self.health_port = plain.add_insecure_port(address)
+        await plain.start()
+        log.info("health serving without TLS", address=address, port=self.health_port)
+        return plain
 
     async def _health_loop(self) -> None:
         while True:
@@ -229,6 +248,8 @@ class GatewayServer:
         if self._server is None:
             return
         await self.health.enter_graceful_shutdown()
+        if self._health_server is not None:
+            await self._health_server.stop(0)
         await self.relay.stop()
         await self._server.stop(grace_s)
         # Streams are gone now; what they still held goes back to the queue before the store closes.
@@ -313,3 +334,16 @@ def _check_port_free(address: str) -> None:
             reason = "already in use (is another node running?)" if err.errno == errno.EADDRINUSE else \
                 (err.strerror or str(err))
             raise OSError(err.errno, f"cannot listen on {address}: {reason}; see [node] listen") from None
+
+
+def _enable_reflection(names: list[str], server: grpc.aio.Server) -> None:
+    """Reflection v1alpha, and v1 served by the same servicer (the wire messages are identical)."""
+    from grpc_reflection.v1alpha import reflection_pb2 as messages
+
+    servicer = reflection.aio.ReflectionServicer(names)
+    reflection.enable_server_reflection(names, server)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(REFLECTION_V1, {
+        "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
+            servicer.ServerReflectionInfo, request_deserializer=messages.ServerReflectionRequest.FromString,
+            response_serializer=messages.ServerReflectionResponse.SerializeToString),
+    }),))
