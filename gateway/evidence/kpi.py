@@ -221,17 +221,21 @@ def render(rows: Iterable[Kpi], fmt: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+# The figures that may have no data in a period (NaN here, absent in KpiRow).
+MEASURED = ("aed_lead_time_p50_s", "pre_loading_share", "decision_time_p50_s", "decision_time_p90_s",
+            "released_share", "held_share", "do_not_load_share", "seized_share", "delivery_latency_p50_s",
+            "delivery_latency_p99_s")
+
+
 def to_proto(rows: Iterable[Kpi]) -> list[admin_pb2.KpiRow]:
     out = []
     for k in rows:
-        r = admin_pb2.KpiRow(
-            partner=k.partner, period_start=Timestamp(seconds=k.period_start_us // 1_000_000),
-            items_with_aed=k.items_with_aed, aed_lead_time_p50_s=k.aed_lead_time_p50_s,
-            pre_loading_share=k.pre_loading_share, decision_time_p50_s=k.decision_time_p50_s,
-            decision_time_p90_s=k.decision_time_p90_s, released_share=k.released_share, held_share=k.held_share,
-            do_not_load_share=k.do_not_load_share, seized_share=k.seized_share,
-            delivery_latency_p50_s=k.delivery_latency_p50_s, delivery_latency_p99_s=k.delivery_latency_p99_s,
-            retries=k.retries, decisions=k.decisions)
+        r = admin_pb2.KpiRow(partner=k.partner, period_start=Timestamp(seconds=k.period_start_us // 1_000_000),
+                             items_with_aed=k.items_with_aed, retries=k.retries, decisions=k.decisions)
+        for name in MEASURED:
+            value = getattr(k, name)
+            if not math.isnan(value):  # no data is an absent field on the wire, never NaN
+                setattr(r, name, value)
         r.refused_by_reason.update(k.refused_by_reason)
         out.append(r)
     return out

@@ -14,12 +14,16 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc
-from gateway.clock import timestamp_us
+from gateway.clock import now_us, timestamp_us
 from gateway.evidence import auditor, kpi
 from gateway.errors import FieldViolation, InvalidArgument
 from gateway.node import Node
 from gateway.transport.admin_deliveries import DeliveriesAdmin
 from gateway.transport.status import grpc_errors
+
+
+# GetKpis without `from`: the last 30 days before `to` (admin.proto says so).
+KPI_DEFAULT_SPAN_US = 30 * 86_400 * 1_000_000
 
 
 def _us(ts: Timestamp, default: int) -> int:
@@ -50,10 +54,8 @@ class EvidenceAdmin:
 
     @grpc_errors
     async def GetKpis(self, request: admin_pb2.GetKpisRequest, context: Any) -> admin_pb2.GetKpisResponse:
-        if not request.HasField("from"):
-            raise InvalidArgument("invalid KPI query", violations=[FieldViolation("from", "required")])
-        frm = _us(getattr(request, "from"), 0)
-        to = _us(request.to, 2**62)
+        to = _us(request.to, now_us())
+        frm = _us(getattr(request, "from"), to - KPI_DEFAULT_SPAN_US)
         rows = await asyncio.to_thread(kpi.compute, self._node.store, frm, to, request.period or "day",
                                        request.partner)
         return admin_pb2.GetKpisResponse(rows=kpi.to_proto(rows))

@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import math
 import time
 import urllib.request
 import zipfile
@@ -134,6 +135,15 @@ def test_admin_kpis_count_the_scenario(scenario: dict) -> None:
     with pytest.raises(grpc.RpcError) as err:
         scenario["node"].admin("GetKpis", admin_pb2.GetKpisRequest(period="year"))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_admin_kpis_default_to_the_last_30_days_and_never_send_nan(scenario: dict) -> None:
+    rows = scenario["node"].admin("GetKpis", admin_pb2.GetKpisRequest(partner=POST)).rows
+    assert sum(r.items_with_aed for r in rows) == 4, "without `from`, the last 30 days"
+    for row in rows:
+        for field, value in row.ListFields():
+            assert not (isinstance(value, float) and math.isnan(value)), field.name
+    assert any(not r.HasField("aed_lead_time_p50_s") for r in rows), "no arrival events: absent, not NaN or 0"
 
 
 def test_metrics_scrape_shows_the_scenario(scenario: dict) -> None:

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from gateway.api.swg.v1 import exchange_pb2 as swg_dot_v1_dot_exchange__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12swg/v1/admin.proto\x12\x06swg.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15swg/v1/exchange.proto\"\x15\n\x13GetDirectoryRequest\"|\n\x14GetDirectoryResponse\x12\x11\n\tdirectory\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x04\x12-\n\tissued_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x14\n\x12VerifyAuditRequest\"\x98\x01\n\x13VerifyAuditResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x17\n\x0f\x65ntries_checked\x18\x02 \x01(\x04\x12\x1b\n\x13\x63heckpoints_checked\x18\x03 \x01(\x04\x12\x1a\n\x12\x66irst_bad_sequence\x18\x04 \x01(\x04\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x13\n\x0bhead_sha256\x18\x06 \x01(\x0c\"\x83\x01\n\x0eGetKpisRequest\x12(\n\x04\x66rom\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07partner\x18\x03 \x01(\t\x12\x0e\n\x06period\x18\x04 \x01(\t\"\x8e\x04\n\x06KpiRow\x12\x0f\n\x07partner\x18\x01 \x01(\t\x12\x30\n\x0cperiod_start\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0eitems_with_aed\x18\x03 \x01(\x04\x12\x1b\n\x13\x61\x65\x64_lead_time_p50_s\x18\x04 \x01(\x01\x12\x19\n\x11pre_loading_share\x18\x05 \x01(\x01\x12\x1b\n\x13\x64\x65\x63ision_time_p50_s\x18\x06 \x01(\x01\x12\x1b\n\x13\x64\x65\x63ision_time_p90_s\x18\x07 \x01(\x01\x12\x16\n\x0ereleased_share\x18\x08 \x01(\x01\x12\x12\n\nheld_share\x18\t \x01(\x01\x12\x19\n\x11\x64o_not_load_share\x18\n \x01(\x01\x12\x14\n\x0cseized_share\x18\x0b \x01(\x01\x12>\n\x11refused_by_reason\x18\x0c \x03(\x0b\x32#.swg.v1.KpiRow.RefusedByReasonEntry\x12\x1e\n\x16\x64\x65livery_latency_p50_s\x18\r \x01(\x01\x12\x1e\n\x16\x64\x65livery_latency_p99_s\x18\x0e \x01(\x01\x12\x0f\n\x07retries\x18\x0f \x01(\x04\x12\x11\n\tdecisions\x18\x10 \x01(\x04\x1a\x36\n\x14RefusedByReasonEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"/\n\x0fGetKpisResponse\x12\x1c\n\x04rows\x18\x01 \x03(\x0b\x32\x0e.swg.v1.KpiRow\"`\n\x15ListDeliveriesRequest\x12%\n\x06states\x18\x01 \x03(\x0e\x32\x15.swg.v1.DeliveryState\x12\x11\n\trecipient\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\r\"\xe7\x01\n\x0c\x44\x65liveryInfo\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x11\n\trecipient\x18\x02 \x01(\t\x12\x0e\n\x06sender\x18\x03 \x01(\t\x12\x15\n\rdocument_type\x18\x04 \x01(\t\x12$\n\x05state\x18\x05 \x01(\x0e\x32\x15.swg.v1.DeliveryState\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\r\x12\x12\n\nlast_error\x18\x07 \x01(\t\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05route\x18\t \x01(\t\"B\n\x16ListDeliveriesResponse\x12(\n\ndeliveries\x18\x01 \x03(\x0b\x32\x14.swg.v1.DeliveryInfo\"@\n\x16RetryDeliveriesRequest\x12\x13\n\x0bmessage_ids\x18\x01 \x03(\t\x12\x11\n\trecipient\x18\x02 \x01(\t\"+\n\x17RetryDeliveriesResponse\x12\x10\n\x08requeued\x18\x01 \x01(\r\"+\n\x15\x45xportEvidenceRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\t\"(\n\x16\x45xportEvidenceResponse\x12\x0e\n\x06\x62undle\x18\x01 \x01(\x0c\"/\n\x1aListAssistanceCasesRequest\x12\x11\n\tonly_open\x18\x01 \x01(\x08\"\xc5\x02\n\x0e\x41ssistanceCase\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x1a\n\x12request_message_id\x18\x02 \x01(\t\x12!\n\x19requesting_administration\x18\x03 \x01(\t\x12 \n\x18requested_administration\x18\x04 \x01(\t\x12\x1b\n\x13\x61greement_reference\x18\x05 \x01(\t\x12\x30\n\x0crequested_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64\x65\x61\x64line\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61nswered\x18\x08 \x01(\x08\x12\x0f\n\x07overdue\x18\t \x01(\x08\x12\x19\n\x11\x61nswer_message_id\x18\n \x01(\t\"D\n\x1bListAssistanceCasesResponse\x12%\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x16.swg.v1.AssistanceCase2\xac\x04\n\x05\x41\x64min\x12I\n\x0cGetDirectory\x12\x1b.swg.v1.GetDirectoryRequest\x1a\x1c.swg.v1.GetDirectoryResponse\x12\x46\n\x0bVerifyAudit\x12\x1a.swg.v1.VerifyAuditRequest\x1a\x1b.swg.v1.VerifyAuditResponse\x12:\n\x07GetKpis\x12\x16.swg.v1.GetKpisRequest\x1a\x17.swg.v1.GetKpisResponse\x12O\n\x0eListDeliveries\x12\x1d.swg.v1.ListDeliveriesRequest\x1a\x1e.swg.v1.ListDeliveriesResponse\x12R\n\x0fRetryDeliveries\x12\x1e.swg.v1.RetryDeliveriesRequest\x1a\x1f.swg.v1.RetryDeliveriesResponse\x12O\n\x0e\x45xportEvidence\x12\x1d.swg.v1.ExportEvidenceRequest\x1a\x1e.swg.v1.ExportEvidenceResponse\x12^\n\x13ListAssistanceCases\x12\".swg.v1.ListAssistanceCasesRequest\x1a#.swg.v1.ListAssistanceCasesResponseB@\n\norg.swg.v1P\x01Z\'swg.example/gateway/gen/go/swg/v1;swgv1\xaa\x02\x06Swg.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12swg/v1/admin.proto\x12\x06swg.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15swg/v1/exchange.proto\"\x15\n\x13GetDirectoryRequest\"|\n\x14GetDirectoryResponse\x12\x11\n\tdirectory\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x04\x12-\n\tissued_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x14\n\x12VerifyAuditRequest\"\x98\x01\n\x13VerifyAuditResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x17\n\x0f\x65ntries_checked\x18\x02 \x01(\x04\x12\x1b\n\x13\x63heckpoints_checked\x18\x03 \x01(\x04\x12\x1a\n\x12\x66irst_bad_sequence\x18\x04 \x01(\x04\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x13\n\x0bhead_sha256\x18\x06 \x01(\x0c\"\x83\x01\n\x0eGetKpisRequest\x12(\n\x04\x66rom\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07partner\x18\x03 \x01(\t\x12\x0e\n\x06period\x18\x04 \x01(\t\"\x9d\x06\n\x06KpiRow\x12\x0f\n\x07partner\x18\x01 \x01(\t\x12\x30\n\x0cperiod_start\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0eitems_with_aed\x18\x03 \x01(\x04\x12 \n\x13\x61\x65\x64_lead_time_p50_s\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x1e\n\x11pre_loading_share\x18\x05 \x01(\x01H\x01\x88\x01\x01\x12 \n\x13\x64\x65\x63ision_time_p50_s\x18\x06 \x01(\x01H\x02\x88\x01\x01\x12 \n\x13\x64\x65\x63ision_time_p90_s\x18\x07 \x01(\x01H\x03\x88\x01\x01\x12\x1b\n\x0ereleased_share\x18\x08 \x01(\x01H\x04\x88\x01\x01\x12\x17\n\nheld_share\x18\t \x01(\x01H\x05\x88\x01\x01\x12\x1e\n\x11\x64o_not_load_share\x18\n \x01(\x01H\x06\x88\x01\x01\x12\x19\n\x0cseized_share\x18\x0b \x01(\x01H\x07\x88\x01\x01\x12>\n\x11refused_by_reason\x18\x0c \x03(\x0b\x32#.swg.v1.KpiRow.RefusedByReasonEntry\x12#\n\x16\x64\x65livery_latency_p50_s\x18\r \x01(\x01H\x08\x88\x01\x01\x12#\n\x16\x64\x65livery_latency_p99_s\x18\x0e \x01(\x01H\t\x88\x01\x01\x12\x0f\n\x07retries\x18\x0f \x01(\x04\x12\x11\n\tdecisions\x18\x10 \x01(\x04\x1a\x36\n\x14RefusedByReasonEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x42\x16\n\x14_aed_lead_time_p50_sB\x14\n\x12_pre_loading_shareB\x16\n\x14_decision_time_p50_sB\x16\n\x14_decision_time_p90_sB\x11\n\x0f_released_shareB\r\n\x0b_held_shareB\x14\n\x12_do_not_load_shareB\x0f\n\r_seized_shareB\x19\n\x17_delivery_latency_p50_sB\x19\n\x17_delivery_latency_p99_s\"/\n\x0fGetKpisResponse\x12\x1c\n\x04rows\x18\x01 \x03(\x0b\x32\x0e.swg.v1.KpiRow\"`\n\x15ListDeliveriesRequest\x12%\n\x06states\x18\x01 \x03(\x0e\x32\x15.swg.v1.DeliveryState\x12\x11\n\trecipient\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\r\"\xe7\x01\n\x0c\x44\x65liveryInfo\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x11\n\trecipient\x18\x02 \x01(\t\x12\x0e\n\x06sender\x18\x03 \x01(\t\x12\x15\n\rdocument_type\x18\x04 \x01(\t\x12$\n\x05state\x18\x05 \x01(\x0e\x32\x15.swg.v1.DeliveryState\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\r\x12\x12\n\nlast_error\x18\x07 \x01(\t\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05route\x18\t \x01(\t\"B\n\x16ListDeliveriesResponse\x12(\n\ndeliveries\x18\x01 \x03(\x0b\x32\x14.swg.v1.DeliveryInfo\"@\n\x16RetryDeliveriesRequest\x12\x13\n\x0bmessage_ids\x18\x01 \x03(\t\x12\x11\n\trecipient\x18\x02 \x01(\t\"+\n\x17RetryDeliveriesResponse\x12\x10\n\x08requeued\x18\x01 \x01(\r\"+\n\x15\x45xportEvidenceRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\t\"(\n\x16\x45xportEvidenceResponse\x12\x0e\n\x06\x62undle\x18\x01 \x01(\x0c\"/\n\x1aListAssistanceCasesRequest\x12\x11\n\tonly_open\x18\x01 \x01(\x08\"\xc5\x02\n\x0e\x41ssistanceCase\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x1a\n\x12request_message_id\x18\x02 \x01(\t\x12!\n\x19requesting_administration\x18\x03 \x01(\t\x12 \n\x18requested_administration\x18\x04 \x01(\t\x12\x1b\n\x13\x61greement_reference\x18\x05 \x01(\t\x12\x30\n\x0crequested_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64\x65\x61\x64line\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61nswered\x18\x08 \x01(\x08\x12\x0f\n\x07overdue\x18\t \x01(\x08\x12\x19\n\x11\x61nswer_message_id\x18\n \x01(\t\"D\n\x1bListAssistanceCasesResponse\x12%\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x16.swg.v1.AssistanceCase2\xac\x04\n\x05\x41\x64min\x12I\n\x0cGetDirectory\x12\x1b.swg.v1.GetDirectoryRequest\x1a\x1c.swg.v1.GetDirectoryResponse\x12\x46\n\x0bVerifyAudit\x12\x1a.swg.v1.VerifyAuditRequest\x1a\x1b.swg.v1.VerifyAuditResponse\x12:\n\x07GetKpis\x12\x16.swg.v1.GetKpisRequest\x1a\x17.swg.v1.GetKpisResponse\x12O\n\x0eListDeliveries\x12\x1d.swg.v1.ListDeliveriesRequest\x1a\x1e.swg.v1.ListDeliveriesResponse\x12R\n\x0fRetryDeliveries\x12\x1e.swg.v1.RetryDeliveriesRequest\x1a\x1f.swg.v1.RetryDeliveriesResponse\x12O\n\x0e\x45xportEvidence\x12\x1d.swg.v1.ExportEvidenceRequest\x1a\x1e.swg.v1.ExportEvidenceResponse\x12^\n\x13ListAssistanceCases\x12\".swg.v1.ListAssistanceCasesRequest\x1a#.swg.v1.ListAssistanceCasesResponseB@\n\norg.swg.v1P\x01Z\'swg.example/gateway/gen/go/swg/v1;swgv1\xaa\x02\x06Swg.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,31 +47,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETKPISREQUEST']._serialized_start=413
   _globals['_GETKPISREQUEST']._serialized_end=544
   _globals['_KPIROW']._serialized_start=547
-  _globals['_KPIROW']._serialized_end=1073
-  _globals['_KPIROW_REFUSEDBYREASONENTRY']._serialized_start=1019
-  _globals['_KPIROW_REFUSEDBYREASONENTRY']._serialized_end=1073
-  _globals['_GETKPISRESPONSE']._serialized_start=1075
-  _globals['_GETKPISRESPONSE']._serialized_end=1122
-  _globals['_LISTDELIVERIESREQUEST']._serialized_start=1124
-  _globals['_LISTDELIVERIESREQUEST']._serialized_end=1220
-  _globals['_DELIVERYINFO']._serialized_start=1223
-  _globals['_DELIVERYINFO']._serialized_end=1454
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=1456
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=1522
-  _globals['_RETRYDELIVERIESREQUEST']._serialized_start=1524
-  _globals['_RETRYDELIVERIESREQUEST']._serialized_end=1588
-  _globals['_RETRYDELIVERIESRESPONSE']._serialized_start=1590
-  _globals['_RETRYDELIVERIESRESPONSE']._serialized_end=1633
-  _globals['_EXPORTEVIDENCEREQUEST']._serialized_start=1635
-  _globals['_EXPORTEVIDENCEREQUEST']._serialized_end=1678
-  _globals['_EXPORTEVIDENCERESPONSE']._serialized_start=1680
-  _globals['_EXPORTEVIDENCERESPONSE']._serialized_end=1720
-  _globals['_LISTASSISTANCECASESREQUEST']._serialized_start=1722
-  _globals['_LISTASSISTANCECASESREQUEST']._serialized_end=1769
-  _globals['_ASSISTANCECASE']._serialized_start=1772
-  _globals['_ASSISTANCECASE']._serialized_end=2097
-  _globals['_LISTASSISTANCECASESRESPONSE']._serialized_start=2099
-  _globals['_LISTASSISTANCECASESRESPONSE']._serialized_end=2167
-  _globals['_ADMIN']._serialized_start=2170
-  _globals['_ADMIN']._serialized_end=2726
+  _globals['_KPIROW']._serialized_end=1344
+  _globals['_KPIROW_REFUSEDBYREASONENTRY']._serialized_start=1069
+  _globals['_KPIROW_REFUSEDBYREASONENTRY']._serialized_end=1123
+  _globals['_GETKPISRESPONSE']._serialized_start=1346
+  _globals['_GETKPISRESPONSE']._serialized_end=1393
+  _globals['_LISTDELIVERIESREQUEST']._serialized_start=1395
+  _globals['_LISTDELIVERIESREQUEST']._serialized_end=1491
+  _globals['_DELIVERYINFO']._serialized_start=1494
+  _globals['_DELIVERYINFO']._serialized_end=1725
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=1727
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=1793
+  _globals['_RETRYDELIVERIESREQUEST']._serialized_start=1795
+  _globals['_RETRYDELIVERIESREQUEST']._serialized_end=1859
+  _globals['_RETRYDELIVERIESRESPONSE']._serialized_start=1861
+  _globals['_RETRYDELIVERIESRESPONSE']._serialized_end=1904
+  _globals['_EXPORTEVIDENCEREQUEST']._serialized_start=1906
+  _globals['_EXPORTEVIDENCEREQUEST']._serialized_end=1949
+  _globals['_EXPORTEVIDENCERESPONSE']._serialized_start=1951
+  _globals['_EXPORTEVIDENCERESPONSE']._serialized_end=1991
+  _globals['_LISTASSISTANCECASESREQUEST']._serialized_start=1993
+  _globals['_LISTASSISTANCECASESREQUEST']._serialized_end=2040
+  _globals['_ASSISTANCECASE']._serialized_start=2043
+  _globals['_ASSISTANCECASE']._serialized_end=2368
+  _globals['_LISTASSISTANCECASESRESPONSE']._serialized_start=2370
+  _globals['_LISTASSISTANCECASESRESPONSE']._serialized_end=2438
+  _globals['_ADMIN']._serialized_start=2441
+  _globals['_ADMIN']._serialized_end=2997
 # @@protoc_insertion_point(module_scope)
