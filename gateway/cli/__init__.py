@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except ConfigError as exc:
         # Every command reports configuration problems the same way: one line per key, exit 2.
-        where = getattr(args, "config", None) or getattr(args, "file", None) or "configuration"
+        where = (getattr(args, "config", None) or getattr(args, "client", None) or getattr(args, "file", None)
+                 or "configuration")
         for problem in exc.problems:
             text = str(problem)
             # A problem that already names its file (or another) is printed as it is.

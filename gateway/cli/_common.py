@@ -11,6 +11,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from gateway.client import ClientProfile, TokenSource, secure_channel
+from gateway.errors import ConfigError, FieldViolation
 
 
 def add_client_arg(parser: Any) -> None:
@@ -30,10 +31,16 @@ _NOT_REACHED = ("failed to connect", "connection refused", "dns resolution faile
                 "name resolution", "deadline exceeded while waiting for", "no address")
 
 
-def connect(path: str, scopes: tuple[str, ...] | None = None) -> tuple[ClientProfile, grpc.Channel, TokenSource]:
+def connect(path: str, need: str | None = None) -> tuple[ClientProfile, grpc.Channel, TokenSource]:
+    """A channel and tokens as the profile says; ``need`` is a scope the command needs that a profile minting its
+    own tokens must list (a participant's everyday profile does not get admin rights by being used for admin)."""
     profile = load_profile(path)
+    if need and profile.token_file is None and need not in profile.scopes:
+        raise ConfigError([FieldViolation(
+            "token.scopes", f"has no {need!r} scope, which this command needs; use a profile made for it"
+            + (", e.g. examples/clients/de-node-admin.toml" if need == "admin" else ""))])
     remember_address(profile.address)
-    return profile, secure_channel(profile), TokenSource(profile, scopes)
+    return profile, secure_channel(profile), TokenSource(profile)
 
 
 _TOO_BIG = re.compile(r"larger than max \((\d+) vs\. (\d+)\)")
@@ -96,3 +103,18 @@ class Progress:
     def close(self) -> None:
         if self.enabled:
             print(file=sys.stderr)
+
+
+def plural(n: int, one: str, many: str) -> str:
+    """ "1 delivery", "3 deliveries"."""
+    return f"{n} {one if n == 1 else many}"
+
+
+def when(seconds: float) -> str:
+    """A time for a person: ISO 8601 in UTC and in local time (never raw microseconds)."""
+    import datetime as dt
+
+    at = dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+    local = at.astimezone()
+    utc = at.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return utc if local.utcoffset() == dt.timedelta(0) else f"{utc} ({local.isoformat(timespec='seconds')})"

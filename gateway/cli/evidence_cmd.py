@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gateway.cli._common import when
 from gateway.errors import GatewayError
 
 
@@ -88,7 +89,7 @@ def _verify_bundle(args: Any) -> int:
     for r in rep.receipts:
         print(f"  receipt: {r.recipient} at {r.received_at.ToJsonString()} (node {r.issuing_node})")
     for seq, at_us, event, actor, subject in rep.events:
-        print(f"  audit entry {seq}: {event} {actor} {subject}".rstrip() + f" at {at_us} µs")
+        print(f"  audit entry {seq}: {event} {actor} {subject}".rstrip() + f" at {when(at_us / 1e6)}")
     if rep.checkpoint is not None:
         print(f"  covered by checkpoint {rep.checkpoint.seq} signed by node {rep.node}")
     return 0

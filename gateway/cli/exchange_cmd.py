@@ -15,7 +15,7 @@ import grpc
 from google.protobuf import json_format
 
 from gateway.api.swg.v1 import exchange_pb2, exchange_pb2_grpc
-from gateway.cli._common import Progress, add_client_arg, connect, explain, fail
+from gateway.cli._common import Progress, add_client_arg, connect, explain, fail, plural
 
 EXTENSIONS = {".xml", ".json", ".pb", ".bin"}
 
@@ -163,10 +163,6 @@ def _receive(args: Any) -> int:
     print(f"received {plural(received, 'delivery', 'deliveries')}" if received else "no deliveries waiting",
           file=sys.stderr)
     return 0
-
-
-def plural(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
 
 
 _SAFE_STEM = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")

@@ -13,7 +13,7 @@ import grpc
 from google.protobuf import json_format
 
 from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc, assistance_pb2, exchange_pb2, exchange_pb2_grpc
-from gateway.cli._common import add_client_arg, connect, fail
+from gateway.cli._common import add_client_arg, connect, fail, plural, when
 
 STATES = {"failed": exchange_pb2.DELIVERY_STATE_FAILED, "expired": exchange_pb2.DELIVERY_STATE_EXPIRED,
           "queued": exchange_pb2.DELIVERY_STATE_QUEUED, "in-flight": exchange_pb2.DELIVERY_STATE_IN_FLIGHT,
@@ -49,7 +49,7 @@ def register(sub: Any) -> None:
 
 
 def _deliveries(args: Any) -> int:
-    _, channel, tokens = connect(args.client, ("admin",))
+    _, channel, tokens = connect(args.client, "admin")
     stub = admin_pb2_grpc.AdminStub(channel)
     try:
         if args.action == "retry":
@@ -58,7 +58,7 @@ def _deliveries(args: Any) -> int:
                 return 2
             resp = stub.RetryDeliveries(admin_pb2.RetryDeliveriesRequest(
                 message_ids=args.message_ids, recipient=args.recipient), metadata=tokens.metadata())
-            print(f"requeued {resp.requeued} deliveries")
+            print(f"requeued {plural(resp.requeued, 'delivery', 'deliveries')}")
             return 0
         states = ([STATES[s] for s in args.state] + ([STATES["failed"]] if args.failed else [])
                   + ([STATES["expired"]] if args.expired else []))
@@ -66,9 +66,13 @@ def _deliveries(args: Any) -> int:
                                    metadata=tokens.metadata())
     except grpc.RpcError as err:
         return fail(err)
+    if not resp.deliveries:
+        print("no deliveries in " + " or ".join(
+            exchange_pb2.DeliveryState.Name(s).removeprefix("DELIVERY_STATE_") for s in states or
+            (STATES["failed"], STATES["expired"])), file=sys.stderr)
     for d in resp.deliveries:
         print(f"{d.message_id}\t{d.recipient}\t{exchange_pb2.DeliveryState.Name(d.state).removeprefix('DELIVERY_STATE_')}"
-              f"\tattempts={d.attempts}\troute={d.route}\t{d.last_error}")
+              f"\tattempts={d.attempts}\troute={d.route}\t{when(d.updated_at.seconds)}\t{d.last_error}")
     return 0
 
 
@@ -93,7 +97,7 @@ def _answer(args: Any) -> int:
 
 
 def _pending(args: Any) -> int:
-    _, channel, tokens = connect(args.client, ("assist",))
+    _, channel, tokens = connect(args.client, "assist")
     try:
         resp = admin_pb2_grpc.AdminStub(channel).ListAssistanceCases(
             admin_pb2.ListAssistanceCasesRequest(only_open=not args.all), metadata=tokens.metadata())

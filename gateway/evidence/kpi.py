@@ -208,7 +208,9 @@ def render(rows: Iterable[Kpi], fmt: str) -> str:
     recs = [_record(k) for k in rows]
     if fmt == "json":
         return json.dumps(recs, indent=2, sort_keys=False) + "\n"
-    table = [[_cell(r["refused_by_reason"] if c == "refused" else r[c]) for c in COLUMNS] for r in recs]
+    # The table and CSV count refusals; their reasons are in --json (refused_by_reason).
+    table = [[str(sum(r["refused_by_reason"].values())) if c == "refused" else _cell(r[c]) for c in COLUMNS]
+             for r in recs]
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")

@@ -81,7 +81,7 @@ def test_refused_relay_is_listed_as_dead_letter_and_retry_delivers_it_once_the_c
     replace_envelope(url, mid, original)
     retried = gateway("deliveries", "--client", admin, "retry", mid)
     assert retried.returncode == 0, retried.stderr
-    assert retried.stdout.strip() == "requeued 1 deliveries"
+    assert retried.stdout.strip() == "requeued 1 delivery"
     wait_for(lambda: state_of(post, mid) == S.DELIVERY_STATE_DELIVERED)
     assert mid not in gateway("deliveries", "--client", admin, "--failed").stdout
 

@@ -29,3 +29,20 @@ def test_a_node_that_is_not_running_is_named(capsys: pytest.CaptureFixture[str])
             with pytest.raises(grpc.RpcError) as info:
                 call(b"", timeout=10)
     assert explain(info.value) == f"no node at {address} — is it running? (`make run`)"
+
+
+def test_an_everyday_participant_profile_does_not_mint_admin_tokens(capsys: pytest.CaptureFixture[str]) -> None:
+    # Arguments in the order a person types them: the action, the id, then the profile.
+    code = main(["deliveries", "retry", "m-1", "--client", "examples/clients/de-node-de-post.toml"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err == ("examples/clients/de-node-de-post.toml: token.scopes: has no 'admin' scope, which this command "
+                   "needs; use a profile made for it, e.g. examples/clients/de-node-admin.toml")
+
+
+def test_the_operator_profile_has_admin_and_only_admin() -> None:
+    from gateway.client import ClientProfile
+
+    assert ClientProfile.load("examples/clients/de-node-admin.toml").scopes == ("admin",)
+    for name in ("de-node-de-post", "de-node-de-customs", "de-node-de-tax", "fr-node-fr-post", "fr-node-fr-customs"):
+        assert "admin" not in ClientProfile.load(f"examples/clients/{name}.toml").scopes, name

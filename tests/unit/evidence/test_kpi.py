@@ -107,6 +107,10 @@ def test_weekly_period_partner_filter_and_outputs(store: Store) -> None:
     assert csv_text.splitlines()[1].startswith(f"{FR_POST},2026-03-02,4,")
     assert '"items_with_aed": 4' in kpi.render([week], "json")
     assert FR_POST in kpi.render([week], "table")
+    header, row = kpi.render([week], "table").splitlines()
+    refused_at = header.split().index("refused")
+    assert row.split()[refused_at] == "2", "the table counts refusals; --json has the reasons"
+    assert '"INVALID_ARGUMENT: unknown format": 2' in kpi.render([week], "json")
     [proto] = kpi.to_proto([week])
     assert proto.items_with_aed == 4 and proto.refused_by_reason["INVALID_ARGUMENT: unknown format"] == 2
 
