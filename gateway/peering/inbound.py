@@ -159,6 +159,12 @@ class Inbound:
         entry = node.directory.participants.get(rc.recipient)
         if entry is None or entry.node != peer:
             raise PermissionDenied(f"receipt recipient {rc.recipient} is not hosted by node {peer}")
+        # The signed payload's other fields are stored and shown as they are: they must be what they claim.
+        if rc.issuing_node != peer:
+            raise PermissionDenied(f"a receipt relayed by node {peer} names another issuing node")
+        if ts_us(rc.received_at) > now_us() + CLOCK_SKEW_US:
+            raise InvalidArgument("receipt is dated in the future", violations=[
+                FieldViolation("receipt.received_at", "is in the future")])
         try:
             status = await asyncio.to_thread(node.store.status, rc.message_id)
         except NotFound:

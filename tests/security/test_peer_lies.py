@@ -27,6 +27,7 @@ from gateway.api.swg.v1 import assistance_pb2, envelope_pb2, exchange_pb2, peeri
 from gateway.evidence import auditor
 from gateway.evidence import bundle as evidence
 from gateway.federation.routing import attributes_of
+from gateway.store.states import ACKNOWLEDGED
 from gateway.testing.documents import aed_batch
 from gateway.testing.federation import Federation, header, utcnow
 from tests.security.harness import CUSTOMS, POST, SecurityNode
@@ -159,25 +160,35 @@ def _local_aed_to_fr(secnode: SecurityNode) -> tuple[str, bytes]:
     return sent.message_id, secnode.runner.node.store.message(sent.message_id).envelope_sha256
 
 
-def _receipt_states(secnode: SecurityNode, message_id: str) -> dict[str, tuple[str, ...]]:
-    st = secnode.runner.node.store.status(message_id)
-    return {d.recipient: (d.state,) for d in st.deliveries} | {
-        "receipts": tuple(sorted(f"{r.recipient}:{r.kind}" for r in secnode.runner.node.store.receipts_of(message_id)))}
+def _receipt_states(secnode: SecurityNode, message_id: str) -> tuple[str, ...]:
+    """The receipts de-node holds for the message (recipient:kind)."""
+    return tuple(sorted(f"{r.recipient}:{r.kind}" for r in secnode.runner.node.store.receipts_of(message_id)))
 
 
 def test_an_acknowledged_receipt_from_a_non_recipient_is_refused(secnode: SecurityNode, peer: Any) -> None:
     message_id, digest = _local_aed_to_fr(secnode)
-    before = _receipt_states(secnode, message_id)
+    assert _receipt_states(secnode, message_id) == ()
     # FR/POST is hosted by fr-node and signs with its own, valid key, but the message is not for it.
     forged = envelope.issue_receipt(message_id=message_id, envelope_sha256=digest,
                                     recipient=secnode.fed.keys(FR_POST), issuing_node="fr-node")
     assert_rejected(secnode, peer, forged, code_pb2.PERMISSION_DENIED, f"{FR_POST} is not a recipient")
-    assert _receipt_states(secnode, message_id) == before
+    assert _receipt_states(secnode, message_id) == ()
+    # The recipient's own key, but the signed payload lies about who issued it or when.
+    for lying, text in (({"issuing_node": "x" * 5000}, "names another issuing node"),
+                        ({"at": utcnow() + dt.timedelta(days=1)}, "dated in the future")):
+        kw: dict[str, Any] = {"issuing_node": "fr-node"} | lying
+        bad = envelope.issue_receipt(message_id=message_id, envelope_sha256=digest,
+                                     recipient=secnode.fed.keys(FR_CUSTOMS), **kw)
+        assert_rejected(secnode, peer, bad, code_pb2.PERMISSION_DENIED if "issuing" in text
+                        else code_pb2.INVALID_ARGUMENT, text)
+    assert _receipt_states(secnode, message_id) == ()
     # The recipient's own receipt is taken, and the message's evidence bundle verifies.
     real = envelope.issue_receipt(message_id=message_id, envelope_sha256=digest,
                                   recipient=secnode.fed.keys(FR_CUSTOMS), issuing_node="fr-node")
     assert relay(peer, real).outcome == peering_pb2.RELAY_OUTCOME_ACCEPTED
-    assert _receipt_states(secnode, message_id)["receipts"] == (f"{FR_CUSTOMS}:acknowledged",)
+    assert _receipt_states(secnode, message_id) == (f"{FR_CUSTOMS}:acknowledged",)
+    [delivery] = secnode.runner.node.store.status(message_id).deliveries
+    assert (delivery.recipient, delivery.state) == (FR_CUSTOMS, ACKNOWLEDGED)
     node = secnode.runner.node
     bundle = auditor.export_evidence(node.store, message_id, auditor.checkpoint_signer(node.config), node.name)
     assert [r.recipient for r in evidence.verify_bundle(bundle, secnode.fed.trust).receipts] == [FR_CUSTOMS]
