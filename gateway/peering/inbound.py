@@ -113,6 +113,7 @@ class Inbound:
             raise NotFound(f"none of the recipients {', '.join(h.recipients)} is hosted by node {node.name}")
         # Only a recipient's node opens the envelope: to check the document as a local submit would, and the
         # access right on the document itself.
+        await asyncio.to_thread(self._check_reply, h)
         opened = await asyncio.to_thread(envelope.open, req.envelope, node.keys[hosted[0]], node.trust)
         doc = _document(h, opened.payload, profile, limits.max_message_bytes)
         decision = await asyncio.to_thread(node.router.route, sender=h.sender, document_type=h.document_type,
@@ -148,6 +149,22 @@ class Inbound:
         outcome = peering_pb2.RELAY_OUTCOME_DUPLICATE if accepted.duplicate else peering_pb2.RELAY_OUTCOME_ACCEPTED
         return peering_pb2.RelayResponse(relay_id=req.relay_id, message_id=h.message_id, outcome=outcome,
                                          receipts=[receipt(s) for s in stored])
+
+    def _check_reply(self, h: envelope_pb2.EnvelopeHeader) -> None:
+        """Like a local submit's in_reply_to: a message stored here that the sender neither sent nor received
+        is not one it can answer (a message unknown here is another node's business)."""
+        if not h.in_reply_to:
+            return
+        store = self.node.store
+        parties = store.parties_of(h.in_reply_to)
+        if parties is None or h.sender == parties[0] or h.sender in parties[2]:
+            return
+        # Its recipients on other nodes are only in its (signed, stored) header.
+        stored = envelope_pb2.Envelope.FromString(store.envelope(h.in_reply_to))
+        if h.sender in envelope_pb2.EnvelopeHeader.FromString(stored.header).recipients:
+            return
+        raise InvalidArgument("relayed envelope answers a message its sender took no part in", violations=[
+            FieldViolation("header.in_reply_to", f"names a message {h.sender} neither sent nor received")])
 
     async def _ack_receipt(self, peer: str, req: peering_pb2.RelayRequest,
                            seen: dict[str, str]) -> peering_pb2.RelayResponse:

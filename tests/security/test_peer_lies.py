@@ -28,14 +28,15 @@ from gateway.evidence import auditor
 from gateway.evidence import bundle as evidence
 from gateway.federation.routing import attributes_of
 from gateway.store.states import ACKNOWLEDGED
-from gateway.testing.documents import aed_batch
+from gateway.testing.documents import aed_batch, inspection
 from gateway.testing.federation import Federation, header, utcnow
 from tests.security.harness import CUSTOMS, POST, SecurityNode
 from tests.support import tally
 from tests.support.two_nodes import TwoNodes, wait_for
 
 FR_POST, FR_CUSTOMS = "FR/POST/MAIN", "FR/CUSTOMS/MAIN"
-AED, REQUEST, RESPONSE = "swg.aed.v1", "swg.assistance.request.v1", "swg.assistance.response.v1"
+AED, INSPECTION = "swg.aed.v1", "swg.inspection.v1"
+REQUEST, RESPONSE = "swg.assistance.request.v1", "swg.assistance.response.v1"
 AGREEMENT = "CMAA-DE-FR-2004"
 
 
@@ -146,6 +147,23 @@ def test_a_lying_peers_header_gets_the_rules_of_a_local_submit(secnode: Security
     data = lie(secnode.fed, FR_POST, [CUSTOMS], aed_batch(1, origin="FR", destination="DE"), **lie_kw)
     resp = assert_rejected(secnode, peer, data, code_pb2.INVALID_ARGUMENT, path)
     assert reason in violations(resp)[path]
+
+
+def test_a_lying_peer_cannot_answer_a_message_its_sender_took_no_part_in(secnode: SecurityNode, peer: Any) -> None:
+    # DE/POST's AED for DE/CUSTOMS never left de-node; FR/CUSTOMS "answers" it with an inspection result.
+    post = secnode.client(POST)
+    batch = aed_batch(1, start=25000000, origin="FR", destination="DE")
+    domestic = post.exchange.Submit(exchange_pb2.SubmitRequest(format=AED, content=batch.SerializeToString()),
+                                    metadata=post.metadata, timeout=30)
+    result = inspection([batch.items[0].item_id])
+    answer = lie(secnode.fed, FR_CUSTOMS, [POST], result, INSPECTION, in_reply_to=domestic.message_id)
+    resp = assert_rejected(secnode, peer, answer, code_pb2.INVALID_ARGUMENT, "header.in_reply_to")
+    assert "neither sent nor received" in violations(resp)["header.in_reply_to"]
+    # An answer to a message FR/CUSTOMS did receive is taken.
+    to_fr, _ = _local_aed_to_fr(secnode)
+    result = inspection([aed_batch(1, start=22000000, origin="DE", destination="FR").items[0].item_id])
+    taken = relay(peer, lie(secnode.fed, FR_CUSTOMS, [POST], result, INSPECTION, in_reply_to=to_fr))
+    assert taken.outcome == peering_pb2.RELAY_OUTCOME_ACCEPTED, taken
 
 
 # --- 9. receipts only from the message's own recipients ------------------------------------------------
