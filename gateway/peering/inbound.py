@@ -111,9 +111,9 @@ class Inbound:
         hosted = [r for r in h.recipients if r in node.keys]
         if not hosted:
             raise NotFound(f"none of the recipients {', '.join(h.recipients)} is hosted by node {node.name}")
+        await asyncio.to_thread(self._check_reply, h)
         # Only a recipient's node opens the envelope: to check the document as a local submit would, and the
         # access right on the document itself.
-        await asyncio.to_thread(self._check_reply, h)
         opened = await asyncio.to_thread(envelope.open, req.envelope, node.keys[hosted[0]], node.trust)
         doc = _document(h, opened.payload, profile, limits.max_message_bytes)
         decision = await asyncio.to_thread(node.router.route, sender=h.sender, document_type=h.document_type,
