@@ -94,6 +94,10 @@ class Submitter:
         for i, r in enumerate(req.recipients):
             if not r:
                 problems.append(FieldViolation(f"recipients[{i}]", "empty participant id"))
+        max_recipients = self.node.config.limits.max_recipients
+        if len(req.recipients) > max_recipients:
+            problems.append(FieldViolation("recipients", f"{len(req.recipients)} recipients; at most {max_recipients} "
+                                                         "per message (limits.max_recipients)"))
         if req.HasField("expires_at"):
             exp = timestamp_us(req.expires_at)
             now = now_us()

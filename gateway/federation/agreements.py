@@ -1,7 +1,8 @@
 """Whether an assistance request or answer is allowed under the directory's ``[[agreements]]``.
 
-Pure checks of a document against the directory, run by the router on the sending and on the receiving node;
-what happens to a case afterwards (its metadata, its audit) is ``gateway.exchange.assistance``.
+Pure checks of a document against the directory (and, for an answer, against the case its request opened on
+this node), run by the router on the sending and on the receiving node; what happens to a case afterwards
+(its metadata, its audit) is ``gateway.exchange.assistance``.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from typing import Any
 from gateway.api.swg.v1 import assistance_pb2
 from gateway.clock import now_us, timestamp_us
 from gateway.federation.model import Directory
-from gateway.errors import FieldViolation, InvalidArgument, PermissionDenied
+from gateway.errors import FailedPrecondition, FieldViolation, InvalidArgument, PermissionDenied
 from gateway.federation.patterns import matches
+from gateway.store.records import AssistanceCaseRecord
 
 REQUEST = "swg.assistance.request.v1"
 RESPONSE = "swg.assistance.response.v1"
@@ -71,3 +73,38 @@ def check(directory: Directory, sender: str, document_type: str, doc: Any, in_re
             problems.append(FieldViolation("requested_administration", f"must be the sender {sender}"))
         if problems:
             raise InvalidArgument("invalid assistance answer", violations=problems)
+
+
+def check_answer(directory: Directory, case: AssistanceCaseRecord | None, sender: str,
+                 doc: Any, in_reply_to: str, message_id: str = "") -> None:
+    """An answer replies to an open request of this node's case metadata, comes from the administration that
+    was asked, names the one that asked and the same agreement (which must still be in the directory).
+
+    ``message_id`` is the answer's own id when known (a relayed answer): the case it already closed is not
+    an objection to the same answer coming again.
+    """
+    if case is None:
+        raise FailedPrecondition(f"in_reply_to {in_reply_to!r} names no assistance request known to this node; an "
+                                 "assistance answer replies to an open assistance request")
+    if case.answer_message_id and case.answer_message_id != message_id:
+        raise FailedPrecondition(f"the assistance request {in_reply_to} was already answered "
+                                 f"(by {case.answer_message_id}); its case is closed")
+    if sender != case.requested_administration:
+        raise PermissionDenied(f"only {case.requested_administration}, the administration asked in request "
+                               f"{in_reply_to}, may answer it, not {sender}")
+    if doc.requesting_administration and doc.requesting_administration != case.requesting_administration:
+        raise PermissionDenied(f"the answer names {doc.requesting_administration} as requesting administration, but "
+                               f"request {in_reply_to} came from {case.requesting_administration}")
+    if doc.agreement_reference != case.agreement_reference:
+        raise PermissionDenied(f"the answer names agreement {doc.agreement_reference!r}, but request {in_reply_to} "
+                               f"was made under {case.agreement_reference}")
+    if case.agreement_reference not in directory.agreements:
+        raise PermissionDenied(f"agreement {case.agreement_reference} is no longer in the directory")
+
+
+def check_answer_recipients(case: AssistanceCaseRecord, recipients: tuple[str, ...] | list[str]) -> None:
+    """An answer goes to the requesting administration of its case, and to no one else."""
+    others = [r for r in recipients if r != case.requesting_administration]
+    if others or not recipients:
+        raise PermissionDenied(f"an answer to assistance request {case.request_message_id} goes to "
+                               f"{case.requesting_administration} only, not to {', '.join(others) or 'no one'}")

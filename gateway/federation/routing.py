@@ -26,6 +26,7 @@ from gateway.federation.model import Directory, Route
 from gateway.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from gateway.federation import agreements
 from gateway.federation.patterns import matches
+from gateway.store.records import AssistanceCaseRecord
 
 ITEM_SENDER = "@item_sender"
 REPLY_TO_SENDER = "@reply_to_sender"
@@ -36,6 +37,8 @@ class Lookup(Protocol):
     def senders_of_items(self, item_ids: Sequence[str], document_type: str) -> dict[str, str]: ...
 
     def sender_of(self, message_id: str) -> str | None: ...
+
+    def assistance_case(self, request_message_id: str) -> AssistanceCaseRecord | None: ...
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ class Router:
         # Routing is pure computation unless a route of the type names a placeholder read from the
         # database; only then does the caller need to move it off the event loop.
         self._lookup_types = frozenset(r.document_type for r in directory.routes
-                                       if _LOOKUP_TOKENS.intersection(r.recipients))
+                                       if _LOOKUP_TOKENS.intersection(r.recipients)) | {registry.ASSISTANCE_RESPONSE}
 
     def needs_lookup(self, document_type: str) -> bool:
         """Whether routing ``document_type`` may read the database (so should run in a thread)."""
@@ -126,14 +129,19 @@ class Router:
         return [token]
 
     def route(self, *, sender: str, document_type: str, doc: Message, explicit: Sequence[str],
-              in_reply_to: str) -> RouteDecision:
+              in_reply_to: str, message_id: str = "") -> RouteDecision:
+        """``message_id``: the message's own id when it is known already (a relayed message)."""
         attrs, items = attributes_of(document_type, doc)
         rules = [r for r in self.directory.routes
                  if r.document_type == document_type and any(matches(p, sender) for p in r.senders)]
         if not rules:
             raise PermissionDenied(f"{sender} may not send {document_type}: no route in the directory allows it")
+        case: AssistanceCaseRecord | None = None
         if document_type in (registry.ASSISTANCE_REQUEST, registry.ASSISTANCE_RESPONSE):
             agreements.check(self.directory, sender, document_type, doc, in_reply_to)
+        if document_type == registry.ASSISTANCE_RESPONSE:
+            case = self.lookup.assistance_case(in_reply_to)
+            agreements.check_answer(self.directory, case, sender, doc, in_reply_to, message_id)
         applicable = [r for r in rules if all(attrs.get(k) == v for k, v in r.when.items())]
         resolved: list[tuple[Route, list[str]]] = [
             (r, [x for tok in r.recipients for x in self._resolve(tok, sender, attrs, items, in_reply_to)])
@@ -154,6 +162,8 @@ class Router:
         for pid in recipients:
             if pid not in self.directory.participants:
                 raise PermissionDenied(f"recipient {pid} is not a participant of the federation")
+        if case is not None:
+            agreements.check_answer_recipients(case, recipients)
         return RouteDecision(tuple(recipients), attrs, items)
 
     def _check_explicit(self, sender: str, document_type: str, explicit: Sequence[str],

@@ -226,6 +226,11 @@ class Store:
         with self._read() as conn:
             return assistance.cases(conn, participant, only_open)
 
+    def assistance_case(self, request_message_id: str) -> AssistanceCaseRecord | None:
+        """The case opened here by the request ``request_message_id`` (answered or not), or None."""
+        with self._read() as conn:
+            return assistance.case(conn, request_message_id)
+
     # -- audit chain and checkpoints ---------------------------------------------------------------
 
     def append_audit(self, events: Sequence[AuditEvent], at_us: int) -> Pending[list[int]]:

@@ -78,6 +78,7 @@ def header(sender: str, recipients: Sequence[str], **fields: object) -> Envelope
         recipients=list(recipients),
         document_type=str(fields.pop("document_type", "swg.aed.v1")),
     )
+    h.source_format = str(fields.pop("source_format", h.document_type))
     h.created_at.FromDatetime(utcnow())
     h.expires_at.FromDatetime(utcnow() + dt.timedelta(days=1))
     for name, value in fields.items():

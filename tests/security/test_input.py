@@ -101,4 +101,4 @@ def test_too_many_recipients_do_not_get_through(secnode: SecurityNode) -> None:
     req = exchange_pb2.SubmitRequest(format="swg.aed.v1", content=aed_batch(1).SerializeToString(),
                                      recipients=[f"XX/NOBODY/N{i}" for i in range(5000)])
     secnode.assert_refused("input", lambda: post.exchange.Submit(req, metadata=post.metadata, timeout=30),
-                           INVALID, "unknown participant")
+                           INVALID, "limits.max_recipients")

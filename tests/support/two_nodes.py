@@ -39,14 +39,15 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30.0, interval: floa
 
 
 class TwoNodes:
-    def __init__(self, fed: Federation, tmp: Path, *, extra_directory: str = "", delivery: str = FAST_RETRY):
+    def __init__(self, fed: Federation, tmp: Path, *, extra_directory: str = "", delivery: str = FAST_RETRY,
+                 limits: dict[str, str] | None = None):
         self.fed = fed
         self.tmp = tmp
         self.ports = {"de-node": free_port(), "fr-node": free_port()}
         self.directory = write_directory(fed, tmp, self.ports, extra_directory)
         self.db_urls = {n: default_database_url(n, tmp) for n in self.ports}
         self.configs = {n: write_node_config(fed, tmp, n, p, self.directory, delivery=delivery,
-                                             database_url=self.db_urls[n])
+                                             database_url=self.db_urls[n], limits=(limits or {}).get(n, ""))
                         for n, p in self.ports.items()}
         self.runners = {n: NodeRunner(c).start() for n, c in self.configs.items()}
         self.clients: list[Client] = []

@@ -14,9 +14,10 @@ import pytest
 from adapters import registry
 from gateway.api.swg.v1 import assistance_pb2, inspection_pb2, item_pb2, revenue_pb2
 from gateway.federation import Agreement, Directory, DirectoryNode, DirectoryParticipant, Route
-from gateway.errors import InvalidArgument, NotFound, PermissionDenied
+from gateway.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from gateway.federation import routing
 from gateway.federation.routing import Router, attributes_of, matches, route_for
+from gateway.store import AssistanceCaseRecord
 from gateway.testing import aed_batch, inspection
 
 HOSTS = {
@@ -37,9 +38,11 @@ def directory(*routes: Route, agreements: Sequence[Agreement] = ()) -> Directory
 class Lookup:
     """What the store would answer: the AED sender of each item, the sender of each message."""
 
-    def __init__(self, item_senders: dict[str, str] | None = None, senders: dict[str, str] | None = None):
+    def __init__(self, item_senders: dict[str, str] | None = None, senders: dict[str, str] | None = None,
+                 cases: dict[str, AssistanceCaseRecord] | None = None):
         self.item_senders = item_senders or {}
         self.senders = senders or {}
+        self.cases = cases or {}
         self.asked: list[tuple[str, ...]] = []
 
     def senders_of_items(self, item_ids: Sequence[str], document_type: str) -> dict[str, str]:
@@ -49,6 +52,9 @@ class Lookup:
 
     def sender_of(self, message_id: str) -> str | None:
         return self.senders.get(message_id)
+
+    def assistance_case(self, request_message_id: str) -> AssistanceCaseRecord | None:
+        return self.cases.get(request_message_id)
 
 
 def route(router: Router, sender: str, document_type: str, doc: object, explicit: Sequence[str] = (),
@@ -218,17 +224,65 @@ def _answer() -> assistance_pb2.AssistanceResponse:
                                              agreement_reference="CMAA-DE-FR-2004")
 
 
+def _case(answer: str = "", asker: str = "FR/CUSTOMS/MAIN", asked: str = "DE/CUSTOMS/MAIN",
+          agreement: str = "CMAA-DE-FR-2004") -> AssistanceCaseRecord:
+    return AssistanceCaseRecord("q-1", "c-1", asker, asked, agreement, 1, 2, answer, 3 if answer else None)
+
+
+def _answer_router(case: AssistanceCaseRecord | None = None, *extra: Route) -> Router:
+    return Router(directory(REPLY_TO, *extra, agreements=[CMAA]),
+                  Lookup(senders={"q-1": "FR/CUSTOMS/MAIN", "aed-1": "FR/POST/MAIN"},
+                         cases={"q-1": case or _case()}))
+
+
 def test_reply_to_sender_is_the_sender_of_the_message_replied_to() -> None:
-    router = Router(directory(REPLY_TO), Lookup(senders={"q-1": "FR/CUSTOMS/MAIN"}))
+    router = _answer_router()
     decision = route(router, "DE/CUSTOMS/MAIN", registry.ASSISTANCE_RESPONSE, _answer(), in_reply_to="q-1")
     assert decision.recipients == ("FR/CUSTOMS/MAIN",)
     assert decision.attributes == {"agreement_reference": "CMAA-DE-FR-2004"}
 
 
-def test_reply_to_sender_of_an_unknown_message_is_no_one() -> None:
-    router = Router(directory(REPLY_TO), Lookup())
-    with pytest.raises(PermissionDenied, match="no default recipient"):
-        route(router, "DE/CUSTOMS/MAIN", registry.ASSISTANCE_RESPONSE, _answer(), in_reply_to="q-unknown")
+def test_an_answer_to_a_message_that_opened_no_case_is_refused() -> None:
+    # The AED aed-1 is a message the customs took part in, but no assistance request.
+    for in_reply_to in ("q-unknown", "aed-1"):
+        with pytest.raises(FailedPrecondition, match="names no assistance request"):
+            route(_answer_router(), "DE/CUSTOMS/MAIN", registry.ASSISTANCE_RESPONSE, _answer(),
+                  in_reply_to=in_reply_to)
+
+
+def test_an_answered_case_takes_no_other_answer_but_the_same_one_again() -> None:
+    router = _answer_router(_case(answer="a-1"))
+    with pytest.raises(FailedPrecondition, match="already answered"):
+        route(router, "DE/CUSTOMS/MAIN", registry.ASSISTANCE_RESPONSE, _answer(), in_reply_to="q-1")
+    # The same answer relayed again (its first response lost) is not refused.
+    assert route_answer_again(router).recipients == ("FR/CUSTOMS/MAIN",)
+
+
+def route_answer_again(router: Router) -> routing.RouteDecision:
+    return router.route(sender="DE/CUSTOMS/MAIN", document_type=registry.ASSISTANCE_RESPONSE, doc=_answer(),
+                        explicit=[], in_reply_to="q-1", message_id="a-1")
+
+
+@pytest.mark.parametrize("case, answer, match", [
+    (_case(asked="FR/CUSTOMS/MAIN", asker="DE/CUSTOMS/MAIN"), None, "only FR/CUSTOMS/MAIN"),
+    (_case(agreement="CMAA-OTHER"), None, "was made under CMAA-OTHER"),
+    (_case(), {"requesting_administration": "DE/TAX/MAIN"}, "came from FR/CUSTOMS/MAIN"),
+    (_case(), {"agreement_reference": "CMAA-OTHER"}, "names agreement 'CMAA-OTHER'"),
+])
+def test_an_answer_comes_from_the_administration_asked_under_the_agreement_of_its_request(
+        case: AssistanceCaseRecord, answer: dict[str, str] | None, match: str) -> None:
+    doc = _answer()
+    for name, value in (answer or {}).items():
+        setattr(doc, name, value)
+    with pytest.raises(PermissionDenied, match=match):
+        route(_answer_router(case), "DE/CUSTOMS/MAIN", registry.ASSISTANCE_RESPONSE, doc, in_reply_to="q-1")
+
+
+def test_an_answer_goes_to_the_requesting_administration_only() -> None:
+    anyone = Route(registry.ASSISTANCE_RESPONSE, ("*/CUSTOMS/*",), ("*/POST/*",), {}, False)
+    with pytest.raises(PermissionDenied, match="goes to FR/CUSTOMS/MAIN only, not to FR/POST/MAIN"):
+        route(_answer_router(None, anyone), "DE/CUSTOMS/MAIN", registry.ASSISTANCE_RESPONSE, _answer(),
+              explicit=["FR/POST/MAIN"], in_reply_to="q-1")
 
 
 def test_an_answer_must_name_what_it_answers_before_it_is_routed() -> None:

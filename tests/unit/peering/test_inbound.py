@@ -1,5 +1,6 @@
 """What the receiving side of Peering.Relay refuses: callers that are not the pinned peer node, requests
-that carry nothing, envelopes that do not verify; permanent refusals are audited and marked REJECTED."""
+that carry nothing, envelopes and receipts that do not verify; permanent refusals are audited and marked
+REJECTED."""
 
 from __future__ import annotations
 
@@ -88,12 +89,13 @@ def test_an_envelope_that_does_not_parse_is_rejected_and_audited() -> None:
     assert node.store.events[0].detail["via"] == "relay"
 
 
-def test_a_receipt_that_does_not_parse_is_rejected_but_not_audited() -> None:
+def test_a_receipt_that_does_not_parse_is_rejected_and_audited() -> None:
     node = fake_node()
     result = handle(node, peering_pb2.RelayRequest(relay_id="9", receipt={"jws": "x.y.z"}))
     assert result.error is not None and not result.error.retryable
     assert result.response.outcome == peering_pb2.RELAY_OUTCOME_REJECTED
-    assert node.store.events == []
+    [event] = node.store.events
+    assert (event.actor, event.detail["via"], event.detail["item"]) == ("fr-node", "relay", "receipt")
 
 
 @pytest.mark.parametrize("field,value", [
