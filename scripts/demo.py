@@ -12,6 +12,7 @@ import sys
 import tempfile
 import threading
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,35 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+COLLECTED_BY = {
+    revenue_pb2.COLLECTION_MODEL_VENDOR: "the seller collects and remits the tax (vendor model, e.g. IOSS)",
+    revenue_pb2.COLLECTION_MODEL_INTERMEDIARY: "a platform or intermediary collects the tax",
+    revenue_pb2.COLLECTION_MODEL_BUYER: "the buyer pays at import, through the post (buyer model)",
+    revenue_pb2.COLLECTION_MODEL_HYBRID: "collection is shared (hybrid model)",
+    revenue_pb2.COLLECTION_MODEL_UNSPECIFIED: "no collection model configured",
+}
+
+
+def de_minimis_in_words(n: Any) -> str:
+    def money(m: Any) -> str:
+        return f"{m.amount} {m.currency}"
+
+    if n.duty_rule == "flat_per_subheading":
+        duty = "a flat duty per tariff subheading, whatever the value (no duty de minimis)"
+    elif n.duty_de_minimis_threshold.amount:
+        duty = (f"value at or below the duty de minimis of {money(n.duty_de_minimis_threshold)}: no duty"
+                if n.duty_de_minimis_applied else
+                f"value above the duty de minimis of {money(n.duty_de_minimis_threshold)}: duty due")
+    else:
+        duty = "duty on every item (no duty de minimis)"
+    if n.vat_de_minimis_threshold.amount and Decimal(n.vat_de_minimis_threshold.amount) > 0:
+        vat = (f"at or below the VAT de minimis of {money(n.vat_de_minimis_threshold)}: no VAT at import"
+               if n.vat_de_minimis_applied else f"above the VAT de minimis of {money(n.vat_de_minimis_threshold)}: VAT due")
+    else:
+        vat = "VAT from the first cent (no VAT de minimis)"
+    return f"{duty}; {vat}"
 
 
 def say(step: str, text: str) -> None:
@@ -214,8 +244,8 @@ def main() -> int:
             rn = json_format.Parse(notice.content, registry.DOCUMENT_TYPES["swg.revenue.v1"]())
             n0 = rn.notices[0]
             say("DE/TAX", f"received revenue notice from {notice.sender}: item {n0.item_id}, "
-                          f"due {n0.total_due.amount} {n0.total_due.currency}, collection "
-                          f"{revenue_pb2.CollectionModel.Name(n0.collection_model)} (duty de minimis {n0.duty_de_minimis_threshold.amount})")
+                          f"due {n0.total_due.amount} {n0.total_due.currency}; {COLLECTED_BY[n0.collection_model]}")
+            say("DE/TAX", "rule applied: " + de_minimis_in_words(n0))
             say("receipt", "; ".join(de_customs.receipts(dec.message_id, acked, trust)))
 
             req = assistance_pb2.AssistanceRequest(

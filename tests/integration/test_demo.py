@@ -16,7 +16,8 @@ def test_demo_plays_the_whole_exchange_and_exits_zero() -> None:
     out = run.stdout
     assert "[DE/CUSTOMS] received wco.ecommerce.v1" in out
     assert "[   FR/POST] received upu.cusrsp.v1 decisions from DE/CUSTOMS/MAIN: 3 items" in out
-    assert "[    DE/TAX] received revenue notice from DE/CUSTOMS/MAIN" in out and "COLLECTION_MODEL_BUYER" in out
+    assert "[    DE/TAX] received revenue notice from DE/CUSTOMS/MAIN" in out and "the buyer pays at import" in out
+    assert "[    DE/TAX] rule applied: a flat duty per tariff subheading" in out
     assert "[FR/CUSTOMS] received the answer from DE/CUSTOMS/MAIN" in out
     assert out.count("signature verified") >= 9
     assert "both nodes stopped cleanly" in out
