@@ -122,6 +122,10 @@ class PeerLink:
             await stream.close()
 
     async def _connect(self) -> RelayStream:
+        if self.reconnect and self._stream is not None:
+            # Set by a CRL reload or a directory swap; nothing is in flight between two exchanges.
+            self.reconnect = False
+            await self._close()
         if self._stream is not None:
             return self._stream
         node = self.node

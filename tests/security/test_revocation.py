@@ -22,10 +22,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from gateway.api.swg.v1 import exchange_pb2, peering_pb2, peering_pb2_grpc
 from gateway.crypto import pki
 from gateway.testing.federation import Federation, other_ca, utcnow
-from gateway.testing.nodes import Client
+from gateway.testing.nodes import Client, NodeRunner, connect, free_port, write_directory, write_node_config
 from tests.security.harness import CUSTOMS, POST, CertFiles, SecurityNode, client_cert, submit_request
 from tests.support import tally
-from tests.support.two_nodes import wait_for
+from tests.support.two_nodes import FAST_RETRY, wait_for
 
 REFRESH = "crl_refresh_s = 0.2"
 
@@ -157,6 +157,49 @@ def test_a_revoked_peer_node_certificate_is_refused_on_relay(node: SecurityNode)
                             lambda: again.ask("3"), grpc.StatusCode.UNAUTHENTICATED, "revoked")
     finally:
         again.close()
+
+
+FR_POST = "FR/POST/MAIN"
+
+
+def test_a_relay_link_to_a_peer_whose_certificate_is_revoked_stops_sending(federation: Federation,
+                                                                           tmp_path: Path) -> None:
+    """fr-node relays to de-node until fr-node's CRL revokes de-node's TLS certificate; then it holds the messages."""
+    ports = {"de-node": free_port(), "fr-node": free_port()}
+    directory = write_directory(federation, tmp_path, ports)
+    crl_path = pki.write_crl(tmp_path / "fr-crl.pem", pki.create_crl(federation.ca))
+    configs = {n: write_node_config(federation, tmp_path, n, p, directory, delivery=FAST_RETRY) for n, p in ports.items()}
+    configs["fr-node"].write_text(configs["fr-node"].read_text().replace(
+        f'crl = "{federation.paths.crl}"', f'crl = "{crl_path}"\n{REFRESH}'))
+    runners = {n: NodeRunner(c).start() for n, c in configs.items()}
+    clients: list[Client] = []
+    try:
+        post = connect(federation, "fr-node", runners["fr-node"].address, FR_POST)
+        marker = client_cert(federation, tmp_path, "fr-post-2", FR_POST)
+        probe = connect(federation, "fr-node", runners["fr-node"].address, FR_POST, cert=marker.cert, key=marker.key)
+        clients += [post, probe]
+        first = post.exchange.Submit(submit_request(), metadata=post.metadata, timeout=30)
+        wait_for(lambda: get_status(post, first.message_id)().recipients[0].state
+                 == exchange_pb2.DELIVERY_STATE_DELIVERED)  # the link to de-node is open and works
+
+        de_tls = federation.paths.nodes["de-node"].tls_cert
+        pki.write_crl(crl_path, pki.create_crl(federation.ca, [pki.revoked_entry(pki.load_cert(p))
+                                                               for p in (de_tls, marker.cert)]))
+        # The new CRL is in force on fr-node once the marker certificate it also revokes is refused.
+        wait_for(lambda: refused_code(get_status(probe, first.message_id)) == grpc.StatusCode.UNAUTHENTICATED,
+                 timeout=15)
+        second = post.exchange.Submit(submit_request(), metadata=post.metadata, timeout=30)
+        last = wait_for(lambda: get_status(post, second.message_id)().recipients[0].last_error, timeout=15)
+        held = get_status(post, second.message_id)().recipients[0]
+        ok = "no longer trusts" in last and held.state != exchange_pb2.DELIVERY_STATE_DELIVERED
+        tally.attack("relaying to a peer whose node certificate was revoked while the link was open", ok)
+        assert "no longer trusts" in last and "revoked" in last, last
+        assert held.state in (exchange_pb2.DELIVERY_STATE_QUEUED, exchange_pb2.DELIVERY_STATE_IN_FLIGHT)
+    finally:
+        for c in clients:
+            c.close()
+        for r in runners.values():
+            r.close()
 
 
 def _garbage(node: SecurityNode) -> None:
