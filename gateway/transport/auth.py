@@ -67,9 +67,6 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         self._limiter = limiter
         self._open: set[OpenCall] = set()
 
-    def open_calls(self) -> list[OpenCall]:
-        return list(self._open)
-
     def close_revoked(self) -> list[tuple[OpenCall, GatewayError]]:
         """End every open stream whose certificate is no longer trusted (call after a CRL reload, on the loop)."""
         ended: list[tuple[OpenCall, GatewayError]] = []
