@@ -21,6 +21,8 @@ MAX_GROUP_COMMIT_WAIT_MS = 50.0
 # A KEK wraps content keys with random 96-bit AES-GCM nonces: stay far below 2^32 wraps per key.
 MAX_KEK_MESSAGES = 1_000_000
 MAX_KEK_AGE_S = 86_400
+# A revoked certificate is refused within this long of its CRL being published.
+MAX_CRL_REFRESH_S = 3600
 SCOPES = frozenset({"submit", "receive", "status", "assist", "admin"})
 
 
@@ -30,6 +32,8 @@ class TlsSettings:
     cert: Path
     key: Path
     crl: Path | None
+    # How often a running node looks at the CRL file again (a changed file is read and, if valid, in force).
+    crl_refresh_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -195,12 +199,17 @@ def _node(r: Reader, data: dict[str, Any]) -> _NodeTable:
 
 def _tls(r: Reader, data: dict[str, Any]) -> TlsSettings:
     tls = r.table(data, "tls")
-    r.unknown(tls, {"ca", "cert", "key", "crl"}, "tls.")
+    r.unknown(tls, {"ca", "cert", "key", "crl", "crl_refresh_s"}, "tls.")
+    crl_refresh_s = r.num(tls, "crl_refresh_s", "tls.", 60.0, minimum=0.05, integer=False)
+    if not crl_refresh_s <= MAX_CRL_REFRESH_S:  # nan included
+        r.problem("tls.crl_refresh_s", f"must be <= {MAX_CRL_REFRESH_S}")
+        crl_refresh_s = 60.0
     return TlsSettings(
         ca=r.path(tls, "ca", "tls.") or Path(),
         cert=r.path(tls, "cert", "tls.") or Path(),
         key=r.path(tls, "key", "tls.") or Path(),
         crl=r.path(tls, "crl", "tls.", required=False),
+        crl_refresh_s=crl_refresh_s,
     )
 
 

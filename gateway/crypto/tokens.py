@@ -28,7 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from gateway.errors import PermissionDenied, Unauthenticated
+from gateway.errors import GatewayError, PermissionDenied, Unauthenticated
 from gateway.crypto.certificates import fingerprint
 from gateway.crypto.trust import Purpose, TrustStore
 
@@ -121,6 +121,9 @@ class Authenticator:
         pem = token_certificate if isinstance(token_certificate, bytes) else Path(token_certificate).read_bytes()
         cert = x509.load_pem_x509_certificate(pem)
         trust.verify(cert, Purpose.TOKEN_SIGNING)
+        self._token_cert = cert
+        # Set when a CRL reload found the token issuer's own certificate revoked: no token is accepted then.
+        self._token_refused = ""
         key = cert.public_key()
         # ES256 and EdDSA are the only token algorithms: a token certificate with any other key is a config error.
         if not isinstance(key, (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey)):
@@ -136,6 +139,29 @@ class Authenticator:
         self._certs.clear()
         self._tokens.clear()
 
+    def crl_reloaded(self) -> str:
+        """A new CRL is in force: drop every cached check and check the token issuer's certificate again.
+
+        Returns why the token certificate is no longer trusted ("" when it is); while it is not, every
+        bearer token is refused.
+        """
+        self.clear_caches()
+        try:
+            self.trust.verify(self._token_cert, Purpose.TOKEN_SIGNING)
+            self._token_refused = ""
+        except GatewayError as err:
+            self._token_refused = err.message
+        return self._token_refused
+
+    def recheck(self, method: str, pem: bytes) -> None:
+        """Raise if the certificate a call was admitted with would not be admitted now (e.g. revoked)."""
+        if METHOD_SCOPES.get(method) == "node":
+            self.peer_certificate(pem, Purpose.NODE_TLS)
+            return
+        self.peer_certificate(pem, Purpose.TLS_CLIENT)
+        if self._token_refused:
+            raise Unauthenticated(f"this node's token issuer certificate is no longer trusted ({self._token_refused})")
+
     def peer_certificate(self, pem: bytes, purpose: Purpose) -> _PeerCert:
         now = time.time()
         key = (pem, purpose)
@@ -150,13 +176,16 @@ class Authenticator:
         der = cert.public_bytes(serialization.Encoding.DER)
         not_after = cert.not_valid_after_utc.timestamp()
         peer = _PeerCert(der, fingerprint(der), principal, not_after)
-        # Re-check at least every 5 minutes so that a CRL update takes effect without a restart.
+        # A CRL reload empties this cache (crl_reloaded); the 5-minute cap is a second line of defence.
         self._certs.put(key, peer, min(not_after, now + 300))
         return peer
 
     def token_claims(self, token: str, peer: _PeerCert) -> dict[str, Any]:
         now = time.time()
         key = (token, peer.sha256)
+        if self._token_refused:
+            raise Unauthenticated(f"this node's token issuer certificate is no longer trusted "
+                                  f"({self._token_refused}); no bearer token is accepted")
         cached: dict[str, Any] | None = self._tokens.get(key, now)
         if cached is not None:
             return cached

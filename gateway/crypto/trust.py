@@ -4,6 +4,10 @@ The federation has one root CA that issues every leaf directly (no intermediates
 CA signature, validity window, CRL, key usage for the purpose, and the name the certificate carries.
 Successful checks are cached by certificate fingerprint because envelope verification is on the hot
 path; a cached entry is only trusted inside its validity window, and reloading the CRL empties the cache.
+
+A running node re-reads its CRL file (``refresh_crl``, every ``[tls] crl_refresh_s``) when the file changed.
+A file that cannot be read, does not parse, is not signed by the CA, is past its nextUpdate or is older than
+the running CRL (a replayed CRL would un-revoke) is refused: the running CRL stays, never "no CRL".
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import functools
+import hashlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,6 +162,24 @@ def _check_purpose(cert: x509.Certificate, purpose: Purpose) -> None:
 
 
 @dataclass(frozen=True)
+class CrlRefresh:
+    """What a look at the CRL file found: a new CRL now in force, or a file refused (the old CRL stays)."""
+
+    loaded: bool
+    sha256: str
+    revoked: int = 0
+    reason: str = ""
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return (-1, -1, -1)
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+@dataclass(frozen=True)
 class _Cached:
     name: str
     not_before: dt.datetime
@@ -180,6 +203,14 @@ class TrustStore:
         self._cache: dict[tuple[bytes, Purpose], _Cached] = {}
         self._crl: x509.CertificateRevocationList | None = None
         self._revoked: frozenset[int] = frozenset()
+        # Bumped by every CRL change: a check that started under an older CRL does not fill the cache.
+        self._generation = 0
+        # The CRL file this store follows (from_files), the stamp of the file last looked at, the SHA-256 of
+        # the bytes in force, and why the file on disk was refused ("" when it is the CRL in force).
+        self.crl_path: Path | None = None
+        self._crl_stamp: tuple[int, int, int] = (-1, -1, -1)
+        self.crl_sha256 = ""
+        self.crl_refused = ""
         if crl is not None:
             self.set_crl(crl)
 
@@ -188,6 +219,8 @@ class TrustStore:
         ca = x509.load_pem_x509_certificate(Path(ca_path).read_bytes())
         store = cls(ca)
         if crl_path is not None:
+            store.crl_path = Path(crl_path)
+            store._crl_stamp = _stamp(store.crl_path)
             store.reload_crl(crl_path)
         return store
 
@@ -208,10 +241,61 @@ class TrustStore:
         with self._lock:
             self._crl = crl
             self._revoked = frozenset(entry.serial_number for entry in crl)
+            self._generation += 1
             self._cache.clear()
 
     def reload_crl(self, crl_path: Path | str) -> None:
-        self.set_crl(x509.load_pem_x509_crl(Path(crl_path).read_bytes()))
+        data = Path(crl_path).read_bytes()
+        self.set_crl(x509.load_pem_x509_crl(data))
+        self.crl_sha256 = hashlib.sha256(data).hexdigest()
+        self.crl_refused = ""
+
+    def refresh_crl(self, at: dt.datetime | None = None) -> CrlRefresh | None:
+        """Look at the CRL file again; None when nothing changed since the last look.
+
+        A changed file is read once. A CRL that the CA signed, that is not past its nextUpdate and not older
+        than the running one (thisUpdate) replaces it and empties the cache; anything else is refused with
+        the reason, the running CRL stays, and the same file is not read again until it changes.
+        """
+        path = self.crl_path
+        if path is None:
+            return None
+        stamp = _stamp(path)
+        if stamp == self._crl_stamp:
+            return None
+        self._crl_stamp = stamp
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            return self._refused("", f"cannot read {path}: {exc.strerror or exc}")
+        sha256 = hashlib.sha256(data).hexdigest()
+        if sha256 == self.crl_sha256:  # touched or rewritten with the same bytes
+            self.crl_refused = ""
+            return None
+        try:
+            crl = x509.load_pem_x509_crl(data)
+        except ValueError as exc:
+            return self._refused(sha256, f"{path} is not a PEM CRL: {exc}")
+        now = _utc(at)
+        running = self._crl
+        try:
+            if crl.next_update_utc is not None and now > crl.next_update_utc:
+                raise CrlInvalid(f"CRL is past its nextUpdate ({crl.next_update_utc.isoformat()})")
+            if running is not None and crl.last_update_utc < running.last_update_utc:
+                raise CrlInvalid(f"CRL of {crl.last_update_utc.isoformat()} is older than the running one of "
+                                 f"{running.last_update_utc.isoformat()} (a replayed CRL would un-revoke)")
+            self.set_crl(crl)
+        except CrlInvalid as err:
+            return self._refused(sha256, err.message)
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:  # undecodable signature or extensions
+            return self._refused(sha256, f"CRL unreadable: {exc}")
+        self.crl_sha256 = sha256
+        self.crl_refused = ""
+        return CrlRefresh(True, sha256, revoked=len(self._revoked))
+
+    def _refused(self, sha256: str, reason: str) -> CrlRefresh:
+        self.crl_refused = reason
+        return CrlRefresh(False, sha256, revoked=len(self._revoked), reason=reason)
 
     # --- verification ---------------------------------------------------------------------------
 
@@ -228,9 +312,11 @@ class TrustStore:
         if hit is not None and hit.not_before <= now <= hit.not_after:
             self._check_crl_fresh(now)
             return hit.name
+        generation = self._generation
         name = self._verify_uncached(cert, der, purpose, now)
         with self._lock:
-            self._cache[key] = _Cached(name, cert.not_valid_before_utc, cert.not_valid_after_utc)
+            if generation == self._generation:
+                self._cache[key] = _Cached(name, cert.not_valid_before_utc, cert.not_valid_after_utc)
         return name
 
     def _check_crl_fresh(self, now: dt.datetime) -> None:

@@ -26,6 +26,7 @@ from gateway.api.swg.v1 import peering_pb2
 from gateway.clock import now_us
 from gateway.crypto.certificates import fingerprint
 from gateway.crypto.tls_probe import probe_certificate
+from gateway.crypto.trust import Purpose
 from gateway.errors import GatewayError, PermissionDenied, Unavailable
 from gateway.evidence import audit
 from gateway.node import Node
@@ -37,6 +38,15 @@ from gateway.store import Claimed, PeerReceipt
 log = structlog.get_logger("gateway.peering")
 
 BATCH = 64
+
+
+def _untrusted(node: Node, der: bytes) -> str:
+    """Why the trust store refuses a peer's node certificate now (revoked, expired...); "" if it is trusted."""
+    try:
+        node.trust.verify(der, Purpose.NODE_TLS)
+    except GatewayError as err:
+        return err.message
+    return ""
 
 
 class PinMismatch(Unavailable):
@@ -66,6 +76,8 @@ class PeerLink:
         self.wake = asyncio.Event()
         # (address, pin) of the open connection; a directory swap that changes them sets ``reconnect``.
         self.connected_to: tuple[str, bytes] | None = None
+        # The certificate the peer presented when the open connection was made (checked again on a CRL reload).
+        self.connected_der: bytes | None = None
         self.reconnect = False
 
     async def run(self) -> None:
@@ -105,10 +117,15 @@ class PeerLink:
         stream = self._stream
         self._stream = None
         self.connected_to = None
+        self.connected_der = None
         if stream is not None:
             await stream.close()
 
     async def _connect(self) -> RelayStream:
+        if self.reconnect and self._stream is not None:
+            # Set by a CRL reload or a directory swap; nothing is in flight between two exchanges.
+            self.reconnect = False
+            await self._close()
         if self._stream is not None:
             return self._stream
         node = self.node
@@ -123,7 +140,12 @@ class PeerLink:
         if fingerprint(der) != pinned(entry):
             raise _LinkDown(f"{self.peer} at {entry.address} presented a certificate other than the one the "
                             "directory pins (nodes[].tls_certificate); not sending")
+        untrusted = _untrusted(node, der)
+        if untrusted:
+            raise _LinkDown(f"{self.peer} at {entry.address} presented a certificate the federation no longer "
+                            f"trusts ({untrusted}); not sending")
         self.connected_to = (entry.address, pinned(entry))
+        self.connected_der = der
         self._stream = self._transport.open(entry.address, self.peer, ca=tls.ca, cert=tls.cert, key=tls.key)
         return self._stream
 
@@ -286,6 +308,19 @@ class Relay:
             if entry is None or (entry.address, pinned(entry)) != link.connected_to:
                 link.reconnect = True
                 link.wake.set()
+
+    def close_revoked(self) -> list[tuple[str, str]]:
+        """After a CRL reload: links connected to a peer whose certificate is no longer trusted drop their
+        connection (between batches); the reconnect checks the certificate again and refuses it."""
+        dropped = []
+        for name, link in self.links.items():
+            der = link.connected_der
+            reason = _untrusted(self.node, der) if der is not None else ""
+            if reason:
+                link.reconnect = True
+                link.wake.set()
+                dropped.append((name, reason))
+        return dropped
 
     def wake(self, peers: Sequence[str] = ()) -> None:
         for name, link in self.links.items():

@@ -1,23 +1,31 @@
 """The gRPC server interceptor that applies ``gateway.crypto.tokens`` to every call (certificate, bearer
-token, scope, rate limit) and hands the servicer an ``Identity`` through a context variable."""
+token, scope, rate limit) and hands the servicer an ``Identity`` through a context variable.
+
+A streaming call is admitted once, at its start, but may stay open for hours (a Receive stream, a peer's
+Relay link). The interceptor keeps the open authenticated streams; after a CRL reload
+``close_revoked`` checks each one's certificate again and ends those no longer trusted with their status
+(UNAUTHENTICATED, "certificate ... is revoked").
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
 
 from gateway.crypto.tokens import (ALGORITHMS, METHOD_SCOPES, OPEN_PREFIXES, SCOPES, Authenticator, Identity,
                                    cert_thumbprint, issue_token)
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, Unauthenticated
 from gateway.transport.ratelimit import RateLimiter
 from gateway.transport.status import internal
 
 __all__ = ["ALGORITHMS", "METHOD_SCOPES", "OPEN_PREFIXES", "SCOPES", "AbortFn", "AuthInterceptor", "Authenticator",
-           "Identity", "cert_thumbprint", "current_identity", "issue_token"]
+           "Identity", "OpenCall", "cert_thumbprint", "current_identity", "issue_token"]
 
 # Each RPC runs in its own task, so the identity set for one call is never seen by another.
 _current: contextvars.ContextVar[Identity] = contextvars.ContextVar("swg_identity")
@@ -30,6 +38,24 @@ def current_identity() -> Identity:
 AbortFn = Callable[[Any, GatewayError], Awaitable[None]]
 
 
+@dataclass(eq=False)
+class OpenCall:
+    """An admitted streaming call: who, with which certificate, and how to end it from outside."""
+
+    method: str
+    identity: Identity
+    pem: bytes
+    # Set when the call must end: the error it ends with.
+    error: GatewayError | None = None
+    # Entered only while the handler waits for its next item; rescheduled to "now" to interrupt that wait.
+    waiting: asyncio.Timeout | None = None
+
+    def end(self, err: GatewayError) -> None:
+        self.error = err
+        if self.waiting is not None:
+            self.waiting.reschedule(asyncio.get_running_loop().time())
+
+
 class AuthInterceptor(grpc.aio.ServerInterceptor):
     """Authenticates every call before its handler runs; refusals become UNAUTHENTICATED/PERMISSION_DENIED."""
 
@@ -39,6 +65,22 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         self._abort = abort
         self._on_refused = on_refused
         self._limiter = limiter
+        self._open: set[OpenCall] = set()
+
+    def close_revoked(self) -> list[tuple[OpenCall, GatewayError]]:
+        """End every open stream whose certificate is no longer trusted (call after a CRL reload, on the loop)."""
+        ended: list[tuple[OpenCall, GatewayError]] = []
+        for call in list(self._open):
+            if call.error is not None:
+                continue
+            try:
+                self._auth.recheck(call.method, call.pem)
+            except GatewayError as err:
+                closed = Unauthenticated(f"stream closed: the {call.identity.kind} certificate of "
+                                         f"{call.identity.principal} is no longer trusted: {err.message}")
+                call.end(closed)
+                ended.append((call, closed))
+        return ended
 
     async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
         handler = await continuation(details)
@@ -86,21 +128,63 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
             return grpc.stream_unary_rpc_method_handler(stream_unary, handler.request_deserializer,
                                                         handler.response_serializer)
+        open_calls = self._open
+
+        async def watched(context: Any, items: AsyncIterator[Any]) -> AsyncIterator[Any]:
+            """``items`` of an admitted stream, ended with the call's error once ``close_revoked`` says so."""
+            ident = _current.get(None)
+            pems = list(context.auth_context().get("x509_pem_cert", []))
+            if ident is None or not pems:  # open methods (health, reflection): nothing to revoke
+                async for item in items:
+                    yield item
+                return
+            call = OpenCall(method, ident, pems[0])
+            open_calls.add(call)
+            try:
+                while call.error is None:
+                    try:
+                        async with asyncio.timeout(None) as waiting:
+                            call.waiting = waiting
+                            try:
+                                item = await anext(items)
+                            finally:
+                                call.waiting = None
+                    except StopAsyncIteration:
+                        return
+                    except TimeoutError:
+                        if call.error is None:
+                            raise
+                        break
+                    yield item
+                await _close(items)
+                on_refused(method, call.error)
+                await abort(context, call.error)
+            finally:
+                open_calls.discard(call)
+
         if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(_streaming(handler.unary_stream, admit),
+            return grpc.unary_stream_rpc_method_handler(_streaming(handler.unary_stream, admit, watched),
                                                         handler.request_deserializer, handler.response_serializer)
-        return grpc.stream_stream_rpc_method_handler(_streaming(handler.stream_stream, admit),
+        return grpc.stream_stream_rpc_method_handler(_streaming(handler.stream_stream, admit, watched),
                                                      handler.request_deserializer, handler.response_serializer)
 
 
-def _streaming(inner: Callable[[Any, Any], Any], admit: Callable[[Any], Awaitable[bool]]) -> Callable[[Any, Any], Any]:
+async def _close(items: AsyncIterator[Any]) -> None:
+    aclose = getattr(items, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+def _streaming(inner: Callable[[Any, Any], Any], admit: Callable[[Any], Awaitable[bool]],
+               watched: Callable[[Any, AsyncIterator[Any]], AsyncIterator[Any]]) -> Callable[[Any, Any], Any]:
     """Wrap a server-streaming handler in its own style: grpc.aio tells an async generator (which yields its
     responses) from a coroutine (which writes them with ``context.write``, as the health servicer's Watch does)
-    by the handler's function type, so the wrapper must be of the same type as what it wraps."""
+    by the handler's function type, so the wrapper must be of the same type as what it wraps. Generator
+    handlers (Receive, Relay, SubmitStream) are watched: a revoked caller's stream is ended."""
     if inspect.isasyncgenfunction(inner):
         async def generator(request: Any, context: Any) -> Any:
             if await admit(context):
-                async for item in inner(request, context):
+                async for item in watched(context, inner(request, context)):
                     yield item
 
         return generator

@@ -94,6 +94,7 @@ class GatewayServer:
         self._health_server: grpc.aio.Server | None = None
         self.health_port = 0
         self._server: grpc.aio.Server | None = None
+        self.interceptor: AuthInterceptor | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self.port: int = 0
         self.metrics_port: int = 0
@@ -132,9 +133,10 @@ class GatewayServer:
         # gRPC refuses a request above its own limit with its own words ("larger than max"); read up to four
         # times the document limit so that Submit answers with limits.max_message_bytes instead.
         receive_limit = max(limit, 4 * cfg.limits.max_message_bytes)
+        self.interceptor = AuthInterceptor(self.node.authenticator, abort, self._on_refused,
+                                           RateLimiter(cfg.limits.rate_per_s, cfg.limits.burst))
         server = grpc.aio.server(
-            interceptors=[AuthInterceptor(self.node.authenticator, abort, self._on_refused,
-                                          RateLimiter(cfg.limits.rate_per_s, cfg.limits.burst))],
+            interceptors=[self.interceptor],
             options=[
                 ("grpc.max_receive_message_length", receive_limit),
                 ("grpc.max_send_message_length", limit),
@@ -182,6 +184,8 @@ class GatewayServer:
             await asyncio.to_thread(auditor.record_start, self.node.store, cfg, self.node.directory.version)
             self._start_evidence()
         self._tasks.append(asyncio.create_task(self.directory_watcher.run(), name="directory-watch"))
+        if cfg.tls.crl is not None:
+            self._tasks.append(asyncio.create_task(self._crl_loop(), name="crl-refresh"))
         log.info("node serving", node=self.node.name, address=self.address, participants=sorted(self.node.keys))
         return self.port
 
@@ -237,6 +241,43 @@ class GatewayServer:
         await plain.start()
         log.info("health serving without TLS", address=address, port=self.health_port)
         return plain
+
+    async def _crl_loop(self) -> None:
+        """Every ``[tls] crl_refresh_s``: a changed CRL file is read; if valid it is in force at once."""
+        while True:
+            await asyncio.sleep(self.node.config.tls.crl_refresh_s)
+            try:
+                await self.refresh_crl()
+            except Exception:  # noqa: BLE001 - the node keeps serving under the CRL in force; say so loudly
+                log.exception("CRL refresh failed; the CRL in force stays", crl=str(self.node.config.tls.crl))
+
+    async def refresh_crl(self) -> bool:
+        """Look at the CRL file now; True when a new CRL came into force.
+
+        A new CRL empties the certificate and token caches and ends open streams (Receive, Relay, SubmitStream)
+        and relay links whose certificate it revokes. A file that is refused leaves the CRL in force alone.
+        """
+        trust = self.node.trust
+        outcome = await asyncio.to_thread(trust.refresh_crl)
+        if outcome is None:
+            return False
+        path = str(self.node.config.tls.crl)
+        if not outcome.loaded:
+            log.error("CRL FILE REFUSED: the CRL in force stays; revocations in the new file are NOT applied",
+                      crl=path, reason=outcome.reason, sha256=outcome.sha256, revoked_in_force=outcome.revoked)
+            return False
+        log.info("CRL reloaded", crl=path, sha256=outcome.sha256, revoked=outcome.revoked)
+        token_refused = self.node.authenticator.crl_reloaded()
+        if token_refused:
+            log.error("this node's token issuer certificate is no longer trusted: every bearer token is refused",
+                      reason=token_refused)
+        ended = self.interceptor.close_revoked() if self.interceptor is not None else []
+        for call, err in ended:
+            log.warning("stream of a revoked certificate closed", method=call.method,
+                        principal=call.identity.principal, kind=call.identity.kind, reason=err.message)
+        for peer, reason in self.relay.close_revoked():
+            log.warning("relay link to a peer with a revoked certificate dropped", peer=peer, reason=reason)
+        return True
 
     async def _health_loop(self) -> None:
         while True:

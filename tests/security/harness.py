@@ -42,16 +42,17 @@ def client_cert(fed: Federation, out: Path, name: str, participant: str, *, ca: 
 class SecurityNode:
     """de-node whose CRL revokes ``revoked``; helpers to count stored rows and prove the node still works."""
 
-    def __init__(self, fed: Federation, tmp: Path, limits: str = ""):
+    def __init__(self, fed: Federation, tmp: Path, limits: str = "", tls: str = ""):
         self.fed = fed
         self.tmp = tmp
         self.revoked = client_cert(fed, tmp, "revoked-post", POST)
         crl = pki.create_crl(fed.ca, [pki.revoked_entry(pki.load_cert(self.revoked.cert))])
-        crl_path = pki.write_crl(tmp / "crl.pem", crl)
+        self.crl_path = crl_path = pki.write_crl(tmp / "crl.pem", crl)
         self.port = free_port()
         self.directory = write_directory(fed, tmp, {"de-node": self.port, "fr-node": free_port()})
         config = write_node_config(fed, tmp, "de-node", self.port, self.directory, limits=limits)
-        config.write_text(config.read_text().replace(f'crl = "{fed.paths.crl}"', f'crl = "{crl_path}"'))
+        # ``tls``: more lines for the [tls] section (e.g. crl_refresh_s).
+        config.write_text(config.read_text().replace(f'crl = "{fed.paths.crl}"', f'crl = "{crl_path}"\n{tls}'))
         self.runner = NodeRunner(config).start()
         self.clients: list[Client] = []
         self._post: Client | None = None

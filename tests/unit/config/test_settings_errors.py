@@ -105,6 +105,10 @@ def test_the_base_config_is_valid_and_relative_paths_resolve_against_its_directo
     ("tokens", {"max_lifetime_s": 1.5}, ("tokens.max_lifetime_s", "must be an integer")),
     ("limits", {"visibility_timeout_s": "30s"}, ("limits.visibility_timeout_s", "must be a number")),
     ("tls", {"crl": 5}, ("tls.crl", "must be a path string")),
+    ("tls", {"crl_refresh_s": "60"}, ("tls.crl_refresh_s", "must be a number")),
+    ("tls", {"crl_refresh_s": 0.0}, ("tls.crl_refresh_s", "must be >= 0.05")),
+    ("tls", {"crl_refresh_s": 86400}, ("tls.crl_refresh_s", "must be <= 3600")),
+    ("tls", {"crl_refresh_s": float("nan")}, ("tls.crl_refresh_s", "must be <= 3600")),
     # missing required key
     ("node", {"listen": None}, ("node.listen", "missing")),
     ("tls", {"ca": None}, ("tls.ca", "missing")),
