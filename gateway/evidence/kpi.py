@@ -245,9 +245,19 @@ def to_proto(rows: Iterable[Kpi]) -> list[admin_pb2.KpiRow]:
 
 def plot(rows: Sequence[Kpi], path: str) -> None:
     """Daily volumes (items with AED) and decision times (p50, p90) as a PNG; needs the ``plot`` extra."""
+    fig = figure(rows)
+    fig.savefig(path, dpi=100)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def figure(rows: Sequence[Kpi]) -> Any:
+    """The chart of ``plot``: titled, axes with units, dates readable on the shared time axis."""
     try:
         import matplotlib
         matplotlib.use("Agg")
+        import matplotlib.dates as mdates
         import matplotlib.pyplot as plt
     except ImportError:
         raise InvalidArgument("--plot needs matplotlib: pip install 'swg-gateway[plot]'") from None
@@ -255,17 +265,26 @@ def plot(rows: Sequence[Kpi], path: str) -> None:
     x = [dt.datetime.fromtimestamp(d / 1e6, dt.timezone.utc) for d in days]
     volume = [sum(k.items_with_aed for k in rows if k.period_start_us == d) for d in days]
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
-    ax1.bar(x, volume)
-    ax1.set_ylabel("items with AED")
+    span = f"{x[0]:%Y-%m-%d} to {x[-1]:%Y-%m-%d}" if x else "no data"
+    fig.suptitle(f"WCO FoS KPIs per period, {span} (UTC)")
+    ax1.bar(x, volume, width=0.8, color="tab:blue")
+    ax1.set_title("Items with advance electronic data (AED)")
+    ax1.set_ylabel("items per period")
+    ax1.yaxis.get_major_locator().set_params(integer=True)
     for partner in sorted({k.partner for k in rows}):
         mine = [k for k in rows if k.partner == partner and k.decisions]
         if mine:
             px = [dt.datetime.fromtimestamp(k.period_start_us / 1e6, dt.timezone.utc) for k in mine]
-            ax2.plot(px, [k.decision_time_p50_s / 3600 for k in mine], marker="o", label=f"{partner} p50")
+            ax2.plot(px, [k.decision_time_p50_s / 3600 for k in mine], marker="o", label=f"{partner} median")
             ax2.plot(px, [k.decision_time_p90_s / 3600 for k in mine], marker="x", linestyle="--",
-                     label=f"{partner} p90")
-    ax2.set_ylabel("decision time (h)")
-    ax2.legend(loc="upper left", fontsize="small")
+                     label=f"{partner} 90th percentile")
+    ax2.set_title("Customs decision time (AED received to decision)")
+    ax2.set_ylabel("hours")
+    ax2.set_xlabel("period start (UTC)")
+    if ax2.get_legend_handles_labels()[0]:
+        ax2.legend(loc="upper left", fontsize="small")
+    ax2.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    for ax in (ax1, ax2):
+        ax.grid(axis="y", alpha=0.3)
     fig.autofmt_xdate()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig

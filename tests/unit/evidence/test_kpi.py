@@ -131,3 +131,17 @@ def test_facts_are_taken_from_tracking_events_and_decision_outcomes() -> None:
     assert fact == KpiFact(batch.items[0].item_id, "", 300 * S, 100 * S)
     facts = kpi.facts_of(registry.INSPECTION, inspection([I1, I2], inspection_pb2.INSPECTION_OUTCOME_SEIZE))
     assert [f.outcome for f in facts] == ["seized", "seized"]
+
+
+def test_the_kpi_chart_is_titled_with_units_and_written_as_png(store: Store, tmp_path: Path) -> None:
+    scenario(store)
+    rows = kpi.compute(store, T0, T0 + 7 * 24 * H, "day")
+    fig = kpi.figure(rows)
+    top, bottom = fig.axes
+    assert fig._suptitle.get_text().startswith("WCO FoS KPIs per period, 2026-03-02")
+    assert (top.get_title(), top.get_ylabel()) == ("Items with advance electronic data (AED)", "items per period")
+    assert bottom.get_ylabel() == "hours" and bottom.get_xlabel() == "period start (UTC)"
+    assert any("median" in t.get_text() for t in bottom.get_legend().get_texts())
+    out = tmp_path / "kpi.png"
+    kpi.plot(rows, str(out))
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
