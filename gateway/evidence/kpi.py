@@ -283,7 +283,7 @@ def figure(rows: Sequence[Kpi]) -> Any:
     ax2.set_xlabel("period start (UTC)")
     if ax2.get_legend_handles_labels()[0]:
         ax2.legend(loc="upper left", fontsize="small")
-    ax2.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    ax2.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))  # type: ignore[no-untyped-call]  # matplotlib leaves it unannotated
     for ax in (ax1, ax2):
         ax.grid(axis="y", alpha=0.3)
     fig.autofmt_xdate()
