@@ -29,7 +29,10 @@ def register(sub: Any) -> None:
     add_client_arg(s)
     s.add_argument("--format", required=True, help="format of the files, e.g. upu.itmatt.v1, swg.aed.v1")
     s.add_argument("--to", action="append", default=[], metavar="PARTICIPANT", help="explicit recipient (repeat)")
-    s.add_argument("--message-id", help="idempotency key (single file only)")
+    s.add_argument("--message-id", help="the message id (single file only); default: derived from the sender and "
+                                        "the file's content, so a rerun is answered as duplicates")
+    s.add_argument("--new-ids", action="store_true",
+                   help="let the node give new ids: the same file sent again is a new message")
     s.add_argument("--conversation-id", default="")
     s.add_argument("--in-reply-to", default="")
     s.add_argument("paths", nargs="+", metavar="PATH")
@@ -67,42 +70,60 @@ def _files(paths: list[str]) -> list[Path]:
     return out
 
 
+def content_message_id(participant: str, fmt: str, content: bytes) -> str:
+    """The default message id of a submitted file: the same file from the same sender is the same message, so a
+    rerun of `gateway submit DIR` is answered as duplicates instead of sending everything again."""
+    digest = hashlib.sha256(f"{participant}\n{fmt}\n".encode() + content).hexdigest()
+    return f"sha256-{digest[:40]}"
+
+
 def _submit(args: Any) -> int:
     files = _files(args.paths)
     if args.message_id and len(files) != 1:
         print("--message-id needs exactly one file", file=sys.stderr)
         return 2
-    _, channel, tokens = connect(args.client)
+    profile, channel, tokens = connect(args.client)
     stub = exchange_pb2_grpc.ExchangeStub(channel)
-    failures = 0
+    counts = {"accepted": 0, "duplicate": 0, "refused": 0}
     progress = Progress(len(files), "submitting") if len(files) > 1 else None
+
+    def message_id(content: bytes) -> str:
+        if args.message_id:
+            return str(args.message_id)
+        return "" if args.new_ids else content_message_id(profile.participant, args.format, content)
 
     def requests() -> Iterator[exchange_pb2.SubmitRequest]:
         for f in files:
+            content = f.read_bytes()
             yield exchange_pb2.SubmitRequest(
-                message_id=args.message_id or "", format=args.format, content=f.read_bytes(), recipients=args.to,
+                message_id=message_id(content), format=args.format, content=content, recipients=args.to,
                 conversation_id=args.conversation_id, in_reply_to=args.in_reply_to)
+
+    def accepted(f: Path, resp: Any) -> None:
+        counts["duplicate" if resp.duplicate else "accepted"] += 1
+        print(f"{resp.message_id}\t{f}\t{','.join(resp.recipients)}" + ("\t(duplicate)" if resp.duplicate else ""))
 
     try:
         if len(files) == 1:
-            resp = stub.Submit(next(requests()), metadata=tokens.metadata())
-            print(f"{resp.message_id}\t{files[0]}\t{','.join(resp.recipients)}" + ("\t(duplicate)" if resp.duplicate else ""))
+            accepted(files[0], stub.Submit(next(requests()), metadata=tokens.metadata()))
             return 0
         for f, resp in zip(files, stub.SubmitStream(requests(), metadata=tokens.metadata())):
             if progress:
                 progress.step()
             if resp.HasField("error"):
-                failures += 1
+                counts["refused"] += 1
                 print(f"\nREFUSED\t{f}\t{resp.error.message}", file=sys.stderr)
             else:
-                print(f"{resp.message_id}\t{f}\t{','.join(resp.recipients)}")
+                accepted(f, resp)
     except grpc.RpcError as err:
         return fail(err)
     finally:
         if progress:
             progress.close()
         channel.close()
-    return 1 if failures else 0
+    print(f"{plural(len(files), 'file', 'files')}: {counts['accepted']} accepted, {counts['duplicate']} duplicate "
+          f"(sent before), {counts['refused']} refused", file=sys.stderr)
+    return 1 if counts["refused"] else 0
 
 
 def _receive(args: Any) -> int:

@@ -83,7 +83,12 @@ def test_health_submit_receive_status_from_the_command_line(node_process, federa
             registry.encode("upu.itmatt.v1", registry.AED, aed_batch(1, start=20000000 + n)))
     out = gateway("submit", "--client", str(post), "--format", "upu.itmatt.v1", str(docs)).stdout.splitlines()
     ids = [line.split("\t")[0] for line in out]
-    assert len(ids) == 3 and all(len(i) == 36 for i in ids)
+    assert len(ids) == 3 and all(i.startswith("sha256-") for i in ids), "ids derived from sender and content"
+
+    rerun = gateway("submit", "--client", str(post), "--format", "upu.itmatt.v1", str(docs))
+    assert [line.split("\t")[0] for line in rerun.stdout.splitlines()] == ids
+    assert all(line.endswith("(duplicate)") for line in rerun.stdout.splitlines()), "a rerun sends nothing new"
+    assert rerun.stderr.strip().endswith("3 files: 0 accepted, 3 duplicate (sent before), 0 refused")
 
     inbox = tmp_path / "inbox"
     got = gateway("receive", "--client", str(customs), "--out", str(inbox), "--count", "3")
@@ -124,3 +129,19 @@ def test_a_document_above_the_limit_gets_the_gateways_own_limit_message(node_pro
     assert res.returncode == 1
     assert "limits.max_message_bytes" in res.stderr and "larger than max" not in res.stderr, res.stderr
     assert res.stderr.startswith("RESOURCE_EXHAUSTED: content is 10485767 bytes"), res.stderr
+
+
+def test_a_bulk_submit_with_a_refused_file_says_so_and_exits_1(node_process, federation, tmp_path: Path) -> None:
+    _, address = node_process
+    post = client_profile(federation, tmp_path, "DE/POST/MAIN", address)
+    docs = tmp_path / "outbox"
+    docs.mkdir()
+    (docs / "a-good.xml").write_bytes(registry.encode("upu.itmatt.v1", registry.AED, aed_batch(1, start=20100000)))
+    (docs / "b-bad.xml").write_text("<not-itmatt/>")
+    res = gateway("submit", "--client", str(post), "--format", "upu.itmatt.v1", str(docs), check=False)
+    assert res.returncode == 1
+    assert "REFUSED\t" in res.stderr and "b-bad.xml" in res.stderr
+    assert res.stderr.strip().endswith("2 files: 1 accepted, 0 duplicate (sent before), 1 refused")
+    new = gateway("submit", "--client", str(post), "--format", "upu.itmatt.v1", "--new-ids",
+                  str(docs / "a-good.xml"))
+    assert "(duplicate)" not in new.stdout, "--new-ids sends the same file again as a new message"
