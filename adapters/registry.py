@@ -107,11 +107,18 @@ def formats_for(document_type: str) -> list[str]:
 
 
 def decode(name: str, content: bytes) -> tuple[str, Message]:
+    """``decode_with_warnings`` without the warnings."""
+    document_type, msg, _ = decode_with_warnings(name, content)
+    return document_type, msg
+
+
+def decode_with_warnings(name: str, content: bytes) -> tuple[str, Message, list[Violation]]:
     """Decode ``content`` written in format ``name``; returns (document type, canonical message).
 
     The decoded message is validated (``adapters.validation``) for the document types that have rules
     (swg.aed.v1, swg.inspection.v1); DocumentError carries every violation found, each with a path into
     the input: XPath for XML formats, JSON pointer for JSON formats, canonical field path for protobuf.
+    The warnings (same paths) are what is accepted but worth telling the sender, e.g. an IPS item of weight 0.
     """
     fmt = get(name)
     if not isinstance(content, (bytes, bytearray, memoryview)):
@@ -122,7 +129,8 @@ def decode(name: str, content: bytes) -> tuple[str, Message]:
     else:
         msg, locate, problems = fmt.decode(content), identity, []
     validation.check(fmt.document_type, msg, locate=locate, profile=fmt.validation_profile, earlier=problems)
-    return fmt.document_type, msg
+    return fmt.document_type, msg, validation.warnings(fmt.document_type, msg, locate=locate,
+                                                       profile=fmt.validation_profile)
 
 
 def encode(name: str, document_type: str, msg: Message) -> bytes:

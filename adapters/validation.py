@@ -81,9 +81,14 @@ class _Checker:
 
     def __init__(self) -> None:
         self.problems: list[Violation] = []
+        self.warnings: list[Violation] = []
 
     def add(self, path: str, reason: str) -> None:
         self.problems.append(Violation(path, reason))
+
+    def warn(self, path: str, reason: str) -> None:
+        """A data-quality problem that does not refuse the document: the sender is told, the item accepted."""
+        self.warnings.append(Violation(path, reason))
 
     def country(self, path: str, field: str, code: str) -> None:
         if code and not s10.is_country(code):
@@ -146,7 +151,12 @@ def _item(c: _Checker, path: str, item: item_pb2.PostalItem, profile: str) -> No
     c.timestamp(path, item, "posted_at")
     c.country(path, "origin_country", item.origin_country)
     c.country(path, "destination_country", item.destination_country)
-    c.decimal(path, "gross_weight_kg", item.gross_weight_kg, positive=True)
+    if profile == PROFILE_LOGISTIC and item.gross_weight_kg and decimal_problem(item.gross_weight_kg) is None \
+            and Decimal(item.gross_weight_kg) == 0:
+        # Real IPS exports carry 0.000 for items not yet weighed: one such item must not refuse the other 170.
+        c.warn(join(path, "gross_weight_kg"), "weight 0 (not weighed yet?): accepted; customs sees no weight")
+    else:
+        c.decimal(path, "gross_weight_kg", item.gross_weight_kg, positive=True)
     for field in ("insured_value", "postage", "declared_value", "dutiable_value"):
         c.money(path, item, field)
     if item.receptacle_id:
@@ -213,6 +223,15 @@ def _item(c: _Checker, path: str, item: item_pb2.PostalItem, profile: str) -> No
 
 def validate_item_batch(batch: item_pb2.ItemBatch, *, profile: str = PROFILE_AED) -> list[Violation]:
     """Every problem of an AED document (canonical paths)."""
+    return _check_item_batch(batch, profile).problems
+
+
+def item_batch_warnings(batch: item_pb2.ItemBatch, *, profile: str = PROFILE_AED) -> list[Violation]:
+    """What is accepted but worth telling the sender (canonical paths)."""
+    return _check_item_batch(batch, profile).warnings
+
+
+def _check_item_batch(batch: item_pb2.ItemBatch, profile: str) -> _Checker:
     c = _Checker()
     if not batch.items:
         c.add("items", "the document carries no item")
@@ -225,7 +244,7 @@ def validate_item_batch(batch: item_pb2.ItemBatch, *, profile: str = PROFILE_AED
                 c.add(join(path, "item_id"), f"item {item.item_id} appears twice (also items[{seen[item.item_id]}])")
             else:
                 seen[item.item_id] = i
-    return c.problems
+    return c
 
 
 def validate_inspection_batch(batch: inspection_pb2.InspectionResultBatch) -> list[Violation]:
@@ -338,6 +357,15 @@ def validate(document_type: str, msg: Message, *, profile: str = PROFILE_AED) ->
     if document_type == INSPECTION:
         return text_problems(msg) + validate_inspection_batch(msg)  # type: ignore[arg-type]
     return text_problems(msg)
+
+
+def warnings(document_type: str, msg: Message, *, locate: Locator = identity,
+             profile: str = PROFILE_AED) -> list[Violation]:
+    """Data-quality warnings of a valid document, with paths translated by ``locate``."""
+    if document_type != AED:
+        return []
+    return [Violation(locate(w.path), w.reason)
+            for w in item_batch_warnings(msg, profile=profile)]  # type: ignore[arg-type]
 
 
 def check(document_type: str, msg: Message, *, locate: Locator = identity, profile: str = PROFILE_AED,

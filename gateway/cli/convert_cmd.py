@@ -77,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"gateway convert: {args.file}: larger than --max-bytes {args.max_bytes}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        document_type, msg = registry.decode(source.name, content)
+        document_type, msg, warnings = registry.decode_with_warnings(source.name, content)
+        for warning in warnings:
+            print(f"warning: {warning.path}: {warning.reason}", file=sys.stderr)
         out = registry.encode(target.name, document_type, msg)
     except DocumentError as exc:
         count = len(exc.violations)

@@ -174,3 +174,25 @@ def test_bad_values_in_ips_reported_with_xpaths() -> None:
 def test_wrong_root_refused() -> None:
     with pytest.raises(DocumentError, match="root element"):
         registry.decode("upu.ips.v1", b'<ips xmlns="http://example.org/other"/>')
+
+
+def test_a_zero_weight_in_a_real_ips_export_is_a_warning_not_a_refusal() -> None:
+    """One item of 0.000 kg (not weighed yet) must not refuse the others of a real export."""
+    real = (FIXTURES / "IPSExport.xml").read_bytes()
+    zeroed = real.replace(b"<ItemWeight>0.955</ItemWeight>", b"<ItemWeight>0.000</ItemWeight>", 1)
+    assert zeroed != real
+    document_type, batch, warnings = registry.decode_with_warnings("upu.ips.v1", zeroed)
+    assert document_type == "swg.aed.v1" and batch.items[0].gross_weight_kg == "0.000"
+    assert [(w.path, w.reason.split(":")[0]) for w in warnings] == [
+        ("/ips:ips/ips:MailItem[1]/ips:FromIPS/ips:ItemWeight", "weight 0 (not weighed yet?)")]
+    assert registry.decode_with_warnings("upu.ips.v1", real)[2] == []
+
+
+def test_a_zero_weight_in_an_aed_is_still_an_error() -> None:
+    from gateway.testing.documents import aed_batch
+
+    batch = aed_batch(1)
+    batch.items[0].gross_weight_kg = "0.000"
+    with pytest.raises(DocumentError) as info:
+        registry.decode("swg.aed.v1", batch.SerializeToString())
+    assert "greater than zero" in str(info.value)
