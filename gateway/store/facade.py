@@ -195,6 +195,10 @@ class Store:
         return self._writer.submit(relay.retry_later(delivery_ids, owner, error, next_attempt_us, max_attempts,
                                                      now_us))
 
+    def link_down(self, route: str, error: str, next_attempt_us: int, now_us: int) -> Pending[int]:
+        """A peer link went down: its queued deliveries show the reason and the link's next attempt."""
+        return self._writer.submit(relay.link_down(route, error, next_attempt_us, now_us))
+
     def fail_many(self, delivery_ids: Sequence[int], error: str, events: Sequence[AuditEvent],
                   now_us: int) -> Pending[None]:
         return self._writer.submit(relay.fail_many(delivery_ids, error, events, now_us))

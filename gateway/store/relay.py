@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, case, insert, or_, select, update
 
 import gateway.store.audit_log as audit
 import gateway.store.schema as t
@@ -77,6 +77,18 @@ def retry_later(delivery_ids: Sequence[int], owner: str, error: str, next_attemp
                     "reason": error[:200], "attempts": max_attempts}), now_us)
                 failed.append(r.message_id)
         return failed
+    return op
+
+
+def link_down(route: str, error: str, next_attempt_us: int, now_us: int) -> WriteOp[int]:
+    """A peer link went down: every delivery waiting for it shows why and when the link tries again."""
+    def op(conn: Connection) -> int:
+        d = t.deliveries
+        res = conn.execute(update(d).where(d.c.route == route, d.c.state == QUEUED).values(
+            last_error=error[:500], updated_us=now_us,
+            next_attempt_us=case((d.c.next_attempt_us < next_attempt_us, next_attempt_us),
+                                 else_=d.c.next_attempt_us)))
+        return int(res.rowcount or 0)
     return op
 
 
