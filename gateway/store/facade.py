@@ -204,7 +204,8 @@ class Store:
         return self._writer.submit(relay.fail_many(delivery_ids, error, events, now_us))
 
     def peer_acknowledged(self, receipt: ReceiptRecord, route: str, event: AuditEvent, now_us: int) -> Pending[bool]:
-        """An "acknowledged" receipt came back from the recipient's node: delivery ACKNOWLEDGED."""
+        """An "acknowledged" receipt came back from the recipient's node: delivery ACKNOWLEDGED, unless its
+        "delivered" receipt is still to come (then it stays queued for the relay; see ``relay``)."""
         return self._writer.submit(relay.peer_acknowledged(receipt, route, event, now_us))
 
     def peer_receipts_sent(self, ids: Sequence[int]) -> Pending[None]:
