@@ -21,6 +21,10 @@ class RelayStream(Protocol):
         """The next response in order; None once the peer has closed the stream."""
         ...
 
+    async def ended(self) -> str | None:
+        """Why the stream has ended (the peer closed it, keepalive broke it), or None while it is open."""
+        ...
+
     async def close(self) -> None: ...
 
 

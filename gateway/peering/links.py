@@ -90,6 +90,8 @@ class PeerLink:
                 try:
                     progressed = await self._round()
                     self.failures = 0
+                    if not progressed:
+                        await self._check_idle_stream()
                 except _LinkDown as down:
                     await self._close()
                     await asyncio.sleep(await self._delay_after(down))
@@ -104,6 +106,14 @@ class PeerLink:
                         pass
         finally:
             await self._close()
+
+    async def _check_idle_stream(self) -> None:
+        """An idle stream that keepalive (or the peer) ended is reported now, not at the next message."""
+        stream = self._stream
+        if stream is not None:
+            reason = await self._bounded(stream.ended(), "state of the relay stream")
+            if reason is not None:
+                raise _LinkDown(f"{self.peer}: {reason}")
 
     def _up(self) -> None:
         if self.up is not True:

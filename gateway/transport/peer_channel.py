@@ -23,6 +23,8 @@ def keepalive_options(hang_timeout_s: float) -> list[tuple[str, int]]:
     return [
         ("grpc.keepalive_time_ms", half_ms),
         ("grpc.keepalive_timeout_ms", half_ms),
+        # The timeout gRPC core actually sets for each ping it sends (default 60 s).
+        ("grpc.http2.ping_timeout_ms", half_ms),
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.max_pings_without_data", 0),
     ]
@@ -58,9 +60,12 @@ class GrpcRelayStream:
         return resp if isinstance(resp, peering_pb2.RelayResponse) else None
 
     async def _ended(self) -> Unavailable:
+        return Unavailable(await self.ended() or "the relay stream is in an unusable state")
+
+    async def ended(self) -> str | None:
         if not self._call.done():
-            return Unavailable("the relay stream is in an unusable state")
-        return Unavailable(f"{(await self._call.code()).name}: {await self._call.details()}")
+            return None
+        return f"{(await self._call.code()).name}: {await self._call.details()}"
 
     async def close(self) -> None:
         self._call.cancel()

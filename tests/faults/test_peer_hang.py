@@ -91,3 +91,38 @@ def test_a_hung_peer_is_reported_and_its_link_recovers(federation: Federation, t
     relayed = audited(f"sqlite:///{tmp_path / 'fr-node.db'}", "relayed")
     assert set(ids) <= set(relayed)
     tally.messages(accepted=N, delivered=len(set(got) & set(ids)))
+
+
+def test_a_peer_hung_under_an_idle_link_is_reported_by_keepalive(federation: Federation, tmp_path: Path) -> None:
+    ports = {"de-node": free_port(), "fr-node": free_port()}
+    directory = write_directory(federation, tmp_path, ports)
+    nodes = {}
+    for name, port in ports.items():
+        metrics = free_port()
+        config = node_config(federation, tmp_path, name, port, directory, metrics_port=metrics, hang_timeout_s=1)
+        nodes[name] = NodeProcess(config, tmp_path / f"{name}.log", metrics).start()
+    fr, de = nodes["fr-node"], nodes["de-node"]
+    post = connect(federation, "fr-node", f"127.0.0.1:{ports['fr-node']}", FR_POST)
+
+    def delivered(i: int) -> bool:
+        req = S.SubmitRequest(format="swg.aed.v1", content=aed_batch(1, start=33_000_000 + i).SerializeToString())
+        mid = post.exchange.Submit(req, metadata=post.metadata, timeout=30).message_id
+        return bool(wait_for(lambda: post.exchange.GetStatus(S.GetStatusRequest(message_id=mid), metadata=post.metadata,
+                                                             timeout=10).recipients[0].state
+                             == S.DELIVERY_STATE_DELIVERED))
+
+    try:
+        assert delivered(0)
+        wait_for(lambda: fr.metric("swg_peer_link_up", peer="de-node") == 1)
+        # Nothing more to send: only the channel's keepalive pings can notice that the peer hangs.
+        de.signal(signal.SIGSTOP)
+        [first, *_] = wait_for(lambda: fr.events("peer link down"))
+        assert first["peer"] == "de-node" and "de-node" in first["reason"], first
+        assert fr.metric("swg_peer_link_up", peer="de-node") == 0
+        de.signal(signal.SIGCONT)
+        assert delivered(1)
+        wait_for(lambda: fr.metric("swg_peer_link_up", peer="de-node") == 1)
+    finally:
+        post.close()
+        de.stop()
+        fr.stop()
