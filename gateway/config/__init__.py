@@ -20,6 +20,7 @@ from gateway.config.settings import (
     HostedParticipant,
     Limits,
     NodeConfig,
+    PeeringSettings,
     TlsSettings,
     TokenSettings,
     load_node_config,
@@ -29,6 +30,6 @@ from gateway.config.settings import (
 __all__ = [
     "ADDRESS", "NODE_NAME", "PARTICIPANT_ID", "DEFAULT_GROUP_COMMIT_WAIT_MS", "MAX_GROUP_COMMIT_WAIT_MS",
     "MAX_KEK_AGE_S", "MAX_KEK_MESSAGES", "MAX_PROCESSES", "SCOPES", "AuditSettings", "DeliverySettings",
-    "EnvelopeSettings", "HostedParticipant", "Limits", "NodeConfig", "TlsSettings", "TokenSettings",
+    "EnvelopeSettings", "HostedParticipant", "Limits", "NodeConfig", "PeeringSettings", "TlsSettings", "TokenSettings",
     "load_node_config", "signature_path",
 ]

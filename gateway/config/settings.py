@@ -74,6 +74,17 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class PeeringSettings:
+    # A peer that answers nothing (no HTTP/2 keepalive ping answer, no relay answer, no TLS handshake)
+    # for this long is reported down ("peer link down"), and its link reconnects with backoff.
+    hang_timeout_s: float = 15.0
+
+
+MIN_HANG_TIMEOUT_S = 0.5
+MAX_HANG_TIMEOUT_S = 600.0
+
+
+@dataclass(frozen=True)
 class AuditSettings:
     # A signed checkpoint after this many new entries, or after this many seconds with new entries.
     checkpoint_every: int = 1000
@@ -124,6 +135,7 @@ class NodeConfig:
     database_group_commit_wait_ms: float = DEFAULT_GROUP_COMMIT_WAIT_MS
     audit: AuditSettings = field(default_factory=AuditSettings)
     envelope: EnvelopeSettings = field(default_factory=EnvelopeSettings)
+    peering: PeeringSettings = field(default_factory=PeeringSettings)
     # The federation CA's detached JWS over the directory file (default: <directory>.jws beside it).
     directory_signature: Path | None = None
     # Development only: run with an unsigned directory (loudly logged). Never in production.
@@ -280,6 +292,16 @@ def _delivery(r: Reader, data: dict[str, Any]) -> DeliverySettings:
     )
 
 
+def _peering(r: Reader, data: dict[str, Any]) -> PeeringSettings:
+    pr = r.table(data, "peering", required=False)
+    r.unknown(pr, {"hang_timeout_s"}, "peering.")
+    hang = r.num(pr, "hang_timeout_s", "peering.", 15.0, minimum=MIN_HANG_TIMEOUT_S, integer=False)
+    if not hang <= MAX_HANG_TIMEOUT_S:  # also refuses nan
+        r.problem("peering.hang_timeout_s", f"must be a number of seconds <= {MAX_HANG_TIMEOUT_S:g}")
+        hang = 15.0
+    return PeeringSettings(hang_timeout_s=hang)
+
+
 def _audit(r: Reader, data: dict[str, Any]) -> AuditSettings:
     aud = r.table(data, "audit", required=False)
     r.unknown(aud, {"checkpoint_every", "checkpoint_interval_s"}, "audit.")
@@ -348,7 +370,7 @@ def load_node_config(path: str | Path) -> NodeConfig:
     problems: list[FieldViolation] = []
     r = Reader(path.parent, problems)
     r.unknown(data, {"node", "tls", "database", "tokens", "limits", "delivery", "participants", "logging", "audit",
-                     "envelope"},
+                     "envelope", "peering"},
               "")
     # One section after the other, in this order, so problems are listed in the order of the file's sections.
     node = _node(r, data)
@@ -357,6 +379,7 @@ def load_node_config(path: str | Path) -> NodeConfig:
     tokens = _tokens(r, data)
     limits = _limits(r, data)
     delivery = _delivery(r, data)
+    peering = _peering(r, data)
     audit = _audit(r, data)
     envelope = _envelope(r, data)
     level, log_format = _logging(r, data)
@@ -372,7 +395,7 @@ def load_node_config(path: str | Path) -> NodeConfig:
         log_format=log_format,
         database_busy_timeout_ms=db.busy_timeout_ms, database_max_pages=db.max_pages,
         database_group_commit_wait_ms=db.group_commit_wait_ms,
-        audit=audit, envelope=envelope,
+        audit=audit, envelope=envelope, peering=peering,
         directory_signature=node.directory_signature or signature_path(node.directory),
         allow_unsigned_directory=node.allow_unsigned_directory, directory_poll_s=node.directory_poll_s,
         processes=node.processes,

@@ -1,7 +1,9 @@
 """What an outbound link needs from a transport: one ordered bidi relay stream to a peer node.
 
 ``gateway.transport.peer_channel`` implements it with grpc.aio; node assembly passes it in, so peering
-holds no transport code. A broken stream raises ``Unavailable`` whose message names the cause.
+holds no transport code. A broken stream raises ``Unavailable`` whose message names the cause. The
+channel pings the peer (HTTP/2 keepalive) so that a peer which stops answering breaks the stream within
+``hang_timeout_s``; the link bounds each of its own awaits on the stream as well.
 """
 
 from __future__ import annotations
@@ -19,10 +21,16 @@ class RelayStream(Protocol):
         """The next response in order; None once the peer has closed the stream."""
         ...
 
+    async def ended(self) -> str | None:
+        """Why the stream has ended (the peer closed it, keepalive broke it), or None while it is open."""
+        ...
+
     async def close(self) -> None: ...
 
 
 class PeerChannel(Protocol):
-    def open(self, address: str, peer: str, *, ca: Path, cert: Path, key: Path) -> RelayStream:
-        """A relay stream to node ``peer`` at ``address``, accepting only a certificate our CA issued to it."""
+    def open(self, address: str, peer: str, *, ca: Path, cert: Path, key: Path,
+             hang_timeout_s: float) -> RelayStream:
+        """A relay stream to node ``peer`` at ``address``, accepting only a certificate our CA issued to it;
+        broken when the peer leaves a keepalive ping unanswered for ``hang_timeout_s``."""
         ...

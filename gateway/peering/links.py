@@ -10,6 +10,12 @@ A link that cannot reach its peer (or whose peer answers with a passing error) r
 time, so that after an outage they go out again in their original order. Permanent refusals make the
 deliveries FAILED with the reason. Before a stream is opened, the certificate the peer presents is
 checked against the directory's pin.
+
+Every await of a link on its peer (TLS probe, each write, each relay answer, closing the stream) ends
+within ``[peering] hang_timeout_s``, and the channel's HTTP/2 keepalive breaks a stream whose peer stops
+answering, so a hung peer is a down link ("peer link down", ``swg_peer_link_up`` 0, the waiting
+deliveries' ``last_error`` and next attempt). ``Relay`` supervises the link tasks: one that fails in any
+other way is logged and started again after its backoff.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from typing import TypeVar
 
 import structlog
 
@@ -38,6 +45,7 @@ from gateway.store import Claimed, PeerReceipt
 log = structlog.get_logger("gateway.peering")
 
 BATCH = 64
+T = TypeVar("T")
 
 
 def _untrusted(node: Node, der: bytes) -> str:
@@ -79,6 +87,9 @@ class PeerLink:
         # The certificate the peer presented when the open connection was made (checked again on a CRL reload).
         self.connected_der: bytes | None = None
         self.reconnect = False
+        self._hang = node.config.peering.hang_timeout_s
+        # None until the first round that reached the peer or failed; then True (up) or False (down).
+        self.up: bool | None = None
 
     async def run(self) -> None:
         settings = self.node.config.delivery
@@ -91,11 +102,15 @@ class PeerLink:
                 try:
                     progressed = await self._round()
                     self.failures = 0
+                    if not progressed:
+                        await self._check_idle_stream()
                 except _LinkDown as down:
                     await self._close()
-                    await asyncio.sleep(self._delay_after(down))
+                    await asyncio.sleep(await self._delay_after(down))
                     continue
-                if not progressed:
+                if progressed:
+                    self._up()
+                else:
                     self.wake.clear()
                     try:
                         await asyncio.wait_for(self.wake.wait(), timeout=settings.poll_interval_s)
@@ -104,14 +119,46 @@ class PeerLink:
         finally:
             await self._close()
 
-    def _delay_after(self, down: _LinkDown) -> float:
+    async def _check_idle_stream(self) -> None:
+        """An idle stream that keepalive (or the peer) ended is reported now, not at the next message."""
+        stream = self._stream
+        if stream is not None:
+            reason = await self._bounded(stream.ended(), "state of the relay stream")
+            if reason is not None:
+                raise _LinkDown(f"{self.peer}: {reason}")
+
+    def _up(self) -> None:
+        if self.up is not True:
+            self.up = True
+            self.node.metrics.peer_up(self.peer)
+            log.info("peer link up", peer=self.peer)
+
+    async def down(self, reason: str, delay: float | None = None) -> float:
+        """Report the link down (log, metric, the waiting deliveries' last_error and next attempt) and
+        return how long it waits before the next try."""
         self.failures += 1
+        self.up = False
         self.node.metrics.peer_down(self.peer)
-        delay = down.delay if down.delay is not None else retry_delay(self.node.config.delivery, self.failures,
-                                                                      self._rng)
-        log.warning("peer link down", peer=self.peer, reason=down.reason, failures=self.failures,
+        if delay is None:
+            delay = retry_delay(self.node.config.delivery, self.failures, self._rng)
+        log.warning("peer link down", peer=self.peer, reason=reason, failures=self.failures,
                     retry_in_s=round(delay, 2))
+        try:
+            await self.node.store.link_down(self.peer, reason, now_us() + int(delay * 1_000_000), now_us())
+        except Exception as exc:  # noqa: BLE001 - e.g. the database is down too: the log line above still tells
+            log.warning("peer link down not recorded on its deliveries", peer=self.peer, error=repr(exc))
         return delay
+
+    async def _delay_after(self, down: _LinkDown) -> float:
+        return await self.down(down.reason, down.delay)
+
+    async def _bounded(self, aw: Awaitable[T], what: str) -> T:
+        """Every await on the peer ends within hang_timeout_s: a peer that answers nothing is down."""
+        try:
+            return await asyncio.wait_for(aw, self._hang)
+        except asyncio.TimeoutError:
+            raise _LinkDown(f"{self.peer} did not answer ({what}) within {self._hang:g} s "
+                            "([peering] hang_timeout_s)") from None
 
     async def _close(self) -> None:
         stream = self._stream
@@ -119,7 +166,10 @@ class PeerLink:
         self.connected_to = None
         self.connected_der = None
         if stream is not None:
-            await stream.close()
+            try:
+                await asyncio.wait_for(stream.close(), self._hang)
+            except (asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - the connection is dropped anyway
+                log.warning("peer link close did not finish", peer=self.peer, error=repr(exc))
 
     async def _connect(self) -> RelayStream:
         if self.reconnect and self._stream is not None:
@@ -134,7 +184,8 @@ class PeerLink:
             raise _LinkDown(f"node {self.peer} is no longer in the directory")
         tls = node.config.tls
         try:
-            der = await asyncio.to_thread(probe_certificate, entry.address, tls.ca, tls.cert, tls.key)
+            # The socket timeout bounds the TCP connect and the TLS handshake each.
+            der = await asyncio.to_thread(probe_certificate, entry.address, tls.ca, tls.cert, tls.key, self._hang)
         except (OSError, GatewayError) as exc:
             raise _LinkDown(f"cannot reach {self.peer} at {entry.address}: {exc}") from None
         if fingerprint(der) != pinned(entry):
@@ -146,7 +197,8 @@ class PeerLink:
                             f"trusts ({untrusted}); not sending")
         self.connected_to = (entry.address, pinned(entry))
         self.connected_der = der
-        self._stream = self._transport.open(entry.address, self.peer, ca=tls.ca, cert=tls.cert, key=tls.key)
+        self._stream = self._transport.open(entry.address, self.peer, ca=tls.ca, cert=tls.cert, key=tls.key,
+                                            hang_timeout_s=self._hang)
         return self._stream
 
     def _relay_id(self) -> str:
@@ -158,10 +210,10 @@ class PeerLink:
         call = await self._connect()
         try:
             for r in requests:
-                await call.write(r)
+                await self._bounded(call.write(r), f"relay {r.relay_id} not taken")
             out = []
             for r in requests:
-                resp = await call.read()
+                resp = await self._bounded(call.read(), f"no answer to relay {r.relay_id}")
                 if resp is None:
                     raise _LinkDown(f"{self.peer} closed the relay stream")
                 if resp.relay_id != r.relay_id:
@@ -170,6 +222,12 @@ class PeerLink:
             return out
         except Unavailable as exc:  # the stream broke; its message names the status
             raise _LinkDown(f"{self.peer}: {exc.message}") from None
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the link is being stopped
+            # The stream's call was cancelled under us (its channel went away): a broken stream.
+            raise _LinkDown(f"{self.peer}: the relay stream was cancelled") from None
 
     async def _round(self) -> bool:
         """One batch of receipts and envelopes; False when there was nothing to do."""
@@ -217,6 +275,9 @@ class PeerLink:
             responses = await self._exchange(reqs)
         except _LinkDown as down:
             raise _LinkDown(down.reason, await self._put_back(claimed, down.reason)) from None
+        except Exception as exc:  # noqa: BLE001 - unforeseen: put the batch back, the supervisor restarts the link
+            await self._put_back(claimed, f"{self.peer}: relay failed: {exc!r}"[:300])
+            raise
         retry: list[Claimed] = []
         for group, resp in zip(groups.values(), responses):
             if resp.outcome in (peering_pb2.RELAY_OUTCOME_ACCEPTED, peering_pb2.RELAY_OUTCOME_DUPLICATE):
@@ -297,7 +358,26 @@ class Relay:
                 await store.release_all_leases(peer, now_us())
             link = PeerLink(self.node, peer, self._channel)
             self.links[peer] = link
-            self._tasks[peer] = asyncio.create_task(link.run(), name=f"relay-{peer}")
+            self._tasks[peer] = asyncio.create_task(self._supervise(link), name=f"relay-{peer}")
+
+    async def _supervise(self, link: PeerLink) -> None:
+        """Run a link for good: a link task that fails (anything but being stopped) is logged, reported
+        down, and started again after its backoff, so that a link always recovers by itself."""
+        while True:
+            try:
+                await link.run()
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
+                reason = "the link task was cancelled from inside"
+            except Exception as exc:  # noqa: BLE001 - whatever it was, the link must come back
+                log.exception("peer link task failed", peer=link.peer, error=repr(exc))
+                reason = f"the link task failed: {exc!r}"
+            else:
+                reason = "the link task ended"
+            delay = await link.down(reason[:300])
+            await asyncio.sleep(delay)
 
     async def refresh(self) -> None:
         """Follow a swapped directory: links for new peers; removed or changed peers drop their connection

@@ -195,12 +195,17 @@ class Store:
         return self._writer.submit(relay.retry_later(delivery_ids, owner, error, next_attempt_us, max_attempts,
                                                      now_us))
 
+    def link_down(self, route: str, error: str, next_attempt_us: int, now_us: int) -> Pending[int]:
+        """A peer link went down: its queued deliveries show the reason and the link's next attempt."""
+        return self._writer.submit(relay.link_down(route, error, next_attempt_us, now_us))
+
     def fail_many(self, delivery_ids: Sequence[int], error: str, events: Sequence[AuditEvent],
                   now_us: int) -> Pending[None]:
         return self._writer.submit(relay.fail_many(delivery_ids, error, events, now_us))
 
     def peer_acknowledged(self, receipt: ReceiptRecord, route: str, event: AuditEvent, now_us: int) -> Pending[bool]:
-        """An "acknowledged" receipt came back from the recipient's node: delivery ACKNOWLEDGED."""
+        """An "acknowledged" receipt came back from the recipient's node: delivery ACKNOWLEDGED, unless its
+        "delivered" receipt is still to come (then it stays queued for the relay; see ``relay``)."""
         return self._writer.submit(relay.peer_acknowledged(receipt, route, event, now_us))
 
     def peer_receipts_sent(self, ids: Sequence[int]) -> Pending[None]:

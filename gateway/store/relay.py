@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, case, exists, insert, or_, select, update
 
 import gateway.store.audit_log as audit
 import gateway.store.schema as t
@@ -43,12 +43,15 @@ def accept_relayed(msg: NewMessage, receipts: Sequence[ReceiptRecord]
 
 def relayed(delivery_ids: Sequence[int], receipts: Sequence[ReceiptRecord], events: Sequence[audit.AuditEvent],
             now_us: int) -> WriteOp[None]:
-    """The peer node took the message over: deliveries DELIVERED (unless already acknowledged)."""
+    """The peer node took the message over: deliveries DELIVERED (unless already acknowledged), or
+    ACKNOWLEDGED at once when the recipient's acknowledged receipt came home before this answer."""
     def op(conn: Connection) -> None:
-        d = t.deliveries
+        d, r = t.deliveries, t.receipts
+        acked = exists(select(r.c.message_id).where(r.c.message_id == d.c.message_id,
+                                                    r.c.recipient == d.c.recipient, r.c.kind == "acknowledged"))
         conn.execute(update(d).where(d.c.id.in_(list(delivery_ids)), d.c.state.in_([QUEUED, IN_FLIGHT]))
-                     .values(state=DELIVERED, lease_owner=None, lease_expires_us=None, updated_us=now_us,
-                             last_error=""))
+                     .values(state=case((acked, ACKNOWLEDGED), else_=DELIVERED), lease_owner=None,
+                             lease_expires_us=None, updated_us=now_us, last_error=""))
         for rc in receipts:
             _insert_receipt_once(conn, rc)
         for ev in events:
@@ -80,6 +83,18 @@ def retry_later(delivery_ids: Sequence[int], owner: str, error: str, next_attemp
     return op
 
 
+def link_down(route: str, error: str, next_attempt_us: int, now_us: int) -> WriteOp[int]:
+    """A peer link went down: every delivery waiting for it shows why and when the link tries again."""
+    def op(conn: Connection) -> int:
+        d = t.deliveries
+        res = conn.execute(update(d).where(d.c.route == route, d.c.state == QUEUED).values(
+            last_error=error[:500], updated_us=now_us,
+            next_attempt_us=case((d.c.next_attempt_us < next_attempt_us, next_attempt_us),
+                                 else_=d.c.next_attempt_us)))
+        return int(res.rowcount or 0)
+    return op
+
+
 def fail_many(delivery_ids: Sequence[int], error: str, events: Sequence[audit.AuditEvent],
               now_us: int) -> WriteOp[None]:
     def op(conn: Connection) -> None:
@@ -92,14 +107,19 @@ def fail_many(delivery_ids: Sequence[int], error: str, events: Sequence[audit.Au
 
 
 def peer_acknowledged(receipt: ReceiptRecord, route: str, event: audit.AuditEvent, now_us: int) -> WriteOp[bool]:
-    """An "acknowledged" receipt came back from the recipient's node: delivery ACKNOWLEDGED."""
+    """An "acknowledged" receipt came back from the recipient's node: delivery ACKNOWLEDGED.
+
+    Unless the relay answer with the "delivered" receipt is still missing (the peer stored the message,
+    its recipient acknowledged, and the answer was lost, e.g. the peer died first): such a delivery stays
+    in the relay queue, the link sends the envelope again, the peer answers DUPLICATE with the first
+    receipts, and ``relayed`` then stores them, audits ``relayed`` and makes it ACKNOWLEDGED."""
     def op(conn: Connection) -> bool:
         d = t.deliveries
         stored = _insert_receipt_once(conn, receipt)
         if stored is not receipt:
             return False
         conn.execute(update(d).where(d.c.message_id == receipt.message_id, d.c.recipient == receipt.recipient,
-                                     d.c.route == route)
+                                     d.c.route == route, d.c.state.not_in([QUEUED, IN_FLIGHT]))
                      .values(state=ACKNOWLEDGED, lease_owner=None, lease_expires_us=None, updated_us=now_us,
                              last_error=""))
         append_audit(conn, event, now_us)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -48,6 +48,8 @@ class NodeMetrics:
                                "(relayed, put_back for a retry, failed permanently)", ["peer", "outcome"], registry=r)
         self.link_down = Counter("swg_peer_link_down", "Times a peer link went down (each followed by backoff)",
                                  ["peer"], registry=r)
+        self.link_up = Gauge("swg_peer_link_up", "1 while the link to a peer node works, 0 while it is down "
+                             "(unreachable, refusing, or hung beyond [peering] hang_timeout_s)", ["peer"], registry=r)
         self.submit_seconds = Histogram("swg_submit_seconds", "Submit handling time until durable",
                                         buckets=_SUBMIT_BUCKETS, registry=r)
         self.delivery_seconds = Histogram("swg_delivery_seconds", "Accepted to acknowledged",
@@ -89,6 +91,10 @@ class NodeMetrics:
 
     def peer_down(self, peer: str) -> None:
         self.link_down.labels(peer).inc()
+        self.link_up.labels(peer).set(0)
+
+    def peer_up(self, peer: str) -> None:
+        self.link_up.labels(peer).set(1)
 
     # HTTP endpoint
 

@@ -145,6 +145,9 @@ class GatewayServer:
                 ("grpc.keepalive_time_ms", 30_000),
                 ("grpc.http2.max_pings_without_data", 0),
                 ("grpc.keepalive_permit_without_calls", 1),
+                # Peer nodes ping every half [peering] hang_timeout_s (>= 250 ms), also on an idle relay
+                # stream: accept that rather than answering GOAWAY "too_many_pings".
+                ("grpc.http2.min_ping_interval_without_data_ms", 200),
             ],
         )
         exchange_pb2_grpc.add_ExchangeServicer_to_server(

@@ -94,6 +94,7 @@ def test_the_base_config_is_valid_and_relative_paths_resolve_against_its_directo
     assert cfg.tls.ca == (tmp_path / "ca.crt").resolve()
     assert cfg.database_url == "sqlite:///" + str((tmp_path / "node.db").resolve())
     assert cfg.directory_signature == (tmp_path / "federation.toml.jws").resolve()
+    assert cfg.peering.hang_timeout_s == 15.0
 
 
 @pytest.mark.parametrize(("section", "changes", "expected"), [
@@ -148,6 +149,11 @@ def test_a_path_that_does_not_exist_names_its_key_and_the_resolved_file(tmp_path
     ("logging", {"level": "loud"}, ("logging.level", "must be debug, info, warning or error")),
     ("logging", {"colour": "red"}, ("logging.colour", "unknown key")),
     ("logging", {"format": "xml"}, ("logging.format", "must be \"console\" (for a terminal) or \"json\" (for services)")),
+    ("peering", {"hang_timeout_s": 0.1}, ("peering.hang_timeout_s", "must be >= 0.5")),
+    ("peering", {"hang_timeout_s": 601}, ("peering.hang_timeout_s", "must be a number of seconds <= 600")),
+    ("peering", {"hang_timeout_s": float("nan")}, ("peering.hang_timeout_s", "must be a number of seconds <= 600")),
+    ("peering", {"hang_timeout_s": "15"}, ("peering.hang_timeout_s", "must be a number")),
+    ("peering", {"hang_timeout": 5}, ("peering.hang_timeout", "unknown key")),
 ])
 def test_optional_sections_name_their_keys(tmp_path: Path, section: str, table: dict[str, Any],
                                            expected: tuple[str, str]) -> None:
