@@ -25,6 +25,7 @@ from gateway import ids
 from gateway import envelope
 from gateway.evidence import audit
 from gateway.evidence import kpi
+from gateway.exchange import sizes
 from gateway.api.swg.v1 import envelope_pb2, exchange_pb2
 from gateway.errors import (
     AlreadyExists,
@@ -163,6 +164,7 @@ class Submitter:
         except DocumentError as exc:
             raise InvalidArgument(f"the {req.format} document is invalid", violations=[
                 FieldViolation(v.path, v.reason) for v in exc.violations]) from None
+        items = sizes.check_items(node.config.limits, doc)
         reply_conversation = await self._reply_context(req, sender)
         # One directory version for the whole message, even if a newer one is swapped in meanwhile.
         view = node.view
@@ -183,6 +185,8 @@ class Submitter:
             recipients=list(decision.recipients), document_type=document_type, created_at=_ts(created),
             expires_at=_ts(expires), source_format=req.format, routing_attributes=decision.attributes)
         payload = doc.SerializeToString(deterministic=True)
+        await sizes.check_encoded_size(node.config.limits, document_type, doc, len(payload), items,
+                                       [node.preferred_format(r, document_type) for r in decision.recipients])
         certs = [view.recipient_certificate(r) for r in decision.recipients]
         sealed = envelope.seal(header, payload, keys, certs, node.keks)
         routes = tuple(NewDelivery(r, route_for(view.directory, r, node.name)) for r in decision.recipients)

@@ -43,8 +43,6 @@ log = structlog.get_logger("gateway.transport.server")
 
 # Probes and load balancers must see a lost database within a second; a ping is one SELECT 1.
 HEALTH_INTERVAL_S = 0.5
-# Headroom above the largest accepted document for the rest of a request (ids, recipients, framing).
-ENVELOPE_OVERHEAD = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -120,7 +118,9 @@ class GatewayServer:
 
     async def start(self) -> int:
         cfg = self.node.config
-        limit = cfg.limits.max_message_bytes + ENVELOPE_OVERHEAD
+        # One limit both ways (gateway.config.Limits.grpc_message_bytes): a Delivery above it is never handed
+        # to gRPC (gateway.exchange.delivery checks its size), so no recipient's stream fails on one.
+        limit = cfg.limits.grpc_message_bytes
         server = grpc.aio.server(
             interceptors=[AuthInterceptor(self.node.authenticator, abort, self._on_refused,
                                           RateLimiter(cfg.limits.rate_per_s, cfg.limits.burst))],
