@@ -28,13 +28,16 @@ def current_identity() -> Identity:
 
 
 AbortFn = Callable[[Any, GatewayError], Awaitable[None]]
+# Calls whose servicer takes a token per request message instead (each document of a SubmitStream counts).
+PER_MESSAGE_METHODS = frozenset({"/swg.v1.Exchange/SubmitStream"})
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
     """Authenticates every call before its handler runs; refusals become UNAUTHENTICATED/PERMISSION_DENIED."""
 
-    def __init__(self, authenticator: Authenticator, abort: AbortFn, on_refused: Callable[[str, GatewayError], None],
-                 limiter: RateLimiter | None = None):
+    def __init__(self, authenticator: Authenticator, abort: AbortFn,
+                 on_refused: Callable[[str, GatewayError, str], None], limiter: RateLimiter | None = None):
+        """``on_refused(method, error, participant)``: participant is "" when the caller is not known."""
         self._auth = authenticator
         self._abort = abort
         self._on_refused = on_refused
@@ -48,10 +51,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         auth = self._auth
         abort = self._abort
         on_refused = self._on_refused
-        limiter = self._limiter
+        limiter = self._limiter if method not in PER_MESSAGE_METHODS else None
 
         async def admit(context: Any) -> bool:
             """Authenticate the call; on refusal abort it with the mapped status and say no."""
+            ident: Identity | None = None
             try:
                 ident = auth.authenticate(method, context.auth_context(), context.invocation_metadata() or ())
                 # Rate limits apply per authenticated participant, before any work is done for the call;
@@ -59,7 +63,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 if limiter is not None and ident is not None and ident.kind == "participant":
                     limiter.acquire(ident.principal)
             except GatewayError as err:
-                on_refused(method, err)
+                on_refused(method, err, ident.principal if ident is not None else "")
                 await abort(context, err)
                 return False
             except Exception:  # a defect, never the caller's to read: INTERNAL with an incident id in the log

@@ -127,3 +127,14 @@ def test_facts_are_taken_from_tracking_events_and_decision_outcomes() -> None:
     assert fact == KpiFact(batch.items[0].item_id, "", 300 * S, 100 * S)
     facts = kpi.facts_of(registry.INSPECTION, inspection([I1, I2], inspection_pb2.INSPECTION_OUTCOME_SEIZE))
     assert [f.outcome for f in facts] == ["seized", "seized"]
+
+
+def test_an_aggregated_refusal_row_counts_as_many_refusals_as_it_says(store: Store) -> None:
+    # gateway.evidence.audit.RefusalTally writes the first refusal of a window, then one row with the rest.
+    first = audit.AuditEvent(audit.REFUSED, actor=FR_POST, detail={"code": "RESOURCE_EXHAUSTED", "reason": "rate",
+                                                                    "count": 1})
+    rest = audit.AuditEvent(audit.REFUSED, actor=FR_POST, detail={"code": "RESOURCE_EXHAUSTED", "reason": "rate",
+                                                                   "count": 3599, "aggregated": True})
+    store.append_audit([first, rest], T0 + H).result()
+    [day] = kpi.compute(store, T0, T0 + 24 * H, "day", partner=FR_POST)
+    assert day.refused_by_reason == {"RESOURCE_EXHAUSTED: rate": 3600}
