@@ -28,8 +28,6 @@ def current_identity() -> Identity:
 
 
 AbortFn = Callable[[Any, GatewayError], Awaitable[None]]
-# Calls whose servicer takes a token per request message instead (each document of a SubmitStream counts).
-PER_MESSAGE_METHODS = frozenset({"/swg.v1.Exchange/SubmitStream"})
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
@@ -51,7 +49,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         auth = self._auth
         abort = self._abort
         on_refused = self._on_refused
-        limiter = self._limiter if method not in PER_MESSAGE_METHODS else None
+        limiter = self._limiter
 
         async def admit(context: Any) -> bool:
             """Authenticate the call; on refusal abort it with the mapped status and say no."""

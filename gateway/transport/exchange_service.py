@@ -23,7 +23,7 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
         self._node = node
         self._submitter = submitter
         self._local = local
-        # The interceptor's limiter; SubmitStream takes one token per document (auth.PER_MESSAGE_METHODS).
+        # The interceptor's limiter: it takes a token for every call, SubmitStream one more per document.
         self._limiter = limiter
 
     @grpc_errors

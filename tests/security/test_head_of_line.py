@@ -80,6 +80,14 @@ def test_a_delivery_too_large_to_send_does_not_block_the_inbox_and_becomes_a_dea
     status = post.exchange.GetStatus(exchange_pb2.GetStatusRequest(message_id=first), metadata=post.metadata,
                                      timeout=30)
     assert [r.state for r in status.recipients] == [FAILED]
+    # The operator puts it back; asked in customs' own format (which fits) it is delivered and acknowledged.
+    retried = admin_pb2_grpc.AdminStub(post.channel).RetryDeliveries(
+        admin_pb2.RetryDeliveriesRequest(message_ids=[first]), metadata=post.metadata, timeout=30)
+    assert retried.requeued == 1
+    [delivery] = customs.receive(1, timeout=60)
+    assert (delivery.message_id, delivery.format, delivery.attempt) == (first, "wco.ecommerce.v1", 1)
+    customs.exchange.Acknowledge(exchange_pb2.AcknowledgeRequest(message_ids=[first]), metadata=customs.metadata,
+                                 timeout=30)
     node.assert_healthy()
 
 
