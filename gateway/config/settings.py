@@ -24,6 +24,10 @@ MAX_KEK_AGE_S = 86_400
 # A revoked certificate is refused within this long of its CRL being published.
 MAX_CRL_REFRESH_S = 3600
 SCOPES = frozenset({"submit", "receive", "status", "assist", "admin"})
+# gRPC's send and receive limits are max_message_bytes plus this headroom for the rest of a request or a
+# Delivery (ids, recipients, framing); a document in any format is at most max_message_bytes.
+MESSAGE_OVERHEAD_BYTES = 256 * 1024
+DEFAULT_MAX_ITEMS_PER_DOCUMENT = 10_000
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,14 @@ class Limits:
     burst: int
     # Recipients of one message, named by a submitter or in a relayed envelope's header.
     max_recipients: int = 100
+
+    # Items (entries of a batch's list) one document may carry; bounds the work of encoding it for a recipient.
+    max_items_per_document: int = DEFAULT_MAX_ITEMS_PER_DOCUMENT
+
+    @property
+    def grpc_message_bytes(self) -> int:
+        """The gRPC receive and send limit: one request or one Delivery, the document and what goes with it."""
+        return self.max_message_bytes + MESSAGE_OVERHEAD_BYTES
 
 
 @dataclass(frozen=True)
@@ -261,7 +273,8 @@ def _tokens(r: Reader, data: dict[str, Any]) -> TokenSettings:
 def _limits(r: Reader, data: dict[str, Any]) -> Limits:
     lim = r.table(data, "limits", required=False)
     r.unknown(lim, {"max_message_bytes", "default_ttl_s", "max_ttl_s", "visibility_timeout_s",
-                    "max_in_flight_per_stream", "rate_per_s", "burst", "max_recipients"}, "limits.")
+                    "max_in_flight_per_stream", "rate_per_s", "burst", "max_recipients",
+                    "max_items_per_document"}, "limits.")
     limits = Limits(
         max_message_bytes=r.num(lim, "max_message_bytes", "limits.", 4 * 1024 * 1024, minimum=1024),
         default_ttl_s=r.num(lim, "default_ttl_s", "limits.", 7 * 86400, minimum=1),
@@ -271,6 +284,8 @@ def _limits(r: Reader, data: dict[str, Any]) -> Limits:
         rate_per_s=r.num(lim, "rate_per_s", "limits.", 0.0, integer=False),
         burst=r.num(lim, "burst", "limits.", 0),
         max_recipients=r.num(lim, "max_recipients", "limits.", 100, minimum=1),
+        max_items_per_document=r.num(lim, "max_items_per_document", "limits.", DEFAULT_MAX_ITEMS_PER_DOCUMENT,
+                                     minimum=1),
     )
     if limits.default_ttl_s > limits.max_ttl_s:
         r.problem("limits.default_ttl_s", "must not exceed limits.max_ttl_s")

@@ -8,13 +8,17 @@ row breaks the chain at that row.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from gateway import envelope
+from gateway.clock import now_us
 from gateway.errors import GatewayError
 from gateway.crypto.trust import Purpose, TrustStore
 
@@ -186,3 +190,81 @@ def verify_log(entries: Iterable[AuditEntry], head: tuple[int, bytes] | None, ch
         seq, reason = min(problems, key=lambda p: p[0])
         return AuditReport(False, chain.entries_checked, checked, seq, reason, chain.head_hash)
     return AuditReport(True, chain.entries_checked, checked, 0, "", chain.head_hash)
+
+
+# -- refusals, aggregated -------------------------------------------------------------------------
+#
+# A refused call costs the caller nothing; an audit row per refusal would let one participant grow the
+# chain without bound (3,600 rows in 10 s). Refusals are counted per participant, status code and kind of
+# error in windows of REFUSAL_WINDOW_S: the first of a window is written at once (count 1, with its
+# reason), and one more row at the end of the window says how many followed it. At most two rows per
+# participant, code and kind a minute, whatever the rate of the attack.
+
+REFUSAL_WINDOW_S = 60.0
+
+
+@dataclass
+class _Window:
+    start_us: int
+    first_reason: str
+    more: int = 0
+    last_us: int = 0
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class RefusalTally:
+    """Counts refusals and writes them as ``refused`` audit rows, at most two per key and window.
+
+    ``append(events, at_us)`` is the store's ``append_audit`` (fire and forget). ``add`` answers whether
+    this refusal opened a window, so that callers log the first of a flood and not every one.
+    """
+
+    def __init__(self, append: Callable[[Sequence[AuditEvent], int], object], window_s: float = REFUSAL_WINDOW_S,
+                 clock: Callable[[], int] = now_us):
+        self._append = append
+        self._window_us = int(window_s * 1_000_000)
+        self._clock = clock
+        self._open: dict[tuple[str, str, str], _Window] = {}
+        self._lock = threading.Lock()
+
+    def add(self, actor: str, err: GatewayError, *, message_id: str = "", detail: dict[str, Any] | None = None) -> bool:
+        key = (actor, err.grpc_code, type(err).__name__)
+        now = self._clock()
+        extra = dict(detail or {})
+        with self._lock:
+            w = self._open.get(key)
+            if w is not None and now - w.start_us < self._window_us:
+                w.more += 1
+                w.last_us = now
+                return False
+            ended = [self._summary(key, w, now)] if w is not None and w.more else []
+            self._open[key] = _Window(now, err.message[:200], last_us=now, detail=extra)
+        first = AuditEvent(REFUSED, message_id, actor=actor, detail={
+            **extra, "code": err.grpc_code, "reason": err.message[:200], "kind": key[2], "count": 1})
+        self._append([*ended, first], now)
+        return True
+
+    def _summary(self, key: tuple[str, str, str], w: _Window, now: int) -> AuditEvent:
+        return AuditEvent(REFUSED, "", actor=key[0], detail={
+            **w.detail, "code": key[1], "reason": w.first_reason, "kind": key[2], "count": w.more,
+            "from_us": w.start_us, "to_us": w.last_us, "aggregated": True})
+
+    def flush(self, *, everything: bool = False) -> int:
+        """Write the count rows of windows that ended (all of them with ``everything``); how many rows."""
+        now = self._clock()
+        events: list[AuditEvent] = []
+        with self._lock:
+            for key, w in list(self._open.items()):
+                if everything or now - w.start_us >= self._window_us:
+                    del self._open[key]
+                    if w.more:
+                        events.append(self._summary(key, w, now))
+        if events:
+            self._append(events, now)
+        return len(events)
+
+    async def run(self) -> None:
+        """Flush ended windows a few times a window, until cancelled."""
+        while True:
+            await asyncio.sleep(self._window_us / 4_000_000)
+            self.flush()

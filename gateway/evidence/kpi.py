@@ -150,7 +150,10 @@ def compute(store: Store, from_us: int, to_us: int, period: str = "day", partner
             d = json.loads(e.detail)
         except ValueError:
             d = {}
-        acc[(e.actor, period_start(e.at_us, period))].refused[f"{d.get('code', '?')}: {d.get('reason', '')}"] += 1
+        # One row may stand for many refusals (gateway.evidence.audit.RefusalTally): its count says how many.
+        count = d.get("count", 1)
+        acc[(e.actor, period_start(e.at_us, period))].refused[f"{d.get('code', '?')}: {d.get('reason', '')}"] += (
+            count if type(count) is int and count > 0 else 1)
 
     for f in store.delivery_facts(from_us, to_us):
         a = acc[(f.sender, period_start(f.accepted_us, period))]

@@ -3,6 +3,12 @@
 Delivery is at least once. A delivery handed out on a stream is leased for the visibility timeout;
 without an Acknowledge in time, or when its stream ends, it is handed out again (attempt + 1).
 Acknowledge makes this node sign a receipt on the recipient's behalf, stored for the sender's status.
+
+No delivery holds up the ones behind it: one that cannot be encoded or is too large to send goes back to
+the queue with a backoff, and is FAILED (audited once, a dead letter for ``gateway deliveries``) after
+``[delivery] max_attempts``; a delivery claimed more than ``max_attempts`` times (streams that end before
+acknowledging, leases that run out) is FAILED too. The ``delivered`` audit entry is written when gRPC has
+taken the message, not when it was claimed: a stream cancelled before the send writes none.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import asyncio
 import concurrent.futures
 import functools
 import hashlib
+import random
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
@@ -18,11 +25,14 @@ from dataclasses import dataclass, field
 
 import structlog
 from google.protobuf import timestamp_pb2
+from google.protobuf.message import DecodeError, Message
 
 from adapters import registry
 from adapters.errors import AdapterError
 from gateway import envelope
+from gateway.config import DeliverySettings
 from gateway.evidence import audit
+from gateway.exchange import sizes
 from gateway.api.swg.v1 import envelope_pb2, exchange_pb2
 from gateway.errors import FieldViolation, GatewayError, InvalidArgument, NotFound
 from gateway.clock import now_us, timestamp_us
@@ -33,8 +43,25 @@ from gateway.store import Claimed, ReceiptRecord
 # A Receive stream hands out at most [limits] max_in_flight_per_stream at a time, far below this; the cap
 # keeps one call from making the node read and audit without bound.
 MAX_ACK_IDS = 10_000
+# `[delivery] max_attempts = 0` (the default) leaves relay unbounded (a peer may be down for long), but a local
+# delivery is handed out at most this many times: a recipient that opens and cancels streams in a loop must
+# not make one message count attempts and audit entries without end.
+DEFAULT_LOCAL_MAX_ATTEMPTS = 10
+# A document this large is encoded in a worker thread: its XML or JSON takes long enough (a tenth of a second
+# per thousand items) to hold up every other call, and health checks, if done on the event loop.
+ENCODE_IN_THREAD_ABOVE_BYTES = 64 * 1024
 
 log = structlog.get_logger("gateway.exchange.delivery")
+
+
+def local_max_attempts(settings: DeliverySettings) -> int:
+    return settings.max_attempts or DEFAULT_LOCAL_MAX_ATTEMPTS
+
+
+def retry_delay_s(settings: DeliverySettings, attempt: int) -> float:
+    """Backoff before a delivery that could not be sent is handed out again: initial * multiplier^(attempt-1)."""
+    base = min(settings.retry_max_s, settings.retry_initial_s * settings.retry_multiplier ** max(attempt - 1, 0))
+    return max(0.0, base * (1 + random.uniform(-settings.retry_jitter, settings.retry_jitter)))
 
 
 def ts(us: int) -> timestamp_pb2.Timestamp:
@@ -54,6 +81,8 @@ class _Stream:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     # message id -> what this stream handed out and awaits acks for.
     outstanding: dict[str, _Held] = field(default_factory=dict)
+    # Yielded to gRPC, its `delivered` entry not written yet (an Acknowledge of it writes it first).
+    sending: Claimed | None = None
 
 
 @dataclass(frozen=True)
@@ -93,45 +122,84 @@ class LocalDelivery:
             raise InvalidArgument("unknown format", violations=[FieldViolation(
                 "format", f"unknown format {asked!r}; known: {', '.join(registry.known_formats())}")])
 
-    def _open(self, claimed: Claimed, asked_format: str, include_envelope: bool) -> exchange_pb2.Delivery:
+    def _open(self, claimed: Claimed) -> tuple[envelope_pb2.EnvelopeHeader, Message]:
+        """Verify and decrypt; an envelope that does not open never will (the delivery is FAILED at once)."""
         keys = self.node.keys_of(claimed.recipient)
         opened = envelope.open(claimed.envelope, keys, self.node.trust)
         h = opened.header
         doc_cls = registry.DOCUMENT_TYPES[h.document_type]
-        doc = doc_cls.FromString(opened.payload)
+        return h, doc_cls.FromString(opened.payload)
+
+    def _encode(self, claimed: Claimed, h: envelope_pb2.EnvelopeHeader, doc: Message, asked_format: str,
+                include_envelope: bool) -> exchange_pb2.Delivery:
+        """The Delivery in the recipient's format; AdapterError or ResourceExhausted when it cannot be sent."""
         fmt = self._format_for(claimed.recipient, h.document_type, asked_format)
         content = registry.encode(fmt, h.document_type, doc)
-        return exchange_pb2.Delivery(
+        delivery = exchange_pb2.Delivery(
             message_id=h.message_id, conversation_id=h.conversation_id, in_reply_to=h.in_reply_to, sender=h.sender,
             document_type=h.document_type, format=fmt, content=content, created_at=h.created_at,
             expires_at=h.expires_at, attempt=claimed.attempt, envelope_sha256=claimed.envelope_sha256,
             envelope=claimed.envelope if include_envelope else b"")
+        sizes.check_delivery_size(self.node.config.limits, delivery.ByteSize(), fmt)
+        return delivery
 
-    def _record_delivered(self, handed_out: Sequence[Claimed]) -> None:
-        # One audit op for a claimed batch, submitted before any of it is yielded. Not awaited: the
-        # writer commits in submission order, so these entries precede any acknowledgement.
-        if not handed_out:
-            return
-        at = now_us()
-        events = [audit.AuditEvent(audit.DELIVERED, c.message_id, subject=c.recipient, detail={
-            "attempt": c.attempt, "envelope_sha256": c.envelope_sha256.hex()}) for c in handed_out]
-        self.node.store.append_audit(events, at)
-        for c in handed_out:
-            self.node.metrics.delivered(c.attempt)
+    def _record_delivered(self, c: Claimed) -> None:
+        # Written once gRPC took the message (see the module docstring). Not awaited: the writer commits in
+        # submission order, and an Acknowledge in this process comes after it.
+        event = audit.AuditEvent(audit.DELIVERED, c.message_id, subject=c.recipient, detail={
+            "attempt": c.attempt, "envelope_sha256": c.envelope_sha256.hex()})
+        self.node.store.append_audit([event], now_us())
+        self.node.metrics.delivered(c.attempt)
 
-    async def _fail(self, claimed: Claimed, err: Exception) -> None:
+    async def _retry_later(self, claimed: Claimed, owner: str, err: Exception) -> None:
+        """Could not be encoded or sent: back to the queue after a backoff, FAILED after max_attempts."""
+        settings = self.node.config.delivery
         reason = f"{type(err).__name__}: {err}"
-        self.node.metrics.failed(type(err).__name__)
+        now = now_us()
+        failed = await self.node.store.retry_later(
+            [claimed.delivery_id], owner, reason, now + int(retry_delay_s(settings, claimed.attempt) * 1_000_000),
+            local_max_attempts(settings), now)
+        if failed:
+            self.node.metrics.failed("GaveUp" if isinstance(err, str) else type(err).__name__)
+            log.error("delivery failed", message_id=claimed.message_id, recipient=claimed.recipient,
+                      attempts=claimed.attempt, reason=reason)
+        else:
+            log.warning("delivery put back", message_id=claimed.message_id, recipient=claimed.recipient,
+                        attempt=claimed.attempt, reason=reason)
+
+    async def _fail(self, claimed: Claimed, err: Exception | str) -> None:
+        reason = err if isinstance(err, str) else f"{type(err).__name__}: {err}"
+        self.node.metrics.failed("GaveUp" if isinstance(err, str) else type(err).__name__)
         log.error("delivery failed", message_id=claimed.message_id, recipient=claimed.recipient, reason=reason)
         store = self.node.store
         ev = audit.AuditEvent(audit.FAILED, claimed.message_id, subject=claimed.recipient, detail={"reason": reason[:200]})
         await store.fail(claimed.delivery_id, reason, ev, now_us())
+
+    async def _prepare(self, c: Claimed, req: exchange_pb2.ReceiveRequest, s: _Stream,
+                       max_attempts: int) -> exchange_pb2.Delivery | None:
+        """The Delivery to send, or None when the delivery was failed or put back instead."""
+        if c.attempt > max_attempts:
+            await self._fail(c, f"gave up after {max_attempts} attempts (delivery.max_attempts) "
+                                "without an acknowledgement")
+            return None
+        try:
+            header, doc = self._open(c)
+        except (GatewayError, AdapterError, ValueError, DecodeError) as exc:
+            await self._fail(c, exc)
+            return None
+        encode = functools.partial(self._encode, c, header, doc, req.format, req.include_envelope)
+        try:
+            return await asyncio.to_thread(encode) if len(c.envelope) > ENCODE_IN_THREAD_ABOVE_BYTES else encode()
+        except (GatewayError, AdapterError, ValueError) as exc:
+            await self._retry_later(c, s.owner, exc)
+            return None
 
     async def stream(self, participant: str, req: exchange_pb2.ReceiveRequest) -> AsyncIterator[exchange_pb2.Delivery]:
         self.node.keys_of(participant)
         self.check_format(req.format)
         cfg = self.node.config
         max_in_flight = min(req.max_in_flight or 64, cfg.limits.max_in_flight_per_stream)
+        max_attempts = local_max_attempts(cfg.delivery)
         lease_us = int(cfg.limits.visibility_timeout_s * 1_000_000)
         s = _Stream(participant, f"{self.node.name}/{uuid.uuid4()}")
         self._streams[participant].add(s)
@@ -157,20 +225,27 @@ class LocalDelivery:
                         # The stream ended while claiming: whatever the claim took goes straight back.
                         pending.add_done_callback(functools.partial(self._release_claim, owner=s.owner))
                         raise
+                # Held by this stream from here on, so that ending it mid-batch gives all of them back
+                # (what is failed or put back below is no longer in flight, and a release leaves it alone).
+                for c in claimed:
+                    s.outstanding[c.message_id] = _Held(c.delivery_id, now + lease_us, c.envelope_sha256, c.created_us)
                 ready: list[tuple[Claimed, exchange_pb2.Delivery]] = []
                 for c in claimed:
-                    try:
-                        ready.append((c, self._open(c, req.format, req.include_envelope)))
-                    except (GatewayError, AdapterError, ValueError) as exc:
-                        await self._fail(c, exc)
-                # Held by this stream from here on, so that ending it mid-batch gives all of them back.
-                for c, _ in ready:
-                    s.outstanding[c.message_id] = _Held(c.delivery_id, now + lease_us, c.envelope_sha256, c.created_us)
-                self._record_delivered([c for c, _ in ready])
+                    delivery = await self._prepare(c, req, s, max_attempts)
+                    if delivery is None:
+                        s.outstanding.pop(c.message_id, None)
+                    else:
+                        ready.append((c, delivery))
                 for c, delivery in ready:
+                    s.sending = c
+                    yield delivery
+                    # gRPC asks for the next message only once it took this one: sent (a stream cancelled
+                    # before the send leaves the generator at the yield, and nothing is recorded).
+                    if s.sending is c:
+                        self._record_delivered(c)
+                    s.sending = None
                     log.info("delivered", message_id=c.message_id, recipient=participant,
                              document_type=delivery.document_type, attempt=c.attempt)
-                    yield delivery
                 if claimed:
                     continue
                 try:
@@ -220,6 +295,10 @@ class LocalDelivery:
         # the rest (another process's stream, a lease that ran out) is looked up.
         found: dict[str, tuple[bytes, int]] = {}
         for s in self._streams.get(participant, ()):
+            if s.sending is not None and s.sending.message_id in ids:
+                # Acknowledged, so it was sent: its `delivered` entry goes before the acknowledgement.
+                self._record_delivered(s.sending)
+                s.sending = None
             for mid in ids:
                 held = s.outstanding.get(mid)
                 if held is not None:

@@ -25,6 +25,7 @@ from gateway import ids
 from gateway import envelope
 from gateway.evidence import audit
 from gateway.evidence import kpi
+from gateway.exchange import sizes
 from gateway.api.swg.v1 import envelope_pb2, exchange_pb2
 from gateway.errors import (
     AlreadyExists,
@@ -76,6 +77,8 @@ class Submitter:
         self._on_accepted = on_accepted
         # Follow-up work on a newly accepted document (assistance cases, revenue notices); set by the server.
         self.on_document: Callable[[envelope_pb2.EnvelopeHeader, Message], Awaitable[None]] | None = None
+        # Refusals go to the audit log counted per participant and kind, never one row each.
+        self.refusals = audit.RefusalTally(node.store.append_audit)
 
     def _check_request(self, req: exchange_pb2.SubmitRequest) -> None:
         limit = self.node.config.limits.max_message_bytes
@@ -145,16 +148,17 @@ class Submitter:
             raise
 
     def _record_refusal(self, sender: str, req: exchange_pb2.SubmitRequest, err: GatewayError) -> None:
-        log.info("submit refused", sender=sender, message_id=req.message_id, format=req.format,
-                 code=err.grpc_code, reason=err.message)
         self.node.metrics.refused(err.grpc_code)
         if isinstance(err, NotFound):
+            log.info("submit refused", sender=sender, message_id=req.message_id, format=req.format,
+                     code=err.grpc_code, reason=err.message)
             return
-        ev = audit.AuditEvent(audit.REFUSED, req.message_id, actor=sender, detail={
-            "code": err.grpc_code, "reason": err.message[:200], "format": req.format[:64],
-            "violations": len(err.violations)})
         # Fire and forget: the refusal is answered at once; a failing audit write is logged by the writer.
-        self.node.store.append_audit([ev], now_us())
+        # The first of a window is logged and audited; the rest are counted (gateway.evidence.audit).
+        if self.refusals.add(sender, err, message_id=req.message_id,
+                             detail={"format": req.format[:64], "violations": len(err.violations)}):
+            log.info("submit refused", sender=sender, message_id=req.message_id, format=req.format,
+                     code=err.grpc_code, reason=err.message)
 
     async def _prepare(self, sender: str, req: exchange_pb2.SubmitRequest, keys: envelope.ParticipantKeys,
                        digest: bytes) -> tuple[Awaitable[Accepted], NewMessage, envelope_pb2.EnvelopeHeader, Message]:
@@ -167,6 +171,7 @@ class Submitter:
         except DocumentError as exc:
             raise InvalidArgument(f"the {req.format} document is invalid", violations=[
                 FieldViolation(v.path, v.reason) for v in exc.violations]) from None
+        items = sizes.check_items(node.config.limits, doc)
         reply_conversation = await self._reply_context(req, sender)
         # One directory version for the whole message, even if a newer one is swapped in meanwhile.
         view = node.view
@@ -187,6 +192,8 @@ class Submitter:
             recipients=list(decision.recipients), document_type=document_type, created_at=_ts(created),
             expires_at=_ts(expires), source_format=req.format, routing_attributes=decision.attributes)
         payload = doc.SerializeToString(deterministic=True)
+        await sizes.check_encoded_size(node.config.limits, document_type, doc, len(payload), items,
+                                       [node.preferred_format(r, document_type) for r in decision.recipients])
         certs = [view.recipient_certificate(r) for r in decision.recipients]
         sealed = envelope.seal(header, payload, keys, certs, node.keks)
         routes = tuple(NewDelivery(r, route_for(view.directory, r, node.name)) for r in decision.recipients)

@@ -159,7 +159,8 @@ def expire(now_us: int, limit: int = 1000) -> WriteOp[list[DeliveryRecord]]:
 
 
 def retry(message_ids: Sequence[str], recipient: str | None, now_us: int, actor: str) -> WriteOp[int]:
-    """Operator retry: FAILED or EXPIRED deliveries back to QUEUED (expiry extended if it passed)."""
+    """Operator retry: FAILED or EXPIRED deliveries back to QUEUED (expiry extended if it passed), with a fresh
+    count of attempts ([delivery] max_attempts would fail them again at once); the audit keeps the history."""
     def op(conn: Connection) -> int:
         d = t.deliveries
         cond: list[ColumnElement[bool]] = [d.c.message_id.in_(list(message_ids)), d.c.state.in_([FAILED, EXPIRED])]
@@ -168,7 +169,7 @@ def retry(message_ids: Sequence[str], recipient: str | None, now_us: int, actor:
         rows = conn.execute(select(d.c.id, d.c.message_id, d.c.recipient, d.c.expires_us).where(*cond)).all()
         for r in rows:
             conn.execute(update(d).where(d.c.id == r.id).values(
-                state=QUEUED, next_attempt_us=now_us, updated_us=now_us, last_error="",
+                state=QUEUED, next_attempt_us=now_us, updated_us=now_us, last_error="", attempts=0,
                 expires_us=max(r.expires_us, now_us + 86_400_000_000)))
             append_audit(conn, audit.AuditEvent(audit.RETRIED, r.message_id, actor=actor, subject=r.recipient),
                          now_us)

@@ -59,8 +59,9 @@ class OpenCall:
 class AuthInterceptor(grpc.aio.ServerInterceptor):
     """Authenticates every call before its handler runs; refusals become UNAUTHENTICATED/PERMISSION_DENIED."""
 
-    def __init__(self, authenticator: Authenticator, abort: AbortFn, on_refused: Callable[[str, GatewayError], None],
-                 limiter: RateLimiter | None = None):
+    def __init__(self, authenticator: Authenticator, abort: AbortFn,
+                 on_refused: Callable[[str, GatewayError, str], None], limiter: RateLimiter | None = None):
+        """``on_refused(method, error, participant)``: participant is "" when the caller is not known."""
         self._auth = authenticator
         self._abort = abort
         self._on_refused = on_refused
@@ -94,6 +95,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
         async def admit(context: Any) -> bool:
             """Authenticate the call; on refusal abort it with the mapped status and say no."""
+            ident: Identity | None = None
             try:
                 ident = auth.authenticate(method, context.auth_context(), context.invocation_metadata() or ())
                 # Rate limits apply per authenticated participant, before any work is done for the call;
@@ -101,7 +103,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 if limiter is not None and ident is not None and ident.kind == "participant":
                     limiter.acquire(ident.principal)
             except GatewayError as err:
-                on_refused(method, err)
+                on_refused(method, err, ident.principal if ident is not None else "")
                 await abort(context, err)
                 return False
             except Exception:  # a defect, never the caller's to read: INTERNAL with an incident id in the log

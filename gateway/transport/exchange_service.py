@@ -13,15 +13,18 @@ from gateway.exchange.delivery import LocalDelivery
 from gateway.errors import GatewayError
 from gateway.node import Node
 from gateway.transport import exchange_views
+from gateway.transport.ratelimit import RateLimiter
 from gateway.transport.status import grpc_errors, to_status
 from gateway.exchange.submission import Submitter
 
 
 class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
-    def __init__(self, node: Node, submitter: Submitter, local: LocalDelivery):
+    def __init__(self, node: Node, submitter: Submitter, local: LocalDelivery, limiter: RateLimiter | None = None):
         self._node = node
         self._submitter = submitter
         self._local = local
+        # The interceptor's limiter: it takes a token for every call, SubmitStream one more per document.
+        self._limiter = limiter
 
     @grpc_errors
     async def Submit(self, request: exchange_pb2.SubmitRequest, context: Any) -> exchange_pb2.SubmitResponse:
@@ -34,8 +37,19 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
         # Requests are processed concurrently (so their commits share transactions) and answered in order.
         pending: asyncio.Queue[asyncio.Task[Any] | None] = asyncio.Queue(maxsize=512)
 
+        limiter = self._limiter
+
         async def one(req: exchange_pb2.SubmitRequest) -> exchange_pb2.SubmitResponse:
             try:
+                if limiter is not None:
+                    # Taken when the task starts, which is in the order of the requests.
+                    try:
+                        limiter.acquire(sender)
+                    except GatewayError as err:
+                        self._node.metrics.refused(err.grpc_code)
+                        self._submitter.refusals.add(sender, err, message_id=req.message_id,
+                                                     detail={"method": "SubmitStream"})
+                        raise
                 return (await self._submitter.submit(sender, req)).response
             except GatewayError as err:
                 return exchange_pb2.SubmitResponse(message_id=req.message_id, error=to_status(err))

@@ -27,7 +27,7 @@ from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2, exchange
 from gateway.transport.auth import AuthInterceptor
 from gateway.exchange.delivery import ExpiryWorker, LocalDelivery
 from gateway.federation.watch import DirectoryWatcher
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, ResourceExhausted
 from gateway.telemetry.logs import configure_logging
 from gateway.clock import now_us
 from gateway.node import Node
@@ -49,8 +49,6 @@ HEALTH_INTERVAL_S = 0.5
 HEALTH_SERVICES = ("", "swg.v1.Exchange", "swg.v1.Peering", "swg.v1.Admin")
 # grpc_reflection ships only v1alpha; v1 has the same messages under another package name.
 REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
-# Headroom above the largest accepted document for the rest of a request (ids, recipients, framing).
-ENVELOPE_OVERHEAD = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -124,17 +122,26 @@ class GatewayServer:
         except Exception as exc:  # noqa: BLE001 - see docstring
             log.error("follow-up failed", message_id=header.message_id, reason=f"{type(exc).__name__}: {exc}")
 
-    def _on_refused(self, method: str, err: GatewayError) -> None:
+    def _on_refused(self, method: str, err: GatewayError, participant: str) -> None:
+        # A participant held back by its rate limit is audited like a refused submit: counted, a row per
+        # kind and minute (gateway.evidence.audit.RefusalTally); logged when its window opens.
+        if isinstance(err, ResourceExhausted) and participant:
+            if self.submitter.refusals.add(participant, err, detail={"method": method}):
+                log.warning("call refused", method=method, participant=participant, code=err.grpc_code,
+                            reason=err.message)
+            return
         log.warning("call refused", method=method, code=err.grpc_code, reason=err.message)
 
     async def start(self) -> int:
         cfg = self.node.config
-        limit = cfg.limits.max_message_bytes + ENVELOPE_OVERHEAD
+        # One send limit (gateway.config.Limits.grpc_message_bytes): a Delivery above it is never handed to gRPC
+        # (gateway.exchange.delivery checks its size), so no recipient's stream fails on one.
+        limit = cfg.limits.grpc_message_bytes
         # gRPC refuses a request above its own limit with its own words ("larger than max"); read up to four
         # times the document limit so that Submit answers with limits.max_message_bytes instead.
         receive_limit = max(limit, 4 * cfg.limits.max_message_bytes)
-        self.interceptor = AuthInterceptor(self.node.authenticator, abort, self._on_refused,
-                                           RateLimiter(cfg.limits.rate_per_s, cfg.limits.burst))
+        limiter = RateLimiter(cfg.limits.rate_per_s, cfg.limits.burst)
+        self.interceptor = AuthInterceptor(self.node.authenticator, abort, self._on_refused, limiter)
         server = grpc.aio.server(
             interceptors=[self.interceptor],
             options=[
@@ -151,7 +158,7 @@ class GatewayServer:
             ],
         )
         exchange_pb2_grpc.add_ExchangeServicer_to_server(
-            ExchangeServicer(self.node, self.submitter, self.local), server)
+            ExchangeServicer(self.node, self.submitter, self.local, limiter), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         peering_pb2_grpc.add_PeeringServicer_to_server(PeeringServicer(self.node, self.inbound), server)
         admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(self.node, self.relay.wake), server)
@@ -189,6 +196,7 @@ class GatewayServer:
         self._tasks.append(asyncio.create_task(self.directory_watcher.run(), name="directory-watch"))
         if cfg.tls.crl is not None:
             self._tasks.append(asyncio.create_task(self._crl_loop(), name="crl-refresh"))
+        self._tasks.append(asyncio.create_task(self.submitter.refusals.run(), name="refusal-counts"))
         log.info("node serving", node=self.node.name, address=self.address, participants=sorted(self.node.keys))
         return self.port
 
@@ -304,6 +312,7 @@ class GatewayServer:
             with suppress(asyncio.CancelledError, Exception):
                 await t
         self._server = None
+        self.submitter.refusals.flush(everything=True)  # before the store closes: the counts are not lost
         self.node.metrics.stop()
         if self.checkpoints is not None:
             with suppress(Exception):

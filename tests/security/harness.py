@@ -42,7 +42,7 @@ def client_cert(fed: Federation, out: Path, name: str, participant: str, *, ca: 
 class SecurityNode:
     """de-node whose CRL revokes ``revoked``; helpers to count stored rows and prove the node still works."""
 
-    def __init__(self, fed: Federation, tmp: Path, limits: str = "", tls: str = ""):
+    def __init__(self, fed: Federation, tmp: Path, limits: str = "", tls: str = "", delivery: str = ""):
         self.fed = fed
         self.tmp = tmp
         self.revoked = client_cert(fed, tmp, "revoked-post", POST)
@@ -50,7 +50,7 @@ class SecurityNode:
         self.crl_path = crl_path = pki.write_crl(tmp / "crl.pem", crl)
         self.port = free_port()
         self.directory = write_directory(fed, tmp, {"de-node": self.port, "fr-node": free_port()})
-        config = write_node_config(fed, tmp, "de-node", self.port, self.directory, limits=limits)
+        config = write_node_config(fed, tmp, "de-node", self.port, self.directory, limits=limits, delivery=delivery)
         # ``tls``: more lines for the [tls] section (e.g. crl_refresh_s).
         config.write_text(config.read_text().replace(f'crl = "{fed.paths.crl}"', f'crl = "{crl_path}"\n{tls}'))
         self.runner = NodeRunner(config).start()
@@ -76,6 +76,29 @@ class SecurityNode:
         try:
             return (db.execute("select count(*) from messages").fetchone()[0],
                     db.execute("select count(*) from deliveries").fetchone()[0])
+        finally:
+            db.close()
+
+    def audit_rows(self, event: str, message_id: str | None = None) -> list[tuple[str, str, str]]:
+        """(message_id, actor, detail) of the audit entries of ``event``, from the database file."""
+        db = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
+        try:
+            q = "select message_id, actor, detail from audit_log where event = ?"
+            args: tuple[str, ...] = (event,)
+            if message_id is not None:
+                q += " and message_id = ?"
+                args += (message_id,)
+            return [tuple(r) for r in db.execute(q + " order by seq", args).fetchall()]
+        finally:
+            db.close()
+
+    def delivery_state(self, message_id: str) -> tuple[int, int, str]:
+        """(state, attempts, last_error) of the message's delivery, from the database file."""
+        db = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
+        try:
+            row = db.execute("select state, attempts, last_error from deliveries where message_id = ?",
+                             (message_id,)).fetchone()
+            return (int(row[0]), int(row[1]), str(row[2] or ""))
         finally:
             db.close()
 

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
+from google.rpc import code_pb2, error_details_pb2
 from grpc_status import rpc_status
 
 from gateway.api.swg.v1 import exchange_pb2
 from gateway.errors import ResourceExhausted
+from gateway.exchange.delivery import DEFAULT_LOCAL_MAX_ATTEMPTS
+from gateway.store.states import FAILED
+from gateway.testing.documents import aed_batch
 from gateway.transport.ratelimit import RateLimiter
-from tests.security.harness import CUSTOMS, POST, submit_request
+from tests.security.harness import CUSTOMS, POST, SecurityNode, submit_request
 from tests.support import tally
+from tests.support.two_nodes import wait_for
 from gateway.testing.nodes import NodeRunner, connect, free_port, write_directory, write_node_config
 from gateway.testing.federation import Federation
 
@@ -77,3 +82,86 @@ def test_flooding_client_is_limited_while_another_participant_proceeds(federatio
         post.close()
         customs.close()
         runner.close()
+
+
+def _node(federation: Federation, tmp_path: Path, limits: str = "", delivery: str = "") -> SecurityNode:
+    return SecurityNode(federation, tmp_path, limits=limits, delivery=delivery)
+
+
+def test_each_message_of_a_submit_stream_counts_against_the_rate_limit(federation: Federation,
+                                                                       tmp_path: Path) -> None:
+    node = _node(federation, tmp_path, limits="rate_per_s = 0.001\nburst = 3")
+    try:
+        post = node.client(POST)
+        answers = list(post.exchange.SubmitStream(iter([submit_request(aed_batch(1, start=60_000_000 + i))
+                                                        for i in range(10)]), metadata=post.metadata, timeout=60))
+        assert len(answers) == 10  # one answer per request, in order, the stream itself is not broken
+        accepted = [a for a in answers if not a.HasField("error")]
+        limited = [a for a in answers if a.HasField("error")]
+        # Three tokens: one for opening the stream, two for its first two documents.
+        assert (len(accepted), len(limited)) == (2, 8)
+        assert answers.index(limited[0]) == 2
+        for a in limited:
+            tally.attack("flood", a.error.code == code_pb2.RESOURCE_EXHAUSTED and "rate limit" in a.error.message)
+            assert a.error.code == code_pb2.RESOURCE_EXHAUSTED and "rate limit" in a.error.message
+        assert node.counts() == (2, 2)
+        # The bucket is empty for every kind of call of this participant now, opening a Receive stream too.
+        with pytest.raises(grpc.RpcError) as err:
+            next(iter(post.exchange.Receive(exchange_pb2.ReceiveRequest(), metadata=post.metadata, timeout=30)))
+        assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    finally:
+        node.close()
+
+
+def test_refusals_are_audited_as_counts_per_participant_and_kind_not_one_row_each(federation: Federation,
+                                                                                 tmp_path: Path) -> None:
+    node = _node(federation, tmp_path, limits="rate_per_s = 0.001\nburst = 3")
+    try:
+        post = node.client(POST)
+        bad = exchange_pb2.SubmitRequest(format="swg.aed.v1", content=b"\xff not a protobuf")
+        codes = []
+        for _ in range(200):
+            try:
+                post.exchange.Submit(bad, metadata=post.metadata, timeout=30)
+            except grpc.RpcError as e:
+                codes.append(e.code())
+        assert codes.count(grpc.StatusCode.INVALID_ARGUMENT) == 3
+        assert codes.count(grpc.StatusCode.RESOURCE_EXHAUSTED) == 197
+        # The first refusal of each kind is in the audit log at once, with its reason.
+        first = wait_for(lambda: len(rows := node.audit_rows("refused")) == 2 and rows, timeout=30)
+        assert {json.loads(d)["code"] for _, _, d in first} == {"INVALID_ARGUMENT", "RESOURCE_EXHAUSTED"}
+    finally:
+        node.close()  # a stopping node writes the counts of its open windows
+    rows = node.audit_rows("refused")
+    details = [json.loads(d) for _, actor, d in rows if actor == POST]
+    assert len(rows) == len(details) <= 4
+    by_code: dict[str, int] = {}
+    for d in details:
+        by_code[d["code"]] = by_code.get(d["code"], 0) + d["count"]
+    assert by_code == {"INVALID_ARGUMENT": 3, "RESOURCE_EXHAUSTED": 197}
+
+
+def test_receive_streams_opened_and_cancelled_in_a_loop_have_bounded_attempts_and_audit(federation: Federation,
+                                                                                       tmp_path: Path) -> None:
+    node = _node(federation, tmp_path)  # no rate limit; [delivery] max_attempts left at its default
+    try:
+        post, customs = node.client(POST), node.client(CUSTOMS)
+        mid = post.exchange.Submit(submit_request(), metadata=post.metadata, timeout=30).message_id
+        for _ in range(DEFAULT_LOCAL_MAX_ATTEMPTS):
+            stream = customs.exchange.Receive(exchange_pb2.ReceiveRequest(), metadata=customs.metadata, timeout=30)
+            assert next(stream).message_id == mid
+            stream.cancel()  # never acknowledged: the delivery goes back to the queue
+        # One hand-out more than max_attempts: the node gives up instead, a dead letter audited once.
+        stream = customs.exchange.Receive(exchange_pb2.ReceiveRequest(), metadata=customs.metadata, timeout=60)
+        try:
+            state, attempts, last_error = wait_for(lambda: (s := node.delivery_state(mid))[0] == FAILED and s,
+                                                   timeout=30)
+        finally:
+            stream.cancel()
+        tally.attack("flood", True)
+        assert "gave up after" in last_error and "delivery.max_attempts" in last_error
+        assert len(node.audit_rows("delivered", mid)) == DEFAULT_LOCAL_MAX_ATTEMPTS
+        assert len(node.audit_rows("failed", mid)) == 1
+        node.assert_healthy()
+    finally:
+        node.close()

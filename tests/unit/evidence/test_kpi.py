@@ -145,3 +145,14 @@ def test_the_kpi_chart_is_titled_with_units_and_written_as_png(store: Store, tmp
     out = tmp_path / "kpi.png"
     kpi.plot(rows, str(out))
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_an_aggregated_refusal_row_counts_as_many_refusals_as_it_says(store: Store) -> None:
+    # gateway.evidence.audit.RefusalTally writes the first refusal of a window, then one row with the rest.
+    first = audit.AuditEvent(audit.REFUSED, actor=FR_POST, detail={"code": "RESOURCE_EXHAUSTED", "reason": "rate",
+                                                                    "count": 1})
+    rest = audit.AuditEvent(audit.REFUSED, actor=FR_POST, detail={"code": "RESOURCE_EXHAUSTED", "reason": "rate",
+                                                                   "count": 3599, "aggregated": True})
+    store.append_audit([first, rest], T0 + H).result()
+    [day] = kpi.compute(store, T0, T0 + 24 * H, "day", partner=FR_POST)
+    assert day.refused_by_reason == {"RESOURCE_EXHAUSTED: rate": 3600}
