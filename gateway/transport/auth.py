@@ -159,7 +159,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                         break
                     yield item
                 await _close(items)
-                on_refused(method, call.error)
+                on_refused(method, call.error, ident.principal)
                 await abort(context, call.error)
             finally:
                 open_calls.discard(call)
