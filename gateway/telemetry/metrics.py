@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -52,6 +52,8 @@ class NodeMetrics:
                                         buckets=_SUBMIT_BUCKETS, registry=r)
         self.delivery_seconds = Histogram("swg_delivery_seconds", "Accepted to acknowledged",
                                           buckets=_DELIVERY_BUCKETS, registry=r)
+        self.storage_full_gauge = Gauge("swg_storage_full", "1 while writes are refused because the node's "
+                                        "storage is full (health NOT_SERVING), else 0", registry=r)
         self._server: Any = None
         self._watching = False
 
@@ -65,6 +67,9 @@ class NodeMetrics:
     def accepted(self, document_type: str, seconds: float, duplicate: bool = False) -> None:
         self.submits.labels(document_type, "duplicate" if duplicate else "accepted").inc()
         self.submit_seconds.observe(seconds)
+
+    def storage_full(self, full: bool) -> None:
+        self.storage_full_gauge.set(1 if full else 0)
 
     def refused(self, code: str) -> None:
         self.submits.labels("", "refused").inc()
