@@ -18,7 +18,7 @@ from sqlalchemy import Connection, delete, func, insert, make_url, select
 from sqlalchemy.exc import SQLAlchemyError
 
 import gateway.store.schema as t
-from gateway.store import assistance, audit_queries, deliveries, kpi, messages, relay
+from gateway.store import assistance, audit_queries, deliveries, kpi, messages, relay, stats
 from gateway.store.audit_log import AuditEntry, AuditEvent, Checkpoint
 from gateway.store.batch import BatchBuffer, lock_audit_head
 from gateway.errors import ResourceExhausted, Unavailable
@@ -157,6 +157,11 @@ class Store:
     def receipts_of(self, message_id: str) -> list[ReceiptRecord]:
         with self._read() as conn:
             return messages.receipts_of(conn, message_id)
+
+    def stats(self) -> stats.DbStats:
+        """Rows and bytes per table, the database's size, the oldest unfinished delivery (`gateway db stats`)."""
+        with self._read() as conn:
+            return stats.collect(conn)
 
     def count(self, table: str) -> int:
         with self._read() as conn:
