@@ -11,7 +11,8 @@ from gateway.errors import GatewayError
 def register(sub: Any) -> None:
     a = sub.add_parser("audit", help="the node's tamper-evident audit log")
     asub = a.add_subparsers(dest="audit_command", required=True)
-    v = asub.add_parser("verify", help="verify the hash chain and signed checkpoints; exit 0 if intact, 1 if not")
+    v = asub.add_parser("verify", help="verify the hash chain, the signed checkpoints and their cadence "
+                                       "([audit] checkpoint_interval_s); exit 0 if intact, 1 if not")
     v.add_argument("--config", required=True, metavar="FILE", help="node config TOML (reads its database directly)")
     v.set_defaults(func=_verify)
 
@@ -26,7 +27,7 @@ def _verify(args: Any) -> int:
     trust = TrustStore.from_files(cfg.tls.ca, cfg.tls.crl)
     store = Store(cfg.database_url)
     try:
-        rep = auditor.verify_store(store, trust, cfg.name)
+        rep = auditor.verify_store(store, trust, cfg.name, auditor.cadence_of(cfg))
     except GatewayError as exc:
         print(f"cannot read the audit log: {exc}", file=sys.stderr)
         return 2
@@ -35,7 +36,9 @@ def _verify(args: Any) -> int:
     if rep.ok:
         print(f"OK: {rep.entries_checked} entries, {rep.checkpoints_checked} signed checkpoint(s); "
               f"head {rep.head_hash.hex()}")
-        return 0
-    print(f"BROKEN at entry {rep.first_bad_seq}: {rep.reason} "
-          f"({rep.entries_checked} entries and {rep.checkpoints_checked} checkpoint(s) checked)")
-    return 1
+    else:
+        print(f"BROKEN at entry {rep.first_bad_seq}: {rep.reason} "
+              f"({rep.entries_checked} entries and {rep.checkpoints_checked} checkpoint(s) checked)")
+    for warning in rep.warnings:
+        print(f"warning: {warning}")
+    return 0 if rep.ok else 1

@@ -59,9 +59,17 @@ def _serve(args: Any) -> int:
 
         return asyncio.run(supervise(args.config, ready=ready))
     else:
+        from gateway.errors import GatewayError
         from gateway.transport.server import serve
 
-        asyncio.run(serve(args.config, ready=ready))
+        try:
+            asyncio.run(serve(args.config, ready=ready))
+        except GatewayError as exc:
+            # The database refused at start (disk full, unreachable): one line, no traceback.
+            import sys
+
+            print(f"gateway serve: cannot start node {load_node_config(args.config).name}: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -13,6 +13,7 @@ import base64
 import datetime as dt
 import json
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,24 +81,35 @@ def verify_chain(entries: Iterable[AuditEntry], expected_head: tuple[int, bytes]
 # -- signed checkpoints ----------------------------------------------------------------------------
 #
 # A checkpoint is a JWS (docs/evidence.md "Other signed statements") by the node's token key over
-# {"v":1,"node":...,"seq":...,"head":b64url(entry_hash of seq),"at":µs}. It pins the chain up to ``seq``:
-# rewriting any covered entry, even with every later hash recomputed, no longer matches a signature
-# the database cannot forge.
+# {"v":2,"node":...,"seq":...,"prev":...,"head":b64url(entry_hash of seq),"at":µs}. It pins the chain up to
+# ``seq``: rewriting any covered entry, even with every later hash recomputed, no longer matches a signature
+# the database cannot forge. ``prev`` is the seq of the checkpoint before it (0 for the first), so that the
+# checkpoints form a chain of their own: deleting one of them is seen at the next. v1 checkpoints (no
+# ``prev``) from earlier versions still verify.
 
 CHECKPOINT_TYP = "swg-audit-checkpoint+jws"
-CHECKPOINT_VERSION = 1
-_CHECKPOINT_KEYS = frozenset({"v", "node", "seq", "head", "at"})
+CHECKPOINT_VERSION = 2
+_CHECKPOINT_KEYS = {1: frozenset({"v", "node", "seq", "head", "at"}),
+                    2: frozenset({"v", "node", "seq", "prev", "head", "at"})}
+# A checkpoint is due at most ``checkpoint_interval_s`` after the first entry it covers, plus one tick of the
+# worker (<= the interval); verify allows a grace of one more interval and this much for the commit itself.
+COMMIT_SLACK_S = 1.0
 
 
-def checkpoint_payload(node: str, seq: int, head_hash: bytes, at_us: int) -> bytes:
-    return envelope.canonical_json({"v": CHECKPOINT_VERSION, "node": node, "seq": seq, "head": envelope.b64url(head_hash),
-                           "at": at_us})
+def checkpoint_payload(node: str, seq: int, head_hash: bytes, at_us: int, prev: int | None = None) -> bytes:
+    body: dict[str, object] = {"v": CHECKPOINT_VERSION if prev is not None else 1, "node": node, "seq": seq,
+                               "head": envelope.b64url(head_hash), "at": at_us}
+    if prev is not None:
+        body["prev"] = prev
+    return envelope.canonical_json(body)
 
 
-def sign_checkpoint(signer: envelope.Signer, node: str, seq: int, head_hash: bytes, at_us: int) -> Checkpoint:
-    """``signer`` holds the node's token key and certificate (Purpose.TOKEN_SIGNING)."""
-    jws = signer.sign(checkpoint_payload(node, seq, head_hash, at_us), typ=CHECKPOINT_TYP)
-    return Checkpoint(seq, head_hash, at_us, node, jws)
+def sign_checkpoint(signer: envelope.Signer, node: str, seq: int, head_hash: bytes, at_us: int,
+                    prev: int = 0) -> Checkpoint:
+    """``signer`` holds the node's token key and certificate (Purpose.TOKEN_SIGNING); ``prev`` is the seq
+    of the node's previous checkpoint (0 if none)."""
+    jws = signer.sign(checkpoint_payload(node, seq, head_hash, at_us, prev), typ=CHECKPOINT_TYP)
+    return Checkpoint(seq, head_hash, at_us, node, jws, prev)
 
 
 class CheckpointInvalid(Exception):
@@ -116,12 +128,14 @@ def verify_checkpoint(jws: str, trust: TrustStore) -> Checkpoint:
         body = json.loads(raw)
     except ValueError as exc:
         raise CheckpointInvalid("payload is not JSON") from exc
-    if (not isinstance(body, dict) or set(body) != _CHECKPOINT_KEYS or body["v"] != CHECKPOINT_VERSION
-            or type(body["seq"]) is not int or type(body["at"]) is not int or not isinstance(body["node"], str)
-            or not isinstance(body["head"], str)):
-        raise CheckpointInvalid("payload is not a v1 checkpoint")
+    version = body.get("v") if isinstance(body, dict) else None
+    if (type(version) is not int or frozenset(body) != _CHECKPOINT_KEYS.get(version) or type(body["seq"]) is not int
+            or type(body["at"]) is not int or not isinstance(body["node"], str) or not isinstance(body["head"], str)
+            or (version == 2 and (type(body["prev"]) is not int or not 0 <= body["prev"] < body["seq"]))):
+        raise CheckpointInvalid("payload is not a v1 or v2 checkpoint")
+    prev = body["prev"] if version == 2 else None
     head = base64.urlsafe_b64decode(body["head"] + "=" * (-len(body["head"]) % 4))
-    if checkpoint_payload(body["node"], body["seq"], head, body["at"]) != raw:
+    if checkpoint_payload(body["node"], body["seq"], head, body["at"], prev) != raw:
         raise CheckpointInvalid("payload is not canonical")
     at = dt.datetime.fromtimestamp(body["at"] / 1_000_000, dt.timezone.utc)
     try:
@@ -130,7 +144,7 @@ def verify_checkpoint(jws: str, trust: TrustStore) -> Checkpoint:
         raise CheckpointInvalid(f"signer certificate at {at.isoformat()}: {exc}") from exc
     if signer != body["node"]:
         raise CheckpointInvalid(f"signed by node {signer!r} but names node {body['node']!r}")
-    return Checkpoint(body["seq"], head, body["at"], body["node"], jws)
+    return Checkpoint(body["seq"], head, body["at"], body["node"], jws, prev)
 
 
 @dataclass(frozen=True)
@@ -141,30 +155,59 @@ class AuditReport:
     first_bad_seq: int
     reason: str
     head_hash: bytes
+    # Findings that do not break the log (a late checkpoint whose continuity its successor proves).
+    warnings: tuple[str, ...] = ()
+
+
+def checkpoint_deadline_s(interval_s: float) -> float:
+    """How long after an entry a checkpoint must cover it: the interval, a grace of one more, commit slack."""
+    return 2 * interval_s + COMMIT_SLACK_S
 
 
 def verify_log(entries: Iterable[AuditEntry], head: tuple[int, bytes] | None, checkpoints: Iterable[Checkpoint],
-               trust: TrustStore, node: str) -> AuditReport:
+               trust: TrustStore, node: str, *, interval_s: float | None = None,
+               now_us: int | None = None) -> AuditReport:
     """The chain walk of ``verify_chain`` plus every stored checkpoint: its signature (against the CA,
-    by ``node``), and its head hash against the chain entry at its seq. Reports the first bad entry."""
+    by ``node``), its head hash against the chain entry at its seq, and its link to the checkpoint before.
+
+    With ``interval_s`` (the node's ``[audit] checkpoint_interval_s``; None for a node that signs no
+    checkpoints) the cadence is checked too: entries after the last checkpoint must be younger than
+    ``checkpoint_deadline_s(interval_s)`` at ``now_us`` — an older uncovered tail is what remains when later
+    checkpoints were deleted to hide a rewrite or a cut. A checkpoint that came later than that after
+    the entries it covers fails the log unless its signed ``prev`` proves that no checkpoint is missing
+    (then it is a warning: the node was busy or its database unavailable), or a node start lies in between
+    (the entries of a run that crashed are covered after the restart). Reports the first bad entry.
+    """
     cps = sorted(checkpoints, key=lambda c: c.seq)
     wanted = {c.seq for c in cps}
+    after = wanted | {0}
     hashes: dict[int, bytes] = {}
+    first_at: dict[int, int] = {}  # at_us of the first entry after each checkpoint (and of entry 1)
+    starts: list[tuple[int, int]] = []  # (seq, at_us) of node_started entries
 
     def remember(stream: Iterable[AuditEntry]) -> Iterable[AuditEntry]:
         for e in stream:
             if e.seq in wanted:
                 hashes[e.seq] = e.entry_hash
+            if e.seq - 1 in after:
+                first_at[e.seq] = e.at_us
+            if e.event == NODE_STARTED:
+                starts.append((e.seq, e.at_us))
             yield e
 
     chain = verify_chain(remember(entries), head)
+    end = chain.entries_checked if chain.ok else 0
     problems: list[tuple[int, str]] = []
+    warnings: list[str] = []
     if not chain.ok:
         problems.append((chain.first_bad_seq, chain.reason))
+    deadline_us = None if interval_s is None else int(checkpoint_deadline_s(interval_s) * 1_000_000)
     checked = 0
     last_good = 0
+    stored_prev = 0
     for cp in cps:
         checked += 1
+        prev_seq, stored_prev = stored_prev, cp.seq
         try:
             stated = verify_checkpoint(cp.jws, trust)
         except CheckpointInvalid as exc:
@@ -173,6 +216,14 @@ def verify_log(entries: Iterable[AuditEntry], head: tuple[int, bytes] | None, ch
         if (stated.seq, stated.head_hash, stated.node) != (cp.seq, cp.head_hash, cp.node) or stated.node != node:
             problems.append((cp.seq, f"checkpoint at entry {cp.seq}: stored columns differ from its signed payload"))
             continue
+        if stated.prev is not None and stated.prev != prev_seq:
+            if stated.prev > prev_seq:
+                what = (f"signs entry {stated.prev} as the previous checkpoint, which is missing "
+                        f"(checkpoints deleted; the one before it in the database is at entry {prev_seq})")
+            else:
+                what = (f"signs entry {stated.prev} as the previous checkpoint, but the database has one at "
+                        f"entry {prev_seq} in between (not signed by this node's checkpoint sequence)")
+            problems.append((min(stated.prev, prev_seq) + 1, f"checkpoint at entry {cp.seq} {what}"))
         actual = hashes.get(cp.seq)
         if actual is None:
             if chain.ok:
@@ -186,10 +237,39 @@ def verify_log(entries: Iterable[AuditEntry], head: tuple[int, bytes] | None, ch
                                      f"(some of entries {last_good + 1}..{cp.seq} rewritten and rehashed)"))
             continue
         last_good = cp.seq
+        if deadline_us is not None and prev_seq + 1 in first_at:
+            ref_seq, ref_at = prev_seq + 1, first_at[prev_seq + 1]
+            restarts = [s for s in starts if prev_seq + 1 < s[0] <= cp.seq]
+            if restarts:
+                ref_seq, ref_at = restarts[-1]
+            late_s = (stated.at_us - ref_at) / 1_000_000
+            if stated.at_us - ref_at > deadline_us:
+                text = (f"checkpoint at entry {cp.seq} was signed {late_s:.1f} s after entry {ref_seq}, which it is "
+                        f"the first to cover (the cadence allows {deadline_us / 1_000_000:g} s)")
+                if stated.prev is None:
+                    problems.append((ref_seq, f"{text}: a checkpoint in between is missing (deleted?)"))
+                else:
+                    warnings.append(f"{text}: late (node busy or database unavailable); "
+                                    "its signed link shows that no checkpoint is missing")
+    if chain.ok and interval_s is None:
+        warnings.append("this node signs no checkpoints ([tokens] signing_key not set): only the hash chain "
+                        "was checked, and a chain rewritten and rehashed from any entry would pass")
+    elif chain.ok and deadline_us is not None and end > stored_prev:
+        first = stored_prev + 1
+        now = now_us if now_us is not None else time.time_ns() // 1000
+        age_us = now - first_at.get(first, now)
+        if age_us > deadline_us:
+            covered = (f"the last signed checkpoint is at entry {stored_prev}" if stored_prev
+                       else "there is no signed checkpoint at all")
+            problems.append((first, f"entries {first}..{end} are covered by no signed checkpoint although entry "
+                                    f"{first} is {age_us / 1_000_000:.1f} s old (limit {deadline_us / 1_000_000:g} s "
+                                    f"= 2 x [audit] checkpoint_interval_s + {COMMIT_SLACK_S:g} s) and {covered}: "
+                                    "checkpoints were deleted to hide a rewrite or a cut of the tail, or the node "
+                                    "stopped without a clean shutdown and has not run since"))
     if problems:
         seq, reason = min(problems, key=lambda p: p[0])
-        return AuditReport(False, chain.entries_checked, checked, seq, reason, chain.head_hash)
-    return AuditReport(True, chain.entries_checked, checked, 0, "", chain.head_hash)
+        return AuditReport(False, chain.entries_checked, checked, seq, reason, chain.head_hash, tuple(warnings))
+    return AuditReport(True, chain.entries_checked, checked, 0, "", chain.head_hash, tuple(warnings))
 
 
 # -- refusals, aggregated -------------------------------------------------------------------------

@@ -37,20 +37,36 @@ def checkpoint_signer(cfg: NodeConfig) -> envelope.Signer | None:
 
 def make_checkpoint(store: Store, signer: envelope.Signer, node: str, at_us: int | None = None
                     ) -> audit.Checkpoint | None:
-    """Sign the current chain head unless the last checkpoint already covers it."""
-    head = store.audit_head()
-    if head is None:
-        return None
-    last = store.last_checkpoint()
-    if last is not None and last.seq >= head[0]:
-        return last
-    cp = audit.sign_checkpoint(signer, node, head[0], head[1], at_us if at_us is not None else _now_us())
-    store.add_checkpoint(cp).result()
-    return cp
+    """Sign the current chain head unless the last checkpoint already covers it.
+
+    The checkpoint names the previous one (``prev``); the store refuses it if another process signed a
+    checkpoint in between, and then the head is read again, so the checkpoints stay one unbroken chain.
+    """
+    for _ in range(5):
+        head = store.audit_head()
+        if head is None:
+            return None
+        last = store.last_checkpoint()
+        if last is not None and last.seq >= head[0]:
+            return last
+        cp = audit.sign_checkpoint(signer, node, head[0], head[1], at_us if at_us is not None else _now_us(),
+                                   prev=last.seq if last is not None else 0)
+        if store.add_checkpoint(cp).result():
+            return cp
+    raise FailedPrecondition("audit checkpoint: other processes kept signing checkpoints in between")
 
 
-def verify_store(store: Store, trust: TrustStore, node: str) -> audit.AuditReport:
-    return audit.verify_log(store.audit_entries(), store.audit_head(), store.audit_checkpoints(), trust, node)
+def verify_store(store: Store, trust: TrustStore, node: str, interval_s: float | None = None,
+                 now_us: int | None = None) -> audit.AuditReport:
+    """``interval_s``: the node's ``[audit] checkpoint_interval_s`` if it signs checkpoints (see
+    ``cadence_of``), else None (only the chain is checked)."""
+    return audit.verify_log(store.audit_entries(), store.audit_head(), store.audit_checkpoints(), trust, node,
+                            interval_s=interval_s, now_us=now_us)
+
+
+def cadence_of(cfg: NodeConfig) -> float | None:
+    """The checkpoint interval verify holds a node to: None when the node has no key to sign checkpoints."""
+    return cfg.audit.checkpoint_interval_s if cfg.tokens.signing_key is not None else None
 
 
 def export_evidence(store: Store, message_id: str, signer: envelope.Signer | None, node: str) -> bytes:

@@ -65,6 +65,9 @@ class Checkpoint:
     at_us: int
     node: str
     jws: str
+    # The seq of the checkpoint before this one (0 for the first), as signed in a v2 checkpoint; None for a
+    # v1 checkpoint or a row read from the database (the signed payload is the authority, not a column).
+    prev: int | None = None
 
 
 def canonical_detail(detail: dict[str, Any]) -> str:

@@ -23,7 +23,12 @@ def append(events: Sequence[AuditEvent], at_us: int) -> WriteOp[list[int]]:
 def add_checkpoint(cp: Checkpoint) -> WriteOp[bool]:
     def op(conn: Connection) -> bool:
         c = t.audit_checkpoints
-        # The worker and an evidence export may both sign the same head: the first one stays.
+        # The worker and an evidence export (perhaps in another process) may both sign: the first one stays,
+        # and a checkpoint whose signed ``prev`` is no longer the newest checkpoint is refused, so that the
+        # checkpoints stay one chain (the writer's transaction makes the read and the insert one step).
+        last = conn.execute(select(func.max(c.c.seq))).scalar()
+        if cp.prev is not None and cp.prev != (last or 0):
+            return False
         if conn.execute(select(c.c.seq).where(c.c.seq == cp.seq)).first() is not None:
             return False
         conn.execute(insert(c).values(seq=cp.seq, head_hash=cp.head_hash, at_us=cp.at_us, node=cp.node, jws=cp.jws))

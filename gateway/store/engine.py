@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import queue
+import shutil
 import threading
 import time
 import uuid
@@ -54,6 +55,21 @@ def lock_free(op: WriteOp[T]) -> WriteOp[T]:
     A batch made only of such operations skips the writer's ``before_batch`` lock.
     """
     return _LockFree(op)
+
+
+@dataclass(frozen=True)
+class _SpaceProbe(Generic[T]):
+    op: WriteOp[T]
+    lock_free: ClassVar[bool] = True
+    space_probe: ClassVar[bool] = True
+
+    def __call__(self, conn: Connection) -> T:
+        return self.op(conn)
+
+
+def space_probe(op: WriteOp[T]) -> WriteOp[T]:
+    """Mark an operation whose commit shows that the database has room again (``Writer.space_problem``)."""
+    return _SpaceProbe(op)
 
 
 def _retryable(exc: OperationalError) -> bool:
@@ -104,17 +120,53 @@ def make_engines(url: str, *, busy_timeout_ms: int = 30_000, max_pages: int = 0)
     return engine, engine
 
 
-def translate_db_error(exc: Exception) -> GatewayError:
+# SQLite says "database or disk is full" (SQLITE_FULL, also past max_page_count); PostgreSQL has SQLSTATE
+# 53100 disk_full ("could not extend file ...: No space left on device"); the OS says ENOSPC.
+_FULL_TEXTS = ("disk is full", "no space left")
+FULL_SQLSTATES = frozenset({"53100"})
+
+
+def is_disk_full(exc: BaseException, path: str | None = None) -> bool:
+    """``path``: the SQLite database file, whose filesystem is looked at when SQLite reports only
+    "disk I/O error" (it does when a full disk refuses its -shm or -wal file)."""
+    orig = getattr(exc, "orig", exc)
+    if getattr(orig, "sqlstate", None) in FULL_SQLSTATES or getattr(orig, "pgcode", None) in FULL_SQLSTATES:
+        return True
+    text = str(orig).lower()
+    if any(t in text for t in _FULL_TEXTS):
+        return True
+    if "disk i/o error" in text and path and path != ":memory:":
+        try:
+            return shutil.disk_usage(Path(path).resolve().parent).free < FULL_BELOW_BYTES
+        except OSError:
+            return False
+    return False
+
+
+# Below this much free space on the database's filesystem an I/O error counts as a full disk.
+FULL_BELOW_BYTES = 1024 * 1024
+
+
+def sqlite_path(url: str) -> str | None:
+    return make_url(url).database if is_sqlite(url) else None
+
+
+DISK_FULL_RETRY_S = 30.0
+
+
+def translate_db_error(exc: Exception, what: str = "not stored", path: str | None = None) -> GatewayError:
     """The caller's view of a database failure: retryable, with no host, port, SQL or driver text in it
-    (those go to the log once, under the incident id the caller is given)."""
-    text = str(getattr(exc, "orig", exc)).lower()
-    if "disk is full" in text or "database or disk is full" in text or "no space left" in text:
-        return ResourceExhausted("the node's storage is full; the message was not accepted", retry_after_s=30.0)
+    (those go to the log once, under the incident id the caller is given). ``what`` names the operation
+    that did not happen, e.g. "acknowledge not recorded"; ``path`` is the SQLite file (see is_disk_full)."""
+    if is_disk_full(exc, path):
+        return ResourceExhausted(f"{what}: disk full on the node; retry later", retry_after_s=DISK_FULL_RETRY_S)
     incident = uuid.uuid4().hex[:16]
+    text = str(getattr(exc, "orig", exc)).lower()
     reason = "locked by another process" if "locked" in text or "busy" in text else "not reachable"
     first_line = next(iter(str(getattr(exc, "orig", exc)).splitlines()), "")
     log.warning("database error", incident=incident, error_type=type(exc).__name__, error=first_line[:300])
-    return Unavailable(f"database unavailable ({reason}); retry shortly (incident {incident})", retry_after_s=1.0)
+    return Unavailable(f"{what}: database unavailable ({reason}); retry shortly (incident {incident})",
+                       retry_after_s=1.0)
 
 
 class Writer:
@@ -124,6 +176,7 @@ class Writer:
                  before_batch: Callable[[Connection], None] | None = None,
                  new_buffer: Callable[[], BatchBuffer] | None = None, gather_wait_s: float = 0.0):
         self._engine = engine
+        self._path = sqlite_path(str(engine.url))
         # Small batches are expensive: each commit rewrites every page its rows touched (WAL frames, index
         # pages) and pays the per-transaction work, so two accepts per commit cost ~4x the CPU per accept of
         # a large batch (docs/performance.md). While producers have announced ops that are on their way
@@ -139,6 +192,9 @@ class Writer:
         # everywhere and replicas cannot deadlock.
         self._before_batch = before_batch
         self._queue: queue.SimpleQueue[tuple[WriteOp[Any], Pending[Any]] | None] = queue.SimpleQueue()
+        # Set when a batch failed for lack of space, cleared when a ``space_probe`` op commits: the node's
+        # health is NOT_SERVING in between (gateway.transport.server). Only the writer thread sets it.
+        self.space_problem: str | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._closed = False
         self._thread.start()
@@ -157,11 +213,13 @@ class Writer:
             if nobody:
                 self._queue.put(_WAKE)  # a writer gathering for this op need not wait out its deadline
 
-    def submit(self, op: WriteOp[T]) -> Pending[T]:
-        """Queue ``op``; its outcome can be awaited, waited for in a thread, or dropped (see ``Pending``)."""
+    def submit(self, op: WriteOp[T], what: str = "not stored") -> Pending[T]:
+        """Queue ``op``; its outcome can be awaited, waited for in a thread, or dropped (see ``Pending``).
+        ``what`` names, in a database failure, what did not happen ("acknowledge not recorded")."""
         fut: Pending[T] = Pending(_running_loop())
+        fut.what = what
         if self._closed:
-            fut.set_exception(Unavailable("the node is shutting down"))
+            fut.set_exception(Unavailable(f"{what}: the node is shutting down"))
         else:
             self._queue.put((op, fut))
         return fut
@@ -236,12 +294,20 @@ class Writer:
                 # A deadlock or serialisation failure between replicas: nothing was committed, run it again.
                 if attempt < BATCH_ATTEMPTS and _retryable(exc):
                     continue
-                err = translate_db_error(exc)
+                errors: dict[str, GatewayError] = {}
                 for _, fut in batch:
                     if not fut.done():
-                        fut.set_exception(err)
+                        what = fut.what
+                        if what not in errors:
+                            errors[what] = translate_db_error(exc, what, self._path)
+                        fut.set_exception(errors[what])
+                if is_disk_full(exc, self._path) and self.space_problem is None:
+                    self.space_problem = "writes refused: disk full on the node"
+                    log.error("database write refused: disk full", ops=len(batch))
                 return
             if outcome is not _RETRY:
+                if self.space_problem is not None and any(getattr(op, "space_probe", False) for op, _ in batch):
+                    self.space_problem = None
                 return
             savepoints = True
 
@@ -336,6 +402,7 @@ class Pending(concurrent.futures.Future[T]):
         # Made on first await, so that a dropped op leaves no asyncio future with an unread exception.
         # Only the loop's thread touches it (here and in _settle): no lock.
         self.waiter: asyncio.Future[T] | None = None
+        self.what = "not stored"
 
     def waiter_on(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[T]:
         if self.waiter is None:

@@ -9,21 +9,38 @@ read engine; callers on the event loop that may read much run them in a thread.
 from __future__ import annotations
 
 import contextlib
+import shutil
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, delete, func, insert, make_url, select
 from sqlalchemy.exc import SQLAlchemyError
 
 import gateway.store.schema as t
-from gateway.store import assistance, audit_queries, deliveries, kpi, messages, relay
+from gateway.store import assistance, audit_queries, deliveries, kpi, messages, relay, stats
 from gateway.store.audit_log import AuditEntry, AuditEvent, Checkpoint
 from gateway.store.batch import BatchBuffer, lock_audit_head
-from gateway.errors import Unavailable
-from gateway.store.engine import Pending, Writer, is_sqlite, make_engines, translate_db_error
+from gateway.errors import ResourceExhausted, Unavailable
+from gateway.store.engine import (
+    DISK_FULL_RETRY_S, Pending, Writer, is_sqlite, make_engines, space_probe, sqlite_path, translate_db_error,
+)
 from gateway.store.records import (
     Accepted, AckOutcome, AssistanceCaseRecord, Claimed, DeliveryFact, DeliveryRecord, KpiItemRow, MessageRecord,
     MessageStatus, NewMessage, PeerReceipt, ReceiptRecord,
 )
+
+
+PROBE_BYTES = 64 * 1024
+
+
+def _probe(conn: Connection) -> None:
+    # A real insert (pages and WAL frames to write) into a table with no foreign keys, gone at commit.
+    r = t.peer_receipts
+    mark = f"~space-probe-{uuid.uuid4().hex}"
+    conn.execute(insert(r).values(node="", message_id=mark, recipient="", jws="x" * PROBE_BYTES,
+                                  envelope_sha256=b"", issued_us=0, issuing_node="", sent=1))
+    conn.execute(delete(r).where(r.c.message_id == mark))
 
 
 class Store:
@@ -54,6 +71,25 @@ class Store:
             # The health loop pings twice a second and logs transitions itself: no incident per ping.
             raise Unavailable("database not reachable") from exc
 
+    def space_problem(self) -> str | None:
+        """Why writes are refused for lack of space (the last write that needed room failed), or None."""
+        return self._writer.space_problem
+
+    def probe_space(self) -> Pending[None]:
+        """Commit a write that needs room (a 64 KiB row, deleted again in the same transaction); once it
+        commits, ``space_problem`` is cleared. The health loop runs it while writes are refused."""
+        if self.dialect == "sqlite":
+            path = make_url(self.url).database
+            if path and path != ":memory:":
+                # Nothing to gain from trying while the filesystem has no room at all.
+                free = shutil.disk_usage(Path(path).resolve().parent).free
+                if free < 4 * PROBE_BYTES:
+                    done: Pending[None] = Pending(None)
+                    done.set_exception(ResourceExhausted(f"space probe: {free} bytes free on the database's "
+                                                         "filesystem", retry_after_s=DISK_FULL_RETRY_S))
+                    return done
+        return self._writer.submit(space_probe(_probe), "space probe")
+
     def close(self) -> None:
         self._writer.close()
         self._write_engine.dispose()
@@ -73,14 +109,14 @@ class Store:
             with self._read_engine.connect() as conn:
                 yield conn
         except SQLAlchemyError as exc:
-            raise translate_db_error(exc) from exc
+            raise translate_db_error(exc, "read failed", sqlite_path(self.url)) from exc
 
     # -- messages ----------------------------------------------------------------------------------
 
     def accept(self, msg: NewMessage) -> Pending[Accepted]:
         """Store a new message with its deliveries, KPI facts and ACCEPTED entry; the same content under a
         known id answers the first acceptance again, other content is ``AlreadyExists``."""
-        return self._writer.submit(messages.accept(msg))
+        return self._writer.submit(messages.accept(msg), "message not accepted")
 
     def message_exists(self, message_id: str) -> tuple[bytes | None, str] | None:
         """(submit digest, sender) of a stored message, or None."""
@@ -122,6 +158,11 @@ class Store:
         with self._read() as conn:
             return messages.receipts_of(conn, message_id)
 
+    def stats(self) -> stats.DbStats:
+        """Rows and bytes per table, the database's size, the oldest unfinished delivery (`gateway db stats`)."""
+        with self._read() as conn:
+            return stats.collect(conn)
+
     def count(self, table: str) -> int:
         with self._read() as conn:
             return int(conn.execute(select(func.count()).select_from(t.metadata.tables[table])).scalar_one())
@@ -133,11 +174,12 @@ class Store:
         """Take up to ``limit`` due deliveries (queued, or in flight with an expired lease)."""
         return self._writer.submit(deliveries.claim(recipient=recipient, route=route, owner=owner, limit=limit,
                                                     now_us=now_us, lease_us=lease_us,
-                                                    document_types=document_types))
+                                                    document_types=document_types),
+                                   "receive: no message handed out")
 
     def release(self, delivery_ids: Sequence[int], owner: str, now_us: int) -> Pending[int]:
         """Give back in-flight deliveries of a stream that ended, so they are delivered again at once."""
-        return self._writer.submit(deliveries.release(delivery_ids, owner, now_us))
+        return self._writer.submit(deliveries.release(delivery_ids, owner, now_us), "release not recorded")
 
     def release_all_leases(self, route: str, now_us: int) -> Pending[int]:
         return self._writer.submit(deliveries.release_all_leases(route, now_us))
@@ -145,7 +187,8 @@ class Store:
     def acknowledge(self, recipient: str, receipts: Sequence[ReceiptRecord], events: Sequence[AuditEvent],
                     now_us: int) -> Pending[AckOutcome]:
         """Mark deliveries acknowledged and store their receipts; an earlier receipt wins (idempotent)."""
-        return self._writer.submit(deliveries.acknowledge(recipient, receipts, events, now_us))
+        return self._writer.submit(deliveries.acknowledge(recipient, receipts, events, now_us),
+                                   "acknowledge not recorded")
 
     def fail(self, delivery_id: int, error: str, event: AuditEvent, now_us: int) -> Pending[None]:
         """A delivery that can never succeed (e.g. the envelope does not open for its recipient)."""
@@ -157,7 +200,7 @@ class Store:
 
     def retry(self, message_ids: Sequence[str], recipient: str | None, now_us: int, actor: str) -> Pending[int]:
         """Operator retry: FAILED or EXPIRED deliveries back to QUEUED (expiry extended if it passed)."""
-        return self._writer.submit(deliveries.retry(message_ids, recipient, now_us, actor))
+        return self._writer.submit(deliveries.retry(message_ids, recipient, now_us, actor), "retry not recorded")
 
     def deliveries_for(self, recipient: str, message_ids: Sequence[str]) -> dict[str, tuple[DeliveryRecord, bytes]]:
         """Deliveries of ``message_ids`` to ``recipient`` with each message's envelope digest."""
@@ -182,7 +225,7 @@ class Store:
                        ) -> Pending[tuple[Accepted, list[ReceiptRecord]]]:
         """Store a message relayed in by a peer with its "delivered" receipts; on a duplicate the receipts
         stored the first time are returned instead (AS4-style)."""
-        return self._writer.submit(relay.accept_relayed(msg, receipts))
+        return self._writer.submit(relay.accept_relayed(msg, receipts), "relayed message not accepted")
 
     def relayed(self, delivery_ids: Sequence[int], receipts: Sequence[ReceiptRecord], events: Sequence[AuditEvent],
                 now_us: int) -> Pending[None]:
@@ -243,7 +286,7 @@ class Store:
 
     def add_checkpoint(self, cp: Checkpoint) -> Pending[bool]:
         """Store a signed checkpoint; False if one for the same head is stored already."""
-        return self._writer.submit(audit_queries.add_checkpoint(cp))
+        return self._writer.submit(audit_queries.add_checkpoint(cp), "audit checkpoint not stored")
 
     def audit_entries(self, batch: int = 5000, first: int = 1, last_seq: int | None = None) -> Iterator[AuditEntry]:
         """Audit entries in storage (primary key) order, read in pages; all of them by default."""

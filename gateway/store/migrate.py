@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from gateway.errors import GatewayError
-from gateway.store.engine import translate_db_error
+from gateway.store.engine import sqlite_path, translate_db_error
 from gateway.store.schema import metadata
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -59,7 +59,7 @@ def current_revision(url: str) -> str | None:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
     except OperationalError as exc:
-        raise translate_db_error(exc) from exc
+        raise translate_db_error(exc, "schema revision not read", sqlite_path(url)) from exc
     finally:
         engine.dispose()
 
@@ -78,7 +78,7 @@ def upgrade(url: str, revision: str = "head") -> Upgrade:
             after = MigrationContext.configure(conn).get_current_revision()
         return Upgrade(before, after)
     except OperationalError as exc:
-        raise translate_db_error(exc) from exc
+        raise translate_db_error(exc, "schema not migrated", sqlite_path(url)) from exc
     finally:
         engine.dispose()
 

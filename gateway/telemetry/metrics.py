@@ -54,6 +54,8 @@ class NodeMetrics:
                                         buckets=_SUBMIT_BUCKETS, registry=r)
         self.delivery_seconds = Histogram("swg_delivery_seconds", "Accepted to acknowledged",
                                           buckets=_DELIVERY_BUCKETS, registry=r)
+        self.storage_full_gauge = Gauge("swg_storage_full", "1 while writes are refused because the node's "
+                                        "storage is full (health NOT_SERVING), else 0", registry=r)
         self._server: Any = None
         self._watching = False
 
@@ -67,6 +69,9 @@ class NodeMetrics:
     def accepted(self, document_type: str, seconds: float, duplicate: bool = False) -> None:
         self.submits.labels(document_type, "duplicate" if duplicate else "accepted").inc()
         self.submit_seconds.observe(seconds)
+
+    def storage_full(self, full: bool) -> None:
+        self.storage_full_gauge.set(1 if full else 0)
 
     def refused(self, code: str) -> None:
         self.submits.labels("", "refused").inc()

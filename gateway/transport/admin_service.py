@@ -47,7 +47,8 @@ class EvidenceAdmin:
     @grpc_errors
     async def VerifyAudit(self, request: admin_pb2.VerifyAuditRequest, context: Any) -> admin_pb2.VerifyAuditResponse:
         node = self._node
-        rep = await asyncio.to_thread(auditor.verify_store, node.store, node.trust, node.name)
+        rep = await asyncio.to_thread(auditor.verify_store, node.store, node.trust, node.name,
+                                      auditor.cadence_of(node.config))
         return admin_pb2.VerifyAuditResponse(
             ok=rep.ok, entries_checked=rep.entries_checked, checkpoints_checked=rep.checkpoints_checked,
             first_bad_sequence=rep.first_bad_seq, reason=rep.reason, head_sha256=rep.head_hash)

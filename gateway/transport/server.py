@@ -81,6 +81,7 @@ class GatewayServer:
         self.node = node
         self.role = role
         self._ping: asyncio.Future[None] | None = None
+        self._space_probe: asyncio.Future[None] | None = None
         self._serving = True
         self.local = LocalDelivery(node)
         self.submitter = Submitter(node, self.local.notify)
@@ -232,6 +233,8 @@ class GatewayServer:
             reason = f"no answer from the database within {HEALTH_INTERVAL_S} s"
         except GatewayError as exc:
             reason = str(exc)
+        if not reason:
+            reason = await self._check_space()
         serving = not reason
         if serving != self._serving:  # transitions only: a database down for an hour is one line, not 7,200
             if serving:
@@ -290,6 +293,19 @@ class GatewayServer:
             log.warning("relay link to a peer with a revoked certificate dropped", peer=peer, reason=reason)
         return True
 
+    async def _check_space(self) -> str:
+        """Reads work, but do writes? After a write refused for lack of space the node is NOT_SERVING until
+        a probe write commits again (one at a time, at most one per health tick)."""
+        store = self.node.store
+        problem = store.space_problem()
+        if problem is not None and (self._space_probe is None or self._space_probe.done()):
+            self._space_probe = asyncio.ensure_future(_settled(store.probe_space()))
+            with suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._space_probe), timeout=HEALTH_INTERVAL_S)
+            problem = store.space_problem()
+        self.node.metrics.storage_full(problem is not None)
+        return problem or ""
+
     async def _health_loop(self) -> None:
         while True:
             await asyncio.sleep(HEALTH_INTERVAL_S)
@@ -323,6 +339,12 @@ class GatewayServer:
 
 async def _nothing() -> None:
     return None
+
+
+async def _settled(pending: Any) -> None:
+    """Await a store write whose failure the caller reads elsewhere (the probe's is ``space_problem``)."""
+    with suppress(GatewayError):
+        await pending
 
 
 def _stop_when_stdin_closes(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
@@ -364,7 +386,15 @@ async def serve(config_path: str | Path, *, ready: Any = None, worker: int | Non
             node.config = dataclasses.replace(node.config, listen=listen)
     configure_logging(node.config.log_level, worker, node.config.log_format)
     server = GatewayServer(node, role)
-    await server.start()
+    try:
+        await server.start()
+    except BaseException:
+        # E.g. the database refuses the first writes (disk full): close what was opened, then report it.
+        with suppress(Exception):
+            await server.stop(grace_s=0)
+        with suppress(Exception):
+            await asyncio.to_thread(node.close)
+        raise
     log.info("startup", seconds=round(time.monotonic() - started, 3))
     if ready is not None:
         ready(server.address)
