@@ -6,7 +6,7 @@ import grpc
 import pytest
 
 from adapters import registry
-from gateway.api.swg.v1 import exchange_pb2
+from gateway.api.swg.v1 import exchange_pb2, item_pb2
 from tests.security.harness import POST, SecurityNode
 from gateway.testing.documents import aed_batch
 
@@ -102,3 +102,91 @@ def test_too_many_recipients_do_not_get_through(secnode: SecurityNode) -> None:
                                      recipients=[f"XX/NOBODY/N{i}" for i in range(5000)])
     secnode.assert_refused("input", lambda: post.exchange.Submit(req, metadata=post.metadata, timeout=30),
                            INVALID, "unknown participant")
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field ``number`` holding ``payload`` (any field number, known or not)."""
+    def varint(n: int) -> bytes:
+        out = b""
+        while True:
+            low, n = n & 0x7F, n >> 7
+            out += bytes([low | (0x80 if n else 0)])
+            if not n:
+                return out
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+
+CONTROL_BYTES = bytes(range(32)) * (1024 * 1024 // 32)  # 1 MiB of control bytes, as in the red-team report
+
+
+def _aed_with_unknown_field(where: str) -> bytes:
+    """One valid AED item as protobuf, with an unknown field 999 carrying 1 MiB of control bytes at ``where``."""
+    batch = aed_batch(1)
+    unknown = _field(999, CONTROL_BYTES)
+    if where == "/":
+        return batch.SerializeToString() + unknown
+    piece = batch.items[0].contents[0].SerializeToString() + unknown
+    item = batch.items[0]
+    del item.contents[:]
+    return _field(1, item.SerializeToString() + _field(20, piece))  # ItemBatch.items = 1, PostalItem.contents = 20
+
+
+@pytest.mark.parametrize(("where", "path"), [("/", "/"), ("items[0].contents[0]", "items[0].contents[0]")])
+def test_unknown_protobuf_fields_are_refused_with_their_path(secnode: SecurityNode, where: str, path: str) -> None:
+    """Protobuf keeps unknown fields and writes them out again: unchecked bytes would reach the recipient."""
+    content = _aed_with_unknown_field(where)
+    parsed = item_pb2.ItemBatch.FromString(content)
+    assert parsed.items[0].contents[0].description == "Wool scarf"  # the known part is a valid document
+    post = secnode.client(POST)
+    req = exchange_pb2.SubmitRequest(format="swg.aed.v1", content=content)
+    err = secnode.assert_refused("input", lambda: post.exchange.Submit(req, metadata=post.metadata, timeout=60),
+                                 INVALID, "unknown field number 999")
+    assert f"{path}:" in (err.details() or "")
+
+
+ARABIC = str.maketrans("0123456789", "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669")
+FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+def _dated(fmt: str) -> bytes:
+    batch = aed_batch(1, marker="LOC-0001")
+    batch.items[0].posted_at.FromJsonString("2026-11-28T10:00:00Z")
+    return registry.encode(fmt, registry.AED, batch)
+
+
+def _swap(content: bytes, old: str, new: str) -> bytes:
+    assert old.encode() in content
+    return content.replace(old.encode(), new.encode("utf-8"), 1)
+
+
+# (name, format, content, words the status message must contain: the field and the reason)
+NON_ASCII_DIGITS = [
+    ("itmatt posting date, Arabic-Indic", "upu.itmatt.v1",
+     _swap(_dated("upu.itmatt.v1"), "2026-11-28", "2026-11-28".translate(ARABIC)), "PostingDt"),
+    ("wco posting date, fullwidth", "wco.ecommerce.v1",
+     _swap(_dated("wco.ecommerce.v1"), "2026-11-28", "2026-11-28".translate(FULLWIDTH)), "PostingDateTime"),
+    ("canonical json posting date, Arabic-Indic", "swg.aed.v1+json",
+     _swap(_dated("swg.aed.v1+json"), "2026-11-28", "2026-11-28".translate(ARABIC)), "/items/0/postedAt"),
+    ("canonical json quantity as a string, fullwidth", "swg.aed.v1+json",
+     _swap(_dated("swg.aed.v1+json"), '"quantity": 1', '"quantity": "１２"'), "/items/0/contents/0/quantity"),
+    ("canonical json category number as a string, Arabic-Indic", "swg.aed.v1+json",
+     _swap(_dated("swg.aed.v1+json"), '"ITEM_CATEGORY_SALE_OF_GOODS"', '"\u0663\u0661"'), "/items/0/category"),
+    ("itmatt S10 id, fullwidth", "upu.itmatt.v1",
+     _swap(ITMATT, "RR12345678", "RR" + "12345678".translate(FULLWIDTH)), "S10"),
+    ("wco S10 id, Arabic-Indic", "wco.ecommerce.v1",
+     _swap(WCO, "RR12345678", "RR" + "12345678".translate(ARABIC)), "S10"),
+    ("canonical protobuf S10 id, fullwidth", "swg.aed.v1",
+     item_pb2.ItemBatch(items=[item_pb2.PostalItem(item_id="RR" + "12345678".translate(FULLWIDTH) + "5FR")])
+     .SerializeToString(), "items[0].item_id"),
+]
+
+
+@pytest.mark.parametrize(("name", "fmt", "content", "detail"), NON_ASCII_DIGITS, ids=[a[0] for a in NON_ASCII_DIGITS])
+def test_numbers_dates_and_s10_ids_take_ascii_digits_only(secnode: SecurityNode, name: str, fmt: str,
+                                                          content: bytes, detail: str) -> None:
+    """int(), float() and protobuf's date parser read fullwidth and Arabic-Indic digits as 0-9: the gateway
+    would store one value while the document says another to anyone who reads it as text."""
+    post = secnode.client(POST)
+    req = exchange_pb2.SubmitRequest(format=fmt, content=content)
+    secnode.assert_refused("input", lambda: post.exchange.Submit(req, metadata=post.metadata, timeout=30),
+                           INVALID, detail)
