@@ -54,6 +54,9 @@ class Limits:
     # Token bucket per participant: sustained rate and burst; 0 disables.
     rate_per_s: float
     burst: int
+    # Documents of this many bytes or more are decoded/encoded in worker processes (gateway.codec).
+    offload_bytes: int = 256 * 1024
+    codec_processes: int = 1
 
 
 @dataclass(frozen=True)
@@ -231,7 +234,8 @@ def _tokens(r: Reader, data: dict[str, Any]) -> TokenSettings:
 def _limits(r: Reader, data: dict[str, Any]) -> Limits:
     lim = r.table(data, "limits", required=False)
     r.unknown(lim, {"max_message_bytes", "default_ttl_s", "max_ttl_s", "visibility_timeout_s",
-                    "max_in_flight_per_stream", "rate_per_s", "burst"}, "limits.")
+                    "max_in_flight_per_stream", "rate_per_s", "burst", "offload_bytes", "codec_processes"},
+             "limits.")
     limits = Limits(
         max_message_bytes=r.num(lim, "max_message_bytes", "limits.", 4 * 1024 * 1024, minimum=1024),
         default_ttl_s=r.num(lim, "default_ttl_s", "limits.", 7 * 86400, minimum=1),
@@ -240,6 +244,8 @@ def _limits(r: Reader, data: dict[str, Any]) -> Limits:
         max_in_flight_per_stream=r.num(lim, "max_in_flight_per_stream", "limits.", 256, minimum=1),
         rate_per_s=r.num(lim, "rate_per_s", "limits.", 0.0, integer=False),
         burst=r.num(lim, "burst", "limits.", 0),
+        offload_bytes=r.num(lim, "offload_bytes", "limits.", 256 * 1024, minimum=0),
+        codec_processes=r.num(lim, "codec_processes", "limits.", 1, minimum=0),
     )
     if limits.default_ttl_s > limits.max_ttl_s:
         r.problem("limits.default_ttl_s", "must not exceed limits.max_ttl_s")

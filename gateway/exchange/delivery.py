@@ -93,14 +93,16 @@ class LocalDelivery:
             raise InvalidArgument("unknown format", violations=[FieldViolation(
                 "format", f"unknown format {asked!r}; known: {', '.join(registry.known_formats())}")])
 
-    def _open(self, claimed: Claimed, asked_format: str, include_envelope: bool) -> exchange_pb2.Delivery:
+    async def _open(self, claimed: Claimed, asked_format: str, include_envelope: bool) -> exchange_pb2.Delivery:
         keys = self.node.keys_of(claimed.recipient)
-        opened = envelope.open(claimed.envelope, keys, self.node.trust)
+        codec = self.node.codec
+        opened = await codec.to_thread(len(claimed.envelope), envelope.open, claimed.envelope, keys, self.node.trust)
         h = opened.header
         doc_cls = registry.DOCUMENT_TYPES[h.document_type]
         doc = doc_cls.FromString(opened.payload)
         fmt = self._format_for(claimed.recipient, h.document_type, asked_format)
-        content = registry.encode(fmt, h.document_type, doc)
+        # A large document is written in a worker process (gateway.codec): the event loop stays free.
+        content = await codec.encode(fmt, h.document_type, doc, opened.payload)
         return exchange_pb2.Delivery(
             message_id=h.message_id, conversation_id=h.conversation_id, in_reply_to=h.in_reply_to, sender=h.sender,
             document_type=h.document_type, format=fmt, content=content, created_at=h.created_at,
@@ -160,7 +162,7 @@ class LocalDelivery:
                 ready: list[tuple[Claimed, exchange_pb2.Delivery]] = []
                 for c in claimed:
                     try:
-                        ready.append((c, self._open(c, req.format, req.include_envelope)))
+                        ready.append((c, await self._open(c, req.format, req.include_envelope)))
                     except (GatewayError, AdapterError, ValueError) as exc:
                         await self._fail(c, exc)
                 # Held by this stream from here on, so that ending it mid-batch gives all of them back.

@@ -152,6 +152,7 @@ class GatewayServer:
             raise OSError(f"cannot listen on {cfg.listen}")
         await server.start()
         self._server = server
+        self.node.codec.start()
         if self.node.store.dialect == "sqlite" and self.role.alone:
             # SQLite means one node process: leases left by an earlier run of it (a crash) are stale now.
             # With several workers the supervisor did this once before starting them (gateway.runtime.supervisor).

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from adapters import registry
 from gateway.api.swg.v1 import exchange_pb2, item_pb2
-from tests.security.harness import POST, SecurityNode
-from gateway.testing.documents import aed_batch
+from tests.security.harness import CUSTOMS, POST, TAX, SecurityNode
+from gateway.testing.documents import aed_batch, item
+from gateway.testing.federation import Federation
 
 # Valid documents (accepted, see below); every attack is a variation of one of them.
 ITMATT = registry.encode("upu.itmatt.v1", registry.AED, aed_batch(1, marker="LOC-0001"))
@@ -16,6 +21,7 @@ WCO = registry.encode("wco.ecommerce.v1", registry.AED, aed_batch(1, marker="LOC
 DECL = ITMATT.split(b"?>", 1)[0] + b"?>"
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 TOO_BIG = grpc.StatusCode.RESOURCE_EXHAUSTED
+SERVING = health_pb2.HealthCheckResponse.SERVING
 
 
 def with_doctype(doctype: bytes, local_id: bytes = b"LOC-0001") -> bytes:
@@ -190,3 +196,66 @@ def test_numbers_dates_and_s10_ids_take_ascii_digits_only(secnode: SecurityNode,
     req = exchange_pb2.SubmitRequest(format=fmt, content=content)
     secnode.assert_refused("input", lambda: post.exchange.Submit(req, metadata=post.metadata, timeout=30),
                            INVALID, detail)
+
+
+def _largest_itmatt(max_bytes: int) -> tuple[bytes, int]:
+    """An ITMATT document of as many valid items as fit in ``max_bytes``, and its item count."""
+    def doc(n: int) -> bytes:
+        return registry.encode("upu.itmatt.v1", registry.AED, item_pb2.ItemBatch(
+            items=[item(20_000_000 + i) for i in range(n)]))
+
+    per_item = len(doc(2)) - len(doc(1))
+    n = (max_bytes - len(doc(1)) + per_item) // per_item
+    content = doc(n)
+    while len(content) > max_bytes:
+        n -= 1 + (len(content) - max_bytes) // per_item
+        content = doc(n)
+    return content, n
+
+
+def test_a_maximum_size_document_is_accepted_and_delivered_while_health_checks_are_answered(
+        federation: Federation, tmp_path: Path) -> None:
+    """A 4 MiB document is decoded and written again in the node's worker process: the node answers
+    health checks all the while, and the document arrives whole in the recipient's format."""
+    node = SecurityNode(federation, tmp_path)
+    try:
+        # Below 4 MiB by the few hundred bytes a Delivery adds, so that gRPC's default 4 MiB receive limit
+        # of this test client takes it.
+        content, items = _largest_itmatt(4 * 1024 * 1024 - 2048)
+        post, customs = node.client(POST), node.client(CUSTOMS)
+        health = health_pb2_grpc.HealthStub(node.client(TAX).channel)
+        with ThreadPoolExecutor(1) as pool:
+            submitted = pool.submit(post.exchange.Submit, exchange_pb2.SubmitRequest(
+                format="upu.itmatt.v1", content=content), metadata=post.metadata, timeout=120)
+            checks = 0
+            while True:
+                assert health.Check(health_pb2.HealthCheckRequest(), timeout=30).status == SERVING
+                checks += 1
+                if submitted.done():
+                    break
+            resp = submitted.result()
+        assert list(resp.recipients) == [CUSTOMS] and checks >= 1
+        with ThreadPoolExecutor(1) as pool:
+            received = pool.submit(customs.receive, 1, 120, format="upu.itmatt.v1")
+            while not received.done():
+                assert health.Check(health_pb2.HealthCheckRequest(), timeout=30).status == SERVING
+            [delivery] = received.result()
+        assert delivery.message_id == resp.message_id and delivery.format == "upu.itmatt.v1"
+        _, doc = registry.decode("upu.itmatt.v1", delivery.content)
+        assert len(doc.items) == items  # type: ignore[attr-defined]
+        assert doc.items[-1].item_id == item(20_000_000 + items - 1).item_id  # type: ignore[attr-defined]
+    finally:
+        node.close()
+
+
+def test_a_large_invalid_document_is_refused_with_the_path_of_its_problem(secnode: SecurityNode) -> None:
+    """Large documents are validated in the worker process: its violations come back with their paths."""
+    content, items = _largest_itmatt(1024 * 1024)
+    last = item(20_000_000 + items - 1).item_id
+    bad = last[:10] + str((int(last[10]) + 1) % 10) + last[11:]  # wrong check digit
+    content = _swap(content, last, bad)
+    post = secnode.client(POST)
+    req = exchange_pb2.SubmitRequest(format="upu.itmatt.v1", content=content)
+    err = secnode.assert_refused("input", lambda: post.exchange.Submit(req, metadata=post.metadata, timeout=120),
+                                 INVALID, "check digit")
+    assert f"Item[{items}]" in (err.details() or "")
