@@ -124,3 +124,40 @@ def test_relayed_recipients_are_participant_ids() -> None:
     with pytest.raises(InvalidArgument) as err:
         _check_header_ids(header)
     assert [v.field for v in err.value.violations] == ["header.recipients[1]"]
+
+
+def _relayed(payload: bytes, source_format: str = "upu.itmatt.v1") -> Any:
+    from gateway.api.swg.v1 import envelope_pb2
+    from gateway.codec import Codec
+    from gateway.peering.inbound import _relayed_document
+
+    header = envelope_pb2.EnvelopeHeader(message_id="m-1", sender="FR/POST/MAIN", recipients=["DE/CUSTOMS/MAIN"],
+                                         document_type="swg.aed.v1", source_format=source_format)
+    return asyncio.run(_relayed_document(SimpleNamespace(codec=Codec()), header, payload))
+
+
+def test_a_relayed_document_with_unknown_fields_is_refused_naming_them() -> None:
+    """Protobuf would carry unknown fields on to the recipient: a peer cannot smuggle unchecked bytes."""
+    from gateway.testing.documents import aed_batch
+
+    valid = aed_batch(1).SerializeToString()
+    assert _relayed(valid).items[0].item_id == "RR123456785FR"
+    with pytest.raises(InvalidArgument) as err:
+        _relayed(valid + b"\xba\x3e\x03\x00\x01\x02")  # field 999, length-delimited, 3 control bytes
+    assert [(v.field, v.description.split(" (")[0]) for v in err.value.violations] == [("/", "unknown field number 999")]
+
+
+def test_a_relayed_document_is_validated_like_a_submitted_one() -> None:
+    from gateway.testing.documents import aed_batch
+
+    batch = aed_batch(1)
+    batch.items[0].item_id = "RR123456786FR"  # wrong check digit
+    with pytest.raises(InvalidArgument) as err:
+        _relayed(batch.SerializeToString())
+    assert [v.field for v in err.value.violations] == ["items[0].item_id"]
+    # A document first submitted as an IPS export is held to that format's profile (no category needed).
+    batch = aed_batch(1)
+    batch.items[0].category = 0
+    _relayed(batch.SerializeToString(), source_format="upu.ips.v1")
+    with pytest.raises(InvalidArgument):
+        _relayed(batch.SerializeToString())
