@@ -98,8 +98,8 @@ class Bench:
         db = self.args.database_url or f"sqlite:///{self.work / f'node-{run}.db'}"
         out = self.work / f"run-{run}"
         out.mkdir()
-        config = write_node_config(self.fed, out, NODE, self.port, self.directory, database_url=db,
-                                   limits="\n".join(["max_in_flight_per_stream = 1024", *self.args.limits]),
+        limits = "\n".join(["max_in_flight_per_stream = 1024", *getattr(self.args, "limits", [])])
+        config = write_node_config(self.fed, out, NODE, self.port, self.directory, database_url=db, limits=limits,
                                    processes=self.args.processes)
         log = open(out / "node.log", "wb")
         spawned = time.perf_counter()
