@@ -12,6 +12,8 @@ What crosses to a worker is bytes and format names only: the worker functions be
 bytes, which the node parses again in a thread (a C parser, some 50 ms for the largest document).
 The pool is created when the node starts serving (its processes when the first large document comes)
 and shut down when it stops; without it (a CLI command, a unit test) everything runs inline.
+Spawned workers import the program's main module again (``multiprocessing``'s rule): a script that starts
+a node in-process needs an ``if __name__ == "__main__":`` guard (``gateway serve`` and pytest have one).
 """
 
 from __future__ import annotations
