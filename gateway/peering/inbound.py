@@ -16,7 +16,6 @@ from typing import Any
 import structlog
 
 from adapters import registry
-from adapters.errors import AdapterError, DocumentError
 from gateway import envelope
 from gateway.api.swg.v1 import envelope_pb2, peering_pb2
 from gateway.clock import now_us
@@ -43,21 +42,6 @@ def check_peer(node: Node, ident: Identity) -> str:
         raise PermissionDenied(f"the certificate presented by {ident.principal} is not the one the directory "
                                "pins for it (nodes[].tls_certificate)")
     return ident.principal
-
-
-async def _relayed_document(node: Node, h: envelope_pb2.EnvelopeHeader, payload: bytes) -> Any:
-    """The relayed canonical document, held to the rules of a local submit: fields its schema does not define
-    (which protobuf would carry on to the recipient unread) and invalid values are refused."""
-    try:
-        profile = registry.get(h.source_format).validation_profile if h.source_format else None
-    except AdapterError:
-        profile = None
-    try:
-        _, doc = await node.codec.decode(h.document_type, payload, profile=profile)
-    except DocumentError as exc:
-        raise InvalidArgument(f"the relayed {h.document_type} document is invalid", violations=[
-            FieldViolation(v.path, v.reason) for v in exc.violations]) from None
-    return doc
 
 
 @dataclass(frozen=True)
@@ -111,7 +95,7 @@ class Inbound:
         doc_cls = registry.DOCUMENT_TYPES.get(h.document_type)
         if doc_cls is None:
             raise InvalidArgument(f"unknown document type {h.document_type}")
-        doc = await _relayed_document(node, h, opened.payload)
+        doc = doc_cls.FromString(opened.payload)
         decision = await asyncio.to_thread(node.router.route, sender=h.sender, document_type=h.document_type,
                                            doc=doc, explicit=hosted, in_reply_to=h.in_reply_to)
         receipts = []
