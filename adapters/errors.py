@@ -24,6 +24,11 @@ class UnknownFormat(AdapterError):
     def __init__(self, fmt: str, known: list[str]):
         super().__init__(f"unknown format {fmt!r}; known formats: {', '.join(known)}")
         self.format = fmt
+        self.known = known
+
+    def __reduce__(self) -> tuple[type[UnknownFormat], tuple[str, list[str]]]:
+        # Raised in a worker process (gateway.codec), it is pickled back: by its arguments, not its message.
+        return type(self), (self.format, self.known)
 
 
 class DocumentError(AdapterError):
@@ -33,6 +38,9 @@ class DocumentError(AdapterError):
         self.violations = tuple(violations)
         self.summary = summary
         super().__init__(summary + ": " + "; ".join(str(v) for v in self.violations))
+
+    def __reduce__(self) -> tuple[type[DocumentError], tuple[tuple[Violation, ...], str]]:
+        return type(self), (self.violations, self.summary)
 
 
 class UnsupportedConversion(AdapterError):

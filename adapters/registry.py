@@ -6,8 +6,10 @@ writes it (``upu.itmatt.v1`` XML, ``wco.ecommerce.v1`` JSON, or the canonical pr
 
 from __future__ import annotations
 
+from typing import Any
+
 from google.protobuf import json_format
-from google.protobuf.descriptor import Descriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from adapters import validation
@@ -46,6 +48,9 @@ def _protobuf_format(document_type: str) -> Format:
             msg.ParseFromString(content)
         except (DecodeError, ValueError, RecursionError) as exc:
             raise DocumentError([Violation("/", f"not a valid {cls.DESCRIPTOR.full_name} protobuf: {exc}")]) from None
+        unknown = validation.unknown_field_problems(msg)
+        if unknown:
+            raise DocumentError(unknown, summary=f"{document_type} document has fields its schema does not define")
         return msg
 
     def encode(msg: Message) -> bytes:
@@ -54,11 +59,91 @@ def _protobuf_format(document_type: str) -> Format:
     return Format(document_type, document_type, decode, encode, media_type="application/x-protobuf")
 
 
+# Well-known types whose JSON form is a string protobuf parses as a number or a date (not as text).
+_PARSED_FROM_TEXT = frozenset({"google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.FieldMask",
+                               "google.protobuf.Int64Value", "google.protobuf.UInt64Value",
+                               "google.protobuf.Int32Value", "google.protobuf.UInt32Value",
+                               "google.protobuf.DoubleValue", "google.protobuf.FloatValue",
+                               "google.protobuf.BoolValue", "google.protobuf.BytesValue"})
+
+
+def _pointer(parent: str, step: str | int) -> str:
+    return f"{parent}/{str(step).replace('~', '~0').replace('/', '~1')}"
+
+
+def _non_text_strings(obj: Any, descriptor: Descriptor, ptr: str, out: list[Violation]) -> None:
+    """JSON strings that protobuf's JSON parser would read as a number, enum, bool, bytes or date must be ASCII.
+
+    It reads them with int(), float() and datetime, which also take fullwidth and Arabic-Indic digits
+    ("\uff11\uff12" would be the quantity 12): the document would mean something else to a recipient
+    who reads it byte for byte. Text fields (strings) are left alone; structure errors are the parser's.
+    """
+    if not isinstance(obj, dict):
+        return
+    fields = _json_fields(descriptor)
+    for key, value in obj.items():
+        fd = fields.get(key)
+        if fd is None:
+            continue
+        where = _pointer(ptr, key)
+        if fd.type == fd.TYPE_MESSAGE and fd.message_type is not None and fd.message_type.GetOptions().map_entry:
+            key_fd, value_fd = fd.message_type.fields_by_name["key"], fd.message_type.fields_by_name["value"]
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    if key_fd.type != key_fd.TYPE_STRING and not k.isascii():
+                        out.append(Violation(_pointer(where, k), "map key must be written in ASCII digits"))
+                    _non_text_value(v, value_fd, _pointer(where, k), out)
+        elif fd.is_repeated and isinstance(value, list):
+            for i, v in enumerate(value):
+                _non_text_value(v, fd, _pointer(where, i), out)
+        else:
+            _non_text_value(value, fd, where, out)
+
+
+def _non_text_value(value: Any, fd: FieldDescriptor, where: str, out: list[Violation]) -> None:
+    if fd.type == fd.TYPE_MESSAGE:
+        sub = fd.message_type
+        if sub is None:
+            return
+        if sub.full_name in _PARSED_FROM_TEXT:
+            if isinstance(value, str) and not value.isascii():
+                out.append(Violation(where, f"a {sub.name} must be written in ASCII characters (digits 0-9), "
+                                            f"got {value[:64]!r}"))
+        elif not sub.full_name.startswith("google.protobuf."):
+            _non_text_strings(value, sub, where, out)
+    elif fd.type != fd.TYPE_STRING and isinstance(value, str) and not value.isascii():
+        out.append(Violation(where, f"a number, enum, bool or bytes value must be written in ASCII characters "
+                                    f"(digits 0-9), got {value[:64]!r}"))
+
+
+_JSON_FIELDS: dict[str, dict[str, FieldDescriptor]] = {}
+
+
+def _json_fields(descriptor: Descriptor) -> dict[str, FieldDescriptor]:
+    """A message's fields by every key protobuf's JSON parser accepts for them (JSON name and proto name)."""
+    found = _JSON_FIELDS.get(descriptor.full_name)
+    if found is None:
+        found = {}
+        for fd in descriptor.fields:
+            found[fd.name] = fd
+            found[fd.json_name] = fd
+        _JSON_FIELDS[descriptor.full_name] = found
+    return found
+
+
 def _json_format(document_type: str) -> Format:
     cls = DOCUMENT_TYPES[document_type]
 
+    descriptor = cls.DESCRIPTOR
+    # The C (upb) descriptor registers as a subclass of the Python one, so this holds at run time.
+    assert isinstance(descriptor, Descriptor)
+
     def decode(content: bytes) -> Message:
         obj = parse_json(content)
+        problems: list[Violation] = []
+        _non_text_strings(obj, descriptor, "", problems)
+        if problems:
+            raise DocumentError(problems, summary=f"invalid {document_type}+json document")
         try:
             return json_format.ParseDict(obj, cls(), max_recursion_depth=32)
         except (json_format.ParseError, RecursionError, ValueError, TypeError) as exc:
@@ -67,9 +152,6 @@ def _json_format(document_type: str) -> Format:
     def encode(msg: Message) -> bytes:
         return json_format.MessageToJson(msg, indent=2, sort_keys=True).encode("utf-8")
 
-    descriptor = cls.DESCRIPTOR
-    # The C (upb) descriptor registers as a subclass of the Python one, so this holds at run time.
-    assert isinstance(descriptor, Descriptor)
     locate = json_pointer_locator(descriptor)
 
     def decode_located(content: bytes) -> Decoded:
@@ -106,19 +188,22 @@ def formats_for(document_type: str) -> list[str]:
     return sorted(f.name for f in _FORMATS.values() if f.document_type == document_type)
 
 
-def decode(name: str, content: bytes) -> tuple[str, Message]:
+def decode(name: str, content: bytes, *, profile: str | None = None) -> tuple[str, Message]:
     """``decode_with_warnings`` without the warnings."""
-    document_type, msg, _ = decode_with_warnings(name, content)
+    document_type, msg, _ = decode_with_warnings(name, content, profile=profile)
     return document_type, msg
 
 
-def decode_with_warnings(name: str, content: bytes) -> tuple[str, Message, list[Violation]]:
+def decode_with_warnings(name: str, content: bytes, *,
+                         profile: str | None = None) -> tuple[str, Message, list[Violation]]:
     """Decode ``content`` written in format ``name``; returns (document type, canonical message).
 
     The decoded message is validated (``adapters.validation``) for the document types that have rules
     (swg.aed.v1, swg.inspection.v1); DocumentError carries every violation found, each with a path into
     the input: XPath for XML formats, JSON pointer for JSON formats, canonical field path for protobuf.
     The warnings (same paths) are what is accepted but worth telling the sender, e.g. an IPS item of weight 0.
+    ``profile`` replaces the format's validation profile (a relayed canonical document is checked with the
+    profile of the format it was first submitted in).
     """
     fmt = get(name)
     if not isinstance(content, (bytes, bytearray, memoryview)):
@@ -128,9 +213,9 @@ def decode_with_warnings(name: str, content: bytes) -> tuple[str, Message, list[
         msg, locate, problems = fmt.decode_located(content)
     else:
         msg, locate, problems = fmt.decode(content), identity, []
-    validation.check(fmt.document_type, msg, locate=locate, profile=fmt.validation_profile, earlier=problems)
-    return fmt.document_type, msg, validation.warnings(fmt.document_type, msg, locate=locate,
-                                                       profile=fmt.validation_profile)
+    checked = profile or fmt.validation_profile
+    validation.check(fmt.document_type, msg, locate=locate, profile=checked, earlier=problems)
+    return fmt.document_type, msg, validation.warnings(fmt.document_type, msg, locate=locate, profile=checked)
 
 
 def encode(name: str, document_type: str, msg: Message) -> bytes:

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
+from google.protobuf.unknown_fields import UnknownFieldSet
 from stdnum.eu import oss
 from stdnum.exceptions import ValidationError as StdnumError
 
@@ -348,6 +349,42 @@ def _text_walk(msg: Message, path: str, out: list[Violation]) -> None:
                     if len(checked) > MAX_TEXT_CHARS or search(checked):
                         out.append(Violation(join(path, fd.name), f"{fd.name} entry {key[:64]!r}: {what}: "
                                                                   f"{_text_problem(checked)}"))
+
+
+_WIRE_TYPES = {0: "varint", 1: "64-bit", 2: "length-delimited", 3: "group", 5: "32-bit"}
+
+
+def unknown_field_problems(msg: Message, path: str = "") -> list[Violation]:
+    """Every field of a parsed protobuf, at any depth, that its schema does not define.
+
+    Protobuf keeps such fields and writes them out again, so bytes no check ever looked at (text checks see
+    only known fields) would travel to every recipient. A path names the message holding the field ("/" is
+    the document itself); the reason names the field number and the message type.
+    """
+    out: list[Violation] = []
+    _unknown_walk(msg, path, out)
+    return out
+
+
+def _unknown_walk(msg: Message, path: str, out: list[Violation]) -> None:
+    unknown = UnknownFieldSet(msg)
+    for i in range(len(unknown)):
+        field = unknown[i]
+        out.append(Violation(path or "/", f"unknown field number {field.field_number} "
+                                          f"({_WIRE_TYPES.get(field.wire_type, 'wire type ' + str(field.wire_type))}) "
+                                          f"in {msg.DESCRIPTOR.full_name}: not part of the schema"))
+    for fd, value in msg.ListFields():
+        if fd.type != fd.TYPE_MESSAGE:
+            continue
+        if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
+            if fd.message_type.fields_by_name["value"].type == fd.TYPE_MESSAGE:
+                for key, sub in value.items():
+                    _unknown_walk(sub, f"{join(path, fd.name)}[{key!r}]", out)
+        elif fd.is_repeated:
+            for i, sub in enumerate(value):
+                _unknown_walk(sub, join(path, fd.name, i), out)
+        else:
+            _unknown_walk(value, join(path, fd.name), out)
 
 
 def validate(document_type: str, msg: Message, *, profile: str = PROFILE_AED) -> list[Violation]:

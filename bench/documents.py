@@ -75,3 +75,24 @@ class Documents:
         serial = self._next
         self._next = TEMPLATE_SERIAL + 1 + (serial - TEMPLATE_SERIAL) % 89_999_999
         return self._doc.replace(self._marker, s10(serial).encode())
+
+
+def large_itmatt(max_bytes: int) -> bytes:
+    """The largest ITMATT document of realistic items (one content piece each) that fits in ``max_bytes``."""
+    def size(n: int) -> int:
+        return len(registry.encode("upu.itmatt.v1", "swg.aed.v1", item_pb2.ItemBatch(items=[_small(i) for i in range(n)])))
+
+    per_item = size(2) - size(1)
+    n = max(1, (max_bytes - (size(1) - per_item)) // per_item)
+    while True:
+        doc = registry.encode("upu.itmatt.v1", "swg.aed.v1", item_pb2.ItemBatch(items=[_small(i) for i in range(n)]))
+        if len(doc) <= max_bytes or n == 1:
+            return doc
+        n = max(1, int(n * max_bytes / len(doc) * 0.995))
+
+
+def _small(i: int) -> item_pb2.PostalItem:
+    item = _item(1)
+    item.item_id = s10(TEMPLATE_SERIAL + i)
+    item.declared_value.amount = "24.90"
+    return item

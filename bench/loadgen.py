@@ -23,7 +23,9 @@ from typing import Any
 import grpc
 
 from bench import procstat
-from bench.documents import Documents
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from bench.documents import Documents, large_itmatt
 from gateway.api.swg.v1 import exchange_pb2, exchange_pb2_grpc
 
 ECHO_METHOD = "/swg.bench.v1.Echo/Echo"
@@ -443,6 +445,69 @@ class Load:
                 "receive_first_64_s": round(hundred, 3), "rss_after_receive_mb": round(procstat.rss_mb(pid), 1)}
 
 
+    async def large_doc_latency(self) -> dict[str, Any]:
+        """Health/Check every 10 ms while maximum-size ITMATT documents are submitted one after another and
+        received (decoded, then encoded again for each recipient). The latencies measured are the health
+        checks': a node that decodes or encodes on its event loop answers nothing meanwhile."""
+        big = large_itmatt(int(self.spec.get("large_doc_bytes", 4 * 1024 * 1024 - 4096)))
+        sender = self.spec["sender"]
+        health = health_pb2_grpc.HealthStub(self.channel(sender, 1))
+        submit, md = self.exchange(sender, 0), self.metadata(sender)
+        submit_s: list[float] = []
+        delivered = [0]
+
+        async def submits() -> None:
+            n = 0
+            while self.running():
+                t0 = time.perf_counter()
+                try:
+                    await submit.Submit(exchange_pb2.SubmitRequest(
+                        format="upu.itmatt.v1", content=big.replace(b"LOC-", f"L{n:03d}".encode(), 1)),
+                        metadata=md, timeout=120)
+                except grpc.RpcError as exc:
+                    self.meter.error(f"submit {exc.code().name}: {exc.details()}")
+                    return
+                submit_s.append(time.perf_counter() - t0)
+                n += 1
+
+        async def receive(participant: str) -> None:
+            stub, rmd = self.exchange(participant, 2), self.metadata(participant)
+            call = stub.Receive(exchange_pb2.ReceiveRequest(max_in_flight=1), metadata=rmd)
+            try:
+                async for d in call:
+                    delivered[0] += 1
+                    await stub.Acknowledge(exchange_pb2.AcknowledgeRequest(message_ids=[d.message_id]),
+                                           metadata=rmd, timeout=60)
+            except asyncio.CancelledError:
+                call.cancel()
+                raise
+
+        async def checks() -> None:
+            while self.running():
+                t0 = time.perf_counter()
+                try:
+                    await health.Check(health_pb2.HealthCheckRequest(), timeout=30)
+                except grpc.RpcError as exc:
+                    self.meter.error(f"health {exc.code().name}: {exc.details()}")
+                    continue
+                self.meter.record(t0)
+                await asyncio.sleep(0.01)
+
+        readers = [asyncio.create_task(receive(r)) for r in self.spec["receivers"]]
+
+        async def body() -> None:
+            await asyncio.gather(submits(), checks())
+
+        await self.timed(body)
+        for r in readers:
+            r.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        lat = sorted(self.meter.latencies)
+        return {"large_doc_bytes": len(big), "submits": len(submit_s),
+                "submit_mean_s": round(sum(submit_s) / max(1, len(submit_s)), 3), "deliveries": delivered[0],
+                "health_max_ms": round(lat[-1] * 1000, 2) if lat else 0.0}
+
+
 async def run(spec: dict[str, Any]) -> dict[str, Any]:
     load = Load(spec)
     extra: dict[str, Any] = {}
@@ -460,6 +525,8 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
             await load.open_loop()
         elif scenario == "end_to_end":
             extra = await load.end_to_end()
+        elif scenario == "large_doc_latency":
+            extra = await load.large_doc_latency()
         elif scenario == "memory":
             extra = await load.memory()
         else:

@@ -35,6 +35,9 @@ NODE = "de-node"
 SENDER = "DE/POST/MAIN"
 RECEIVERS = ("DE/CUSTOMS/MAIN", "DE/TAX/MAIN")
 SCENARIOS = ("echo", "echo_stream", "submit_unary", "submit_stream", "end_to_end", "open_loop")
+# Run only when named (--scenarios): large_doc_latency is Health/Check latency while maximum-size documents
+# are submitted and received (items = health checks).
+OPTIONAL_SCENARIOS = ("large_doc_latency",)
 FIELDS = ("items_per_s", "p50_ms", "p95_ms", "p99_ms", "cpu_ms_per_item", "rss_mb", "ratio_to_echo")
 # AED for Germany goes to customs (the example directory's rule) and, in the bench, also to the tax
 # authority: every message is sealed to two recipients.
@@ -95,8 +98,9 @@ class Bench:
         db = self.args.database_url or f"sqlite:///{self.work / f'node-{run}.db'}"
         out = self.work / f"run-{run}"
         out.mkdir()
-        config = write_node_config(self.fed, out, NODE, self.port, self.directory, database_url=db,
-                                   limits="max_in_flight_per_stream = 1024", processes=self.args.processes)
+        limits = "\n".join(["max_in_flight_per_stream = 1024", *getattr(self.args, "limits", [])])
+        config = write_node_config(self.fed, out, NODE, self.port, self.directory, database_url=db, limits=limits,
+                                   processes=self.args.processes)
         log = open(out / "node.log", "wb")
         spawned = time.perf_counter()
         cmd = [sys.executable, "-m", "gateway", "serve", "--config", str(config)]
@@ -226,12 +230,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="run each node under py-spy (pip install py-spy) and write collapsed stacks to DIR")
     p.add_argument("--processes", type=int, default=1,
                    help="[node] processes of the node: worker processes on one port (default 1)")
+    p.add_argument("--limits", action="append", default=[], metavar="KEY=VALUE",
+                   help="an extra [limits] line of the node config, e.g. 'codec_processes = 0' (everything "
+                        "inline, as before the worker pool); repeatable")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = p.parse_args(argv)
     names = [s for s in args.scenarios.split(",") if s]
-    unknown = [s for s in names if s not in SCENARIOS]
+    unknown = [s for s in names if s not in SCENARIOS + OPTIONAL_SCENARIOS]
     if unknown:
-        p.error(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
+        p.error(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS + OPTIONAL_SCENARIOS)}")
     if "echo" not in names:
         names.insert(0, "echo")  # every ratio is against the echo of the same run
     results: dict[str, dict[str, Any]] = {}

@@ -18,7 +18,7 @@ NODE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 MESSAGE_ID_RULE = "must be 1-128 characters of letters, digits and ._:@/+-, starting with a letter or digit"
 MESSAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,127}")
 #: ``host:port`` with a DNS name, an IPv4 address or a bracketed IPv6 address.
-ADDRESS = re.compile(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}")
+ADDRESS = re.compile(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}", re.ASCII)
 
 
 def is_participant_id(value: str) -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 import structlog
 
 from gateway import envelope
+from gateway.codec import Codec
 from gateway.crypto.tokens import Authenticator
 from gateway.config import NodeConfig
 from gateway.federation import Directory, check
@@ -36,6 +37,8 @@ class Node:
     metrics: NodeMetrics = field(default_factory=NodeMetrics)
     # This process's key-encryption keys for sealing ([envelope]); memory only, fresh on every start.
     keks: envelope.KekRing = field(default_factory=envelope.KekRing)
+    # Decode/encode of documents; large ones in worker processes once the server starts the pool.
+    codec: Codec = field(default_factory=Codec)
 
     @property
     def name(self) -> str:
@@ -80,7 +83,8 @@ class Node:
             leeway_s=cfg.tokens.leeway_s)
         keks = envelope.KekRing(cfg.envelope.kek_max_messages, cfg.envelope.kek_max_age_s)
         return cls(config=cfg, view=DirectoryView.of(directory, store), trust=trust, store=store, keys=keys,
-                   authenticator=authenticator, keks=keks)
+                   authenticator=authenticator, keks=keks,
+                   codec=Codec(cfg.limits.offload_bytes, cfg.limits.codec_processes))
 
     def keys_of(self, participant: str) -> envelope.ParticipantKeys:
         keys = self.keys.get(participant)
@@ -95,4 +99,5 @@ class Node:
         return self.view.preferred_format(participant, document_type)
 
     def close(self) -> None:
+        self.codec.close()
         self.store.close()

@@ -74,6 +74,10 @@ _SLOW = object()
 
 def parse_timestamp(text: str) -> Timestamp:
     """RFC 3339 / ISO 8601 date-time; without a UTC offset the time is taken as UTC."""
+    if not text.isascii():
+        # protobuf's parser reads fullwidth and Arabic-Indic digits as 0-9 (datetime does not): a date is
+        # written in ASCII, or a recipient reading the text could see another date than the one stored.
+        raise ValueError(f"{text[:64]!r} is not an ISO 8601 date-time (digits must be ASCII 0-9)")
     ts = Timestamp()
     try:
         ts.FromJsonString(text)

@@ -72,6 +72,9 @@ class Limits:
     def grpc_message_bytes(self) -> int:
         """The gRPC receive and send limit: one request or one Delivery, the document and what goes with it."""
         return self.max_message_bytes + MESSAGE_OVERHEAD_BYTES
+    # Documents of this many bytes or more are decoded/encoded in worker processes (gateway.codec).
+    offload_bytes: int = 256 * 1024
+    codec_processes: int = 1
 
 
 @dataclass(frozen=True)
@@ -274,7 +277,7 @@ def _limits(r: Reader, data: dict[str, Any]) -> Limits:
     lim = r.table(data, "limits", required=False)
     r.unknown(lim, {"max_message_bytes", "default_ttl_s", "max_ttl_s", "visibility_timeout_s",
                     "max_in_flight_per_stream", "rate_per_s", "burst", "max_recipients",
-                    "max_items_per_document"}, "limits.")
+                    "max_items_per_document", "offload_bytes", "codec_processes"}, "limits.")
     limits = Limits(
         max_message_bytes=r.num(lim, "max_message_bytes", "limits.", 4 * 1024 * 1024, minimum=1024),
         default_ttl_s=r.num(lim, "default_ttl_s", "limits.", 7 * 86400, minimum=1),
@@ -286,6 +289,8 @@ def _limits(r: Reader, data: dict[str, Any]) -> Limits:
         max_recipients=r.num(lim, "max_recipients", "limits.", 100, minimum=1),
         max_items_per_document=r.num(lim, "max_items_per_document", "limits.", DEFAULT_MAX_ITEMS_PER_DOCUMENT,
                                      minimum=1),
+        offload_bytes=r.num(lim, "offload_bytes", "limits.", 256 * 1024, minimum=0),
+        codec_processes=r.num(lim, "codec_processes", "limits.", 1, minimum=0),
     )
     if limits.default_ttl_s > limits.max_ttl_s:
         r.problem("limits.default_ttl_s", "must not exceed limits.max_ttl_s")

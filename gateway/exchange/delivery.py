@@ -47,9 +47,6 @@ MAX_ACK_IDS = 10_000
 # delivery is handed out at most this many times: a recipient that opens and cancels streams in a loop must
 # not make one message count attempts and audit entries without end.
 DEFAULT_LOCAL_MAX_ATTEMPTS = 10
-# A document this large is encoded in a worker thread: its XML or JSON takes long enough (a tenth of a second
-# per thousand items) to hold up every other call, and health checks, if done on the event loop.
-ENCODE_IN_THREAD_ABOVE_BYTES = 64 * 1024
 
 log = structlog.get_logger("gateway.exchange.delivery")
 
@@ -122,19 +119,21 @@ class LocalDelivery:
             raise InvalidArgument("unknown format", violations=[FieldViolation(
                 "format", f"unknown format {asked!r}; known: {', '.join(registry.known_formats())}")])
 
-    def _open(self, claimed: Claimed) -> tuple[envelope_pb2.EnvelopeHeader, Message]:
-        """Verify and decrypt; an envelope that does not open never will (the delivery is FAILED at once)."""
+    async def _open(self, claimed: Claimed) -> tuple[envelope_pb2.EnvelopeHeader, Message, bytes]:
+        """Verify and decrypt (a large envelope in a thread); one that does not open never will (FAILED at once)."""
         keys = self.node.keys_of(claimed.recipient)
-        opened = envelope.open(claimed.envelope, keys, self.node.trust)
+        codec = self.node.codec
+        opened = await codec.to_thread(len(claimed.envelope), envelope.open, claimed.envelope, keys, self.node.trust)
         h = opened.header
         doc_cls = registry.DOCUMENT_TYPES[h.document_type]
-        return h, doc_cls.FromString(opened.payload)
+        return h, doc_cls.FromString(opened.payload), opened.payload
 
-    def _encode(self, claimed: Claimed, h: envelope_pb2.EnvelopeHeader, doc: Message, asked_format: str,
-                include_envelope: bool) -> exchange_pb2.Delivery:
+    async def _encode(self, claimed: Claimed, h: envelope_pb2.EnvelopeHeader, doc: Message, payload: bytes,
+                      asked_format: str, include_envelope: bool) -> exchange_pb2.Delivery:
         """The Delivery in the recipient's format; AdapterError or ResourceExhausted when it cannot be sent."""
         fmt = self._format_for(claimed.recipient, h.document_type, asked_format)
-        content = registry.encode(fmt, h.document_type, doc)
+        # A large document is written in a worker process (gateway.codec): the event loop stays free.
+        content = await self.node.codec.encode(fmt, h.document_type, doc, payload)
         delivery = exchange_pb2.Delivery(
             message_id=h.message_id, conversation_id=h.conversation_id, in_reply_to=h.in_reply_to, sender=h.sender,
             document_type=h.document_type, format=fmt, content=content, created_at=h.created_at,
@@ -183,13 +182,12 @@ class LocalDelivery:
                                 "without an acknowledgement")
             return None
         try:
-            header, doc = self._open(c)
+            header, doc, payload = await self._open(c)
         except (GatewayError, AdapterError, ValueError, DecodeError) as exc:
             await self._fail(c, exc)
             return None
-        encode = functools.partial(self._encode, c, header, doc, req.format, req.include_envelope)
         try:
-            return await asyncio.to_thread(encode) if len(c.envelope) > ENCODE_IN_THREAD_ABOVE_BYTES else encode()
+            return await self._encode(c, header, doc, payload, req.format, req.include_envelope)
         except (GatewayError, AdapterError, ValueError) as exc:
             await self._retry_later(c, s.owner, exc)
             return None

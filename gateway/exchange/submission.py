@@ -165,7 +165,8 @@ class Submitter:
         """Decode, route and seal; hands the accept to the writer and returns its (awaitable) outcome."""
         node = self.node
         try:
-            document_type, doc = registry.decode(req.format, req.content)
+            # Large documents are decoded in a worker process (gateway.codec): the event loop stays free.
+            document_type, doc = await node.codec.decode(req.format, req.content)
         except UnknownFormat as exc:
             raise InvalidArgument("unknown format", violations=[FieldViolation("format", str(exc))]) from None
         except DocumentError as exc:
@@ -179,7 +180,8 @@ class Submitter:
         route = functools.partial(router.route, sender=sender, document_type=document_type, doc=doc,
                                   explicit=list(req.recipients), in_reply_to=req.in_reply_to)
         # A thread hop costs more than routing itself unless the routes read the database.
-        decision = await asyncio.to_thread(route) if router.needs_lookup(document_type) else route()
+        decision = (await asyncio.to_thread(route) if router.needs_lookup(document_type)
+                    else await node.codec.to_thread(len(req.content), route))
         message_id = req.message_id or str(uuid.uuid4())
         conversation_id = req.conversation_id or reply_conversation or message_id
         created = now_us()
@@ -206,7 +208,7 @@ class Submitter:
                 "document_type": document_type, "format": req.format, "recipients": list(decision.recipients),
                 "envelope_sha256": sealed.sha256.hex(), "bytes": len(sealed.data),
                 "conversation_id": conversation_id}),
-            kpi_facts=kpi.facts_of(document_type, doc),
+            kpi_facts=await node.codec.to_thread(len(req.content), kpi.facts_of, document_type, doc),
         )
         return node.store.accept(msg), msg, header, doc
 

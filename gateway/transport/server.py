@@ -181,6 +181,7 @@ class GatewayServer:
         self._server = server
         if cfg.health_listen and self.role.singletons:
             self._health_server = await self._start_plain_health(cfg.health_listen)
+        self.node.codec.start()
         if self.node.store.dialect == "sqlite" and self.role.alone:
             # SQLite means one node process: leases left by an earlier run of it (a crash) are stale now.
             # With several workers the supervisor did this once before starting them (gateway.runtime.supervisor).

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import pickle
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from adapters import registry
-from adapters.errors import DocumentError
+from adapters.errors import DocumentError, UnknownFormat, Violation
+from adapters.upu._xmlmap import parse_timestamp
+from gateway.api.swg.v1 import item_pb2
+from gateway.testing.documents import aed_batch
 from adapters.xml import parse_json, parse_xml
 
 XML_FORMATS = ["upu.itmatt.v1", "upu.cusrsp.v1", "upu.ips.v1"]
-JSON_FORMATS = ["wco.ecommerce.v1", "swg.aed.v1+json", "swg.inspection.v1+json"]
+# Every JSON format the registry knows, so that a new one is held to the same tests.
+JSON_FORMATS = [n for n in registry.known_formats() if registry.get(n).media_type == "application/json"]
+PROTOBUF_FORMATS = list(registry.DOCUMENT_TYPES)
 
 XXE = b"""<?xml version="1.0"?>
 <!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
@@ -197,3 +204,105 @@ def test_json_with_a_duplicate_key_is_refused_at_any_depth() -> None:
 def test_every_json_format_refuses_duplicate_keys(fmt: str) -> None:
     with pytest.raises(DocumentError, match="duplicate key"):
         registry.decode(fmt, b'{"x": 1, "x": 1}')
+
+
+def test_the_json_formats_are_all_there() -> None:
+    assert {"wco.ecommerce.v1", "swg.aed.v1+json", "swg.inspection.v1+json", "swg.revenue.v1+json",
+            "swg.assistance.request.v1+json", "swg.assistance.response.v1+json"} <= set(JSON_FORMATS)
+
+
+ARABIC_INDIC = "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669"
+FULLWIDTH = "０１２３４５６７８９"
+
+
+def _aed_json(**changes: object) -> dict[str, object]:
+    doc = json.loads(registry.encode("swg.aed.v1+json", registry.AED, aed_batch(1)))
+    item = doc["items"][0]
+    for key, value in changes.items():
+        target = item["contents"][0] if key in ("quantity", "index") else item
+        target[key] = value
+    return dict(doc)
+
+
+@pytest.mark.parametrize("digits", [ARABIC_INDIC, FULLWIDTH], ids=["arabic-indic", "fullwidth"])
+@pytest.mark.parametrize(("field", "value", "pointer"), [
+    ("quantity", "{1}{2}", "/items/0/contents/0/quantity"),
+    ("index", "{3}", "/items/0/contents/0/index"),
+    ("category", "{3}{1}", "/items/0/category"),
+    ("postedAt", "{2}{0}{2}{6}-11-28T10:00:00Z", "/items/0/postedAt"),
+])
+def test_canonical_json_numbers_and_dates_take_ascii_digits_only(digits: str, field: str, value: str,
+                                                                 pointer: str) -> None:
+    """protobuf's JSON parser reads numbers given as strings with int() and dates with its own parser: both
+    take any Unicode decimal digit. The same value with ASCII digits is accepted."""
+    ascii_value = value.format(*"0123456789")
+    registry.decode("swg.aed.v1+json", json.dumps(_aed_json(**{field: ascii_value})).encode())
+    with pytest.raises(DocumentError) as err:
+        registry.decode("swg.aed.v1+json", json.dumps(_aed_json(**{field: value.format(*digits)})).encode())
+    assert [v.path for v in err.value.violations] == [pointer]
+    assert "ASCII" in err.value.violations[0].reason
+
+
+def test_canonical_json_text_fields_keep_any_digits() -> None:
+    doc = _aed_json()
+    doc["items"][0]["contents"][0]["description"] = "scarf " + ARABIC_INDIC  # type: ignore[index]
+    _, msg = registry.decode("swg.aed.v1+json", json.dumps(doc).encode())
+    assert msg.items[0].contents[0].description.endswith(ARABIC_INDIC)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("digits", [ARABIC_INDIC, FULLWIDTH], ids=["arabic-indic", "fullwidth"])
+def test_dates_in_xml_and_wco_json_take_ascii_digits_only(digits: str) -> None:
+    text = "{2}{0}{2}{6}-11-28T10:00:00Z".format(*digits)
+    assert parse_timestamp("2026-11-28T10:00:00Z").seconds > 0
+    with pytest.raises(ValueError, match="ASCII"):
+        parse_timestamp(text)
+
+
+def _unknown(number: int, payload: bytes) -> bytes:
+    assert number < 2048 and len(payload) < 128
+    tag = number << 3 | 2
+    return bytes([tag & 0x7F | 0x80, tag >> 7]) + bytes([len(payload)]) + payload
+
+
+@pytest.mark.parametrize("fmt", PROTOBUF_FORMATS)
+def test_every_protobuf_format_refuses_unknown_fields(fmt: str) -> None:
+    with pytest.raises(DocumentError) as err:
+        registry.decode(fmt, _unknown(999, b"\x00\x01\x02"))
+    assert err.value.violations[0].path == "/"
+    assert "unknown field number 999" in err.value.violations[0].reason
+
+
+def test_unknown_fields_are_found_at_any_depth_with_their_path() -> None:
+    batch = aed_batch(2)
+    piece = batch.items[1].contents[0].SerializeToString() + _unknown(999, b"x")
+    second = batch.items[1]
+    del second.contents[:]
+    content = (_field(1, batch.items[0].SerializeToString())
+               + _field(1, second.SerializeToString() + _field(20, piece) + _unknown(998, b"y")))
+    assert item_pb2.ItemBatch.FromString(content).items[1].contents[0].description == "Wool scarf"
+    with pytest.raises(DocumentError) as err:
+        registry.decode("swg.aed.v1", content)
+    assert {(v.path, v.reason.split(" (")[0]) for v in err.value.violations} == {
+        ("items[1]", "unknown field number 998"), ("items[1].contents[0]", "unknown field number 999")}
+
+
+def _varint(n: int) -> bytes:
+    out = b""
+    while True:
+        low, n = n & 0x7F, n >> 7
+        out += bytes([low | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def test_document_errors_cross_process_boundaries_intact() -> None:
+    """The node decodes large documents in worker processes: their errors come back pickled."""
+    err = DocumentError([Violation("items[0].item_id", "bad")], summary="invalid swg.aed.v1 document")
+    back = pickle.loads(pickle.dumps(err))
+    assert (back.violations, back.summary, str(back)) == (err.violations, err.summary, str(err))
+    unknown = pickle.loads(pickle.dumps(UnknownFormat("x.v1", ["a", "b"])))
+    assert (unknown.format, str(unknown)) == ("x.v1", str(UnknownFormat("x.v1", ["a", "b"])))

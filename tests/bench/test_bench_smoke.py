@@ -49,3 +49,16 @@ def test_a_tiny_memory_run_queues_everything_and_a_fresh_receive_streams(tmp_pat
     assert result["queued"] == 300
     assert result["rss_max_mb"] >= result["rss_first_mb"] > 0
     assert "first delivery after" in done.stdout
+
+
+def test_a_tiny_large_document_run_measures_health_checks_during_maximum_size_submits(tmp_path: Path) -> None:
+    out = tmp_path / "large.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--scenarios", "large_doc_latency", "--duration", "2", "--warmup", "0.5",
+         "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    r = json.loads(out.read_text())["large_doc_latency"]
+    assert r["errors"] == 0 and r["items"] > 0 and r["submits"] >= 1, r
+    assert 4 * 1024 * 1024 - 64 * 1024 < r["large_doc_bytes"] <= 4 * 1024 * 1024
+    for f in FIELDS + ("health_max_ms", "submit_mean_s"):
+        assert isinstance(r[f], (int, float)) and r[f] >= 0, (f, r)
