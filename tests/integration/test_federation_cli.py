@@ -4,6 +4,7 @@ and a customs officer use them from the command line."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -74,7 +75,8 @@ def test_refused_relay_is_listed_as_dead_letter_and_retry_delivers_it_once_the_c
     [line] = [ln for ln in listed.stdout.splitlines() if ln.startswith(mid)]
     fields = line.split("\t")
     assert fields[1:3] == [DE_CUSTOMS, "FAILED"] and fields[4] == "route=de-node"
-    assert fields[5].startswith("refused by de-node:")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ.*", fields[5]), "updated at, ISO 8601"
+    assert fields[6].startswith("refused by de-node:")
     assert gateway("deliveries", "--client", admin, "--expired").stdout.strip() == ""
 
     # The cause goes away (the operator restores the envelope from backup); retry puts it back in the queue.
