@@ -97,7 +97,7 @@ class Inbound:
             raise InvalidArgument(f"unknown document type {h.document_type}")
         doc = doc_cls.FromString(opened.payload)
         decision = await asyncio.to_thread(node.router.route, sender=h.sender, document_type=h.document_type,
-                                           doc=doc, explicit=hosted, in_reply_to=h.in_reply_to)
+                                           doc=doc, explicit=hosted, in_reply_to=h.in_reply_to, relayed=True)
         receipts = []
         for r in hosted:
             rc = envelope.issue_receipt(message_id=h.message_id, envelope_sha256=verified.sha256,
