@@ -35,8 +35,9 @@ def main() -> None:
     s = Store(f"sqlite:///{tempfile.mkdtemp()}/x.db")
     s.create_schema()
     wave = args.wave or args.n
-    for _ in range(2):
-        msgs = [msg(i) for i in range(args.n)]
+    for round_ in range(2):
+        # Fresh item ids each round: an AED of items already declared is an update (another audit entry).
+        msgs = [msg(round_ * args.n + i) for i in range(args.n)]
         t, c0, r0 = time.perf_counter(), time.process_time(), resource.getrusage(resource.RUSAGE_SELF)
         for start in range(0, args.n, wave):
             futs = [s.accept(m) for m in msgs[start:start + wave]]

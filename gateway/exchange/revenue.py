@@ -4,18 +4,23 @@ When a customs participant hosted here submits inspection results, this node sub
 ``swg.revenue.v1`` batch as that customs participant to the tax authority the directory names for the
 destination country (``[revenue.CC] tax_authority``) for every item that is revenue-relevant: duties or
 taxes assessed, or an IOSS-covered item released. The notice is an ordinary message: sealed, routed by the directory's access
-rights, audited and receipted like any other. Its message id is derived from the inspection message id,
-so that a repeated follow-up is an idempotent resubmission.
+rights, audited and receipted like any other. Its message id is the inspection message id followed by
+``.revenue-`` and 16 random hex digits: readable, yet nobody can take it first (a client-chosen id in
+the node's one namespace would otherwise suppress the notice). It is submitted once, after the first
+acceptance of the inspection.
 
-The declared value, IOSS number and tariff subheadings come from the item's AED. This node holds the
-AED only sealed; the customs participant is one of its recipients and its keys are hosted here, so the
-node opens it for that participant (``envelope.open``), as it would to deliver it.
+The declared value, IOSS number and tariff subheadings come from the item's AED: the latest AED of the
+item's owner at this customs (the sender that declared it there first, ``item_owners``), never another
+sender's. This node holds the AED only sealed; the customs participant is one of its recipients and its
+keys are hosted here, so the node opens it for that participant (``envelope.open``), as it would to
+deliver it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal
 from typing import Any
@@ -171,12 +176,12 @@ def notices_for(directory: Directory, header: envelope_pb2.EnvelopeHeader,
 
 
 def aed_items(node: Node, customs: str, item_ids: Iterable[str]) -> dict[str, item_pb2.PostalItem]:
-    """item id → its item in the latest AED stored here, opened for ``customs`` (one of its recipients).
+    """item id → its item in its owner's latest AED to ``customs``, opened for ``customs``.
 
-    Blocking (database and decryption): call it in a thread. An AED that customs cannot open (not a
-    recipient, no longer verifiable) is left out; its notice then lacks value and IOSS number.
+    Blocking (database and decryption): call it in a thread. An AED that customs cannot open (no longer
+    verifiable) is left out; its notice then lacks value and IOSS number.
     """
-    found = node.store.messages_of_items(item_ids, AED)
+    found = node.store.declarations_of_items(item_ids, customs)
     keys = node.keys.get(customs)
     out: dict[str, item_pb2.PostalItem] = {}
     if keys is None:
@@ -200,6 +205,11 @@ def item_lookup(node: Node, customs: str) -> ItemLookup:
     return lookup
 
 
+def revenue_message_id(inspection_message_id: str) -> str:
+    """``<inspection id>.revenue-<16 random hex digits>``, within the 128 characters of a message id."""
+    return f"{inspection_message_id[:103]}.revenue-{secrets.token_hex(8)}"
+
+
 async def follow_up(directory: Directory, header: envelope_pb2.EnvelopeHeader, doc: Any, hosted: bool,
                     submit: Callable[[str, exchange_pb2.SubmitRequest], Awaitable[Any]],
                     items: ItemLookup | None = None) -> str | None:
@@ -212,7 +222,7 @@ async def follow_up(directory: Directory, header: envelope_pb2.EnvelopeHeader, d
         return None
     tax, batch = found
     req = exchange_pb2.SubmitRequest(
-        message_id=f"{header.message_id}.revenue"[:128], format="swg.revenue.v1",
+        message_id=revenue_message_id(header.message_id), format="swg.revenue.v1",
         content=batch.SerializeToString(deterministic=True), recipients=[tax],
         conversation_id=header.conversation_id)
     resp = await submit(header.sender, req)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -37,7 +38,8 @@ from gateway.errors import (
 )
 from gateway.clock import now_us, timestamp_us
 from gateway.node import Node
-from gateway.federation.routing import route_for
+from gateway.federation.routing import attributes_of, entries_subset, route_for
+from gateway.federation.view import DirectoryView
 from gateway.store import Accepted, NewDelivery, NewMessage
 
 log = structlog.get_logger("gateway.exchange.submission")
@@ -127,15 +129,16 @@ class Submitter:
                        st.message.envelope_sha256)
         return Submitted(_response(acc), ())
 
-    async def _reply_context(self, req: exchange_pb2.SubmitRequest, sender: str) -> str:
-        """Checks in_reply_to names a message the sender took part in; returns its conversation id."""
+    async def _reply_context(self, req: exchange_pb2.SubmitRequest, sender: str) -> tuple[str, frozenset[str]]:
+        """Checks in_reply_to names a message the sender took part in; returns its conversation id and
+        parties (its sender and recipients)."""
         if not req.in_reply_to:
-            return ""
+            return "", frozenset()
         parties = await asyncio.to_thread(self.node.store.parties_of, req.in_reply_to)
         if parties is None or (sender != parties[0] and sender not in parties[2]):
             raise InvalidArgument("in_reply_to names no message of yours", violations=[
                 FieldViolation("in_reply_to", f"no message {req.in_reply_to!r} that {sender} sent or received")])
-        return parties[1]
+        return parties[1], frozenset((parties[0], *parties[2]))
 
     async def submit(self, sender: str, req: exchange_pb2.SubmitRequest) -> Submitted:
         started = time.monotonic()
@@ -173,7 +176,7 @@ class Submitter:
             raise InvalidArgument(f"the {req.format} document is invalid", violations=[
                 FieldViolation(v.path, v.reason) for v in exc.violations]) from None
         items = sizes.check_items(node.config.limits, doc)
-        reply_conversation = await self._reply_context(req, sender)
+        reply_conversation, reply_parties = await self._reply_context(req, sender)
         # One directory version for the whole message, even if a newer one is swapped in meanwhile.
         view = node.view
         router = view.router
@@ -189,28 +192,69 @@ class Submitter:
             expires = timestamp_us(req.expires_at)
         else:
             expires = created + node.config.limits.default_ttl_s * 1_000_000
+        partial = dict(decision.partial)
+        whole = [r for r in decision.recipients if r not in partial]
+        # A document split per recipient keeps the whole of it sealed as its sender signed it, delivered to
+        # the recipients entitled to all of it; with none, sealed for the sender itself (evidence only).
+        sealed_for = whole or ([sender] if partial else [])
         header = envelope_pb2.EnvelopeHeader(
             message_id=message_id, conversation_id=conversation_id, in_reply_to=req.in_reply_to, sender=sender,
-            recipients=list(decision.recipients), document_type=document_type, created_at=_ts(created),
+            recipients=sealed_for, document_type=document_type, created_at=_ts(created),
             expires_at=_ts(expires), source_format=req.format, routing_attributes=decision.attributes)
         payload = doc.SerializeToString(deterministic=True)
         await sizes.check_encoded_size(node.config.limits, document_type, doc, len(payload), items,
                                        [node.preferred_format(r, document_type) for r in decision.recipients])
-        certs = [view.recipient_certificate(r) for r in decision.recipients]
+        certs = [view.recipient_certificate(r) for r in sealed_for]
         sealed = envelope.seal(header, payload, keys, certs, node.keks)
-        routes = tuple(NewDelivery(r, route_for(view.directory, r, node.name)) for r in decision.recipients)
+        routes = tuple(NewDelivery(r, route_for(view.directory, r, node.name)) for r in whole)
+        parts = tuple(self._part(header, document_type, doc, rcpt, indices, keys, view, reply_parties)
+                      for rcpt, indices in decision.partial)
+        detail = {"document_type": document_type, "format": req.format, "recipients": whole,
+                  "envelope_sha256": sealed.sha256.hex(), "bytes": len(sealed.data),
+                  "conversation_id": conversation_id}
+        if parts:
+            detail["parts"] = {p.message_id: p.deliveries[0].recipient for p in parts}
         msg = NewMessage(
             message_id=message_id, conversation_id=conversation_id, in_reply_to=req.in_reply_to, sender=sender,
             document_type=document_type, submit_sha256=digest, envelope=sealed.data,
             envelope_sha256=sealed.sha256, created_us=created, expires_us=expires, accepted_us=created,
             origin="local", attributes=decision.attributes, item_ids=decision.item_ids, deliveries=routes,
-            audit_event=audit.AuditEvent(audit.ACCEPTED, message_id, actor=sender, detail={
-                "document_type": document_type, "format": req.format, "recipients": list(decision.recipients),
-                "envelope_sha256": sealed.sha256.hex(), "bytes": len(sealed.data),
-                "conversation_id": conversation_id}),
+            audit_event=audit.AuditEvent(audit.ACCEPTED, message_id, actor=sender, detail=detail),
             kpi_facts=await node.codec.to_thread(len(req.content), kpi.facts_of, document_type, doc),
+            parts=parts,
         )
         return node.store.accept(msg), msg, header, doc
+
+    def _part(self, whole: envelope_pb2.EnvelopeHeader, document_type: str, doc: Message, recipient: str,
+              indices: tuple[int, ...], keys: envelope.ParticipantKeys, view: DirectoryView,
+              reply_parties: frozenset[str]) -> NewMessage:
+        """The part of a split document for ``recipient``: its own entries only, sealed and signed as the
+        sender, under the id ``<message id>.part-<16 random hex digits>`` (nobody can take it first)."""
+        node = self.node
+        part_doc = entries_subset(document_type, doc, indices)
+        attributes, _ = attributes_of(document_type, part_doc)
+        part_id = f"{whole.message_id[:106]}.part-{secrets.token_hex(8)}"
+        # in_reply_to only for a party of that message: the others never saw it.
+        in_reply_to = whole.in_reply_to if recipient in reply_parties else ""
+        header = envelope_pb2.EnvelopeHeader()
+        header.CopyFrom(whole)
+        header.message_id, header.in_reply_to = part_id, in_reply_to
+        header.ClearField("recipients")
+        header.recipients.append(recipient)
+        header.ClearField("routing_attributes")
+        header.routing_attributes.update(attributes)
+        sealed = envelope.seal(header, part_doc.SerializeToString(deterministic=True), keys,
+                               [view.recipient_certificate(recipient)], node.keks)
+        created, expires = timestamp_us(whole.created_at), timestamp_us(whole.expires_at)
+        return NewMessage(
+            message_id=part_id, conversation_id=whole.conversation_id, in_reply_to=in_reply_to, sender=whole.sender,
+            document_type=document_type, submit_sha256=None, envelope=sealed.data, envelope_sha256=sealed.sha256,
+            created_us=created, expires_us=expires, accepted_us=created, origin="local", attributes=attributes,
+            item_ids=(), deliveries=(NewDelivery(recipient, route_for(view.directory, recipient, node.name)),),
+            audit_event=audit.AuditEvent(audit.ACCEPTED, part_id, actor=whole.sender, detail={
+                "document_type": document_type, "format": whole.source_format, "recipients": [recipient],
+                "envelope_sha256": sealed.sha256.hex(), "bytes": len(sealed.data),
+                "conversation_id": whole.conversation_id, "part_of": whole.message_id, "entries": len(indices)}))
 
     async def _submit(self, sender: str, req: exchange_pb2.SubmitRequest) -> Submitted:
         node = self.node
@@ -224,10 +268,11 @@ class Submitter:
         with node.store.expect_write():
             pending, msg, header, doc = await self._prepare(sender, req, keys, digest)
         accepted: Accepted = await pending
-        local = tuple(d.recipient for d in msg.deliveries if d.route == "local")
+        local = tuple(dict.fromkeys(d.recipient for m in (msg, *msg.parts) for d in m.deliveries if d.route == "local"))
         if not accepted.duplicate:
             log.info("accepted", message_id=msg.message_id, conversation_id=msg.conversation_id, sender=sender,
-                     document_type=msg.document_type, recipients=list(header.recipients))
+                     document_type=msg.document_type, recipients=list(accepted.recipients),
+                     parts=[p.message_id for p in msg.parts])
             self._on_accepted(local)
             if self.on_document is not None:
                 await self.on_document(header, doc)

@@ -5,17 +5,23 @@ type, the senders it applies to, the recipients (exact ids, patterns such as ``*
 explicit recipients only, or placeholders resolved per message), and ``when`` conditions on routing
 attributes extracted from the document (e.g. ``destination_country = "DE"``).
 
-Placeholders: ``@item_sender`` (the participant that sent the AED of the items concerned),
-``@reply_to_sender`` (the sender of the message named by ``in_reply_to``), ``@requested_administration``
-(an assistance request's addressee).
+Placeholders: ``@item_sender`` (the owner of the items concerned at the sending participant: the sender
+that first declared them to it in an AED, see ``gateway.store`` ``item_owners``), ``@reply_to_sender`` (the
+sender of the message named by ``in_reply_to``), ``@requested_administration`` (an assistance request's
+addressee).
+
+A recipient reached only through ``@item_sender`` is entitled to the entries of the document about its own
+items, not to the others: when it owns only some of them, ``RouteDecision.partial`` says which, and the
+submitting node seals it a part holding just those; a node receiving such a document from a peer
+(``relayed=True``) refuses it, since it cannot re-seal what the sender signed.
 """
 
 from __future__ import annotations
 
-__all__ = ["ITEM_SENDER", "REPLY_TO_SENDER", "REQUESTED_ADMINISTRATION", "Lookup", "RouteDecision", "Router",
-           "attributes_of", "matches", "route_for"]
+__all__ = ["ENTRIES", "ITEM_SENDER", "REPLY_TO_SENDER", "REQUESTED_ADMINISTRATION", "Lookup", "RouteDecision",
+           "Router", "attributes_of", "entries_subset", "matches", "route_for"]
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,8 +39,14 @@ REPLY_TO_SENDER = "@reply_to_sender"
 REQUESTED_ADMINISTRATION = "@requested_administration"
 
 
+# The repeated field holding a document's per-item entries, for the types that concern S10 items.
+ENTRIES = {registry.AED: "items", registry.INSPECTION: "results", registry.REVENUE: "notices"}
+
+
 class Lookup(Protocol):
-    def senders_of_items(self, item_ids: Sequence[str], document_type: str) -> dict[str, str]: ...
+    def owners_of_items(self, item_ids: Sequence[str], declared_to: str) -> dict[str, str]:
+        """item id -> the sender that first declared it to ``declared_to`` (items nobody did: left out)."""
+        ...
 
     def sender_of(self, message_id: str) -> str | None: ...
 
@@ -46,6 +58,9 @@ class RouteDecision:
     recipients: tuple[str, ...]
     attributes: dict[str, str]
     item_ids: tuple[str, ...]
+    # Recipients entitled to only some entries of the document (through @item_sender, owning only some of
+    # its items), each with the indices of its entries (ENTRIES); every other recipient gets all of it.
+    partial: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
 
 def _uniform(values: list[tuple[str, str]], name: str) -> str:
@@ -61,6 +76,17 @@ def _uniform(values: list[tuple[str, str]], name: str) -> str:
                 violations=[FieldViolation(path, f"{name} {v} differs from {first} of the first entry; "
                                                  f"submit one document per {name}")])
     return first
+
+
+def entries_subset(document_type: str, doc: Message, indices: Sequence[int]) -> Message:
+    """A copy of ``doc`` holding only the entries (ENTRIES) at ``indices``, everything else unchanged."""
+    part = type(doc)()
+    part.CopyFrom(doc)
+    entries = getattr(part, ENTRIES[document_type])
+    keep = [getattr(doc, ENTRIES[document_type])[n] for n in indices]
+    del entries[:]
+    entries.extend(keep)
+    return part
 
 
 def attributes_of(document_type: str, doc: Message) -> tuple[dict[str, str], tuple[str, ...]]:
@@ -111,13 +137,10 @@ class Router:
         """Whether routing ``document_type`` may read the database (so should run in a thread)."""
         return document_type in self._lookup_types
 
-    def _resolve(self, token: str, sender: str, attrs: dict[str, str], items: tuple[str, ...],
-                 in_reply_to: str) -> list[str]:
+    def _resolve(self, token: str, attrs: dict[str, str], in_reply_to: str,
+                 owners: Callable[[], dict[str, str]]) -> list[str]:
         if token == ITEM_SENDER:
-            if not items:
-                return []
-            found = self.lookup.senders_of_items(items, registry.AED)
-            return sorted(set(found.values()))
+            return sorted(set(owners().values()))
         if token == REPLY_TO_SENDER:
             if not in_reply_to:
                 return []
@@ -129,8 +152,10 @@ class Router:
         return [token]
 
     def route(self, *, sender: str, document_type: str, doc: Message, explicit: Sequence[str],
-              in_reply_to: str, message_id: str = "") -> RouteDecision:
-        """``message_id``: the message's own id when it is known already (a relayed message)."""
+              in_reply_to: str, message_id: str = "", relayed: bool = False) -> RouteDecision:
+        """Recipients of ``doc`` from ``sender``. ``message_id``: the message's own id when it is known already
+        (a relayed message). A local submit seals a part per recipient entitled to only some entries
+        (``RouteDecision.partial``); a ``relayed`` document with such a recipient is refused."""
         attrs, items = attributes_of(document_type, doc)
         rules = [r for r in self.directory.routes
                  if r.document_type == document_type and any(matches(p, sender) for p in r.senders)]
@@ -143,10 +168,19 @@ class Router:
             case = self.lookup.assistance_case(in_reply_to)
             agreements.check_answer(self.directory, case, sender, doc, in_reply_to, message_id)
         applicable = [r for r in rules if all(attrs.get(k) == v for k, v in r.when.items())]
-        resolved: list[tuple[Route, list[str]]] = [
-            (r, [x for tok in r.recipients for x in self._resolve(tok, sender, attrs, items, in_reply_to)])
+        found: list[dict[str, str]] = []
+
+        def owners() -> dict[str, str]:
+            # The items' owners where the sender (a customs) got them declared; read once per document.
+            if not found:
+                found.append(self.lookup.owners_of_items(items, sender) if items else {})
+            return found[0]
+
+        by_token: list[tuple[Route, list[tuple[str, str]]]] = [
+            (r, [(tok, x) for tok in r.recipients for x in self._resolve(tok, attrs, in_reply_to, owners)])
             for r in applicable
         ]
+        resolved = [(r, [x for _, x in pairs]) for r, pairs in by_token]
         if explicit:
             recipients = self._check_explicit(sender, document_type, explicit, resolved, attrs)
         else:
@@ -164,7 +198,30 @@ class Router:
                 raise PermissionDenied(f"recipient {pid} is not a participant of the federation")
         if case is not None:
             agreements.check_answer_recipients(case, recipients)
-        return RouteDecision(tuple(recipients), attrs, items)
+        partial = self._partial(recipients, by_token, items, found[0] if found else None)
+        if partial and relayed:
+            pid, mine = partial[0]
+            other = next(n for n in range(len(items)) if n not in set(mine))
+            raise PermissionDenied(
+                f"{pid} may receive {document_type} from {sender} only on items it declared to {sender}; "
+                f"{ENTRIES[document_type]}[{other}].item_id {items[other]} is not one of them")
+        return RouteDecision(tuple(recipients), attrs, items, partial)
+
+    @staticmethod
+    def _partial(recipients: Sequence[str], by_token: list[tuple[Route, list[tuple[str, str]]]],
+                 items: tuple[str, ...], owners: dict[str, str] | None) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        """Recipients entitled only through @item_sender that own just some of the items, with theirs."""
+        if not owners:
+            return ()
+        broad = [x for _, pairs in by_token for tok, x in pairs if tok != ITEM_SENDER]
+        out = []
+        for pid in recipients:
+            if any(matches(p, pid) for p in broad):
+                continue
+            mine = tuple(n for n, item_id in enumerate(items) if owners.get(item_id) == pid)
+            if len(mine) < len(items):
+                out.append((pid, mine))
+        return tuple(out)
 
     def _check_explicit(self, sender: str, document_type: str, explicit: Sequence[str],
                         resolved: list[tuple[Route, list[str]]], attrs: dict[str, str]) -> list[str]:

@@ -32,6 +32,8 @@ DIRECTORY_CHANGED = "directory_changed"
 DIRECTORY_REFUSED = "directory_refused"
 KEY_CHANGED = "key_changed"
 NODE_STARTED = "node_started"
+# A sender declared items again to a participant it had declared them to (its AED replaces the earlier one).
+ITEMS_UPDATED = "items_updated"
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ writes at once and fails alone with its own precise error.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Executable, insert, select, update
 
@@ -25,6 +25,15 @@ import gateway.store.audit_log as audit
 import gateway.store.schema as t
 
 BUFFER_KEY = "swg.batch_buffer"
+
+
+class Deferred(Protocol):
+    """Work of one kind that the ops of a buffered batch leave for its end (``BatchBuffer.deferred``)."""
+
+    def flush(self, conn: Connection, buffer: BatchBuffer) -> None: ...
+
+
+D = TypeVar("D", bound=Deferred)
 
 _HEAD_Q = select(t.audit_head.c.seq, t.audit_head.c.entry_hash).where(t.audit_head.c.id == 1)
 _HEAD_Q_PG = _HEAD_Q.with_for_update()
@@ -42,6 +51,7 @@ class BatchBuffer:
         self._audit_rows: list[dict[str, Any]] = []
         self._head: tuple[int, bytes] | None = None
         self._head_exists = True
+        self._deferred: dict[str, Deferred] = {}
 
     def insert(self, stmt: Executable, rows: Sequence[dict[str, Any]] | dict[str, Any]) -> None:
         bucket = self._rows.setdefault(stmt, [])
@@ -49,6 +59,15 @@ class BatchBuffer:
             bucket.append(rows)
         else:
             bucket.extend(rows)
+
+    def deferred(self, key: str, factory: Callable[[], D]) -> D:
+        """This batch's ``key`` work (made by ``factory`` on first use). Its ``flush`` runs first when the
+        batch is flushed, reading once for all the ops and adding rows or audit entries; raising there makes
+        the Writer rerun the batch unbuffered, op by op."""
+        found = self._deferred.get(key)
+        if found is None:
+            found = self._deferred[key] = factory()
+        return found  # type: ignore[return-value]
 
     def append_audit(self, conn: Connection, events: Sequence[audit.AuditEvent], at_us: int) -> list[int]:
         if self._head is None:
@@ -63,6 +82,8 @@ class BatchBuffer:
         return seqs
 
     def flush(self, conn: Connection) -> None:
+        for work in self._deferred.values():
+            work.flush(conn, self)
         executemany = _sqlite_executemany if conn.dialect.name == "sqlite" else _core_executemany
         for stmt, rows in self._rows.items():
             if rows:

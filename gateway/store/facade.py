@@ -114,8 +114,9 @@ class Store:
     # -- messages ----------------------------------------------------------------------------------
 
     def accept(self, msg: NewMessage) -> Pending[Accepted]:
-        """Store a new message with its deliveries, KPI facts and ACCEPTED entry; the same content under a
-        known id answers the first acceptance again, other content is ``AlreadyExists``."""
+        """Store a new message with its deliveries, KPI facts, ACCEPTED entry and parts; the same content
+        under a known id answers the first acceptance again, other content is ``AlreadyExists``; an AED
+        declaring an item another sender declared to the same recipient is ``FailedPrecondition``."""
         return self._writer.submit(messages.accept(msg), "message not accepted")
 
     def message_exists(self, message_id: str) -> tuple[bytes | None, str] | None:
@@ -144,15 +145,21 @@ class Store:
         with self._read() as conn:
             return messages.parties_of(conn, message_id)
 
-    def senders_of_items(self, item_ids: Iterable[str], document_type: str) -> dict[str, str]:
-        """item id → the participant that sent its latest ``document_type`` message (e.g. its AED)."""
+    def owners_of_items(self, item_ids: Iterable[str], declared_to: str) -> dict[str, str]:
+        """item id -> the sender that owns it at ``declared_to`` (declared it there first, e.g. in an AED to
+        a customs); items nobody declared there are left out."""
         with self._read() as conn:
-            return messages.latest_per_item(conn, item_ids, document_type, "sender")
+            return {i: owner for i, (owner, _) in messages.owners_of_items(conn, item_ids, declared_to).items()}
 
-    def messages_of_items(self, item_ids: Iterable[str], document_type: str) -> dict[str, str]:
-        """item id → id of its latest ``document_type`` message (e.g. the AED that declared it)."""
+    def declarations_of_items(self, item_ids: Iterable[str], declared_to: str) -> dict[str, str]:
+        """item id -> id of its owner's latest AED to ``declared_to`` (never another sender's)."""
         with self._read() as conn:
-            return messages.latest_per_item(conn, item_ids, document_type, "message_id")
+            return {i: mid for i, (_, mid) in messages.owners_of_items(conn, item_ids, declared_to).items()}
+
+    def parts_of(self, message_id: str) -> dict[str, str]:
+        """part id -> recipient of a message the node split per recipient ({} for any other)."""
+        with self._read() as conn:
+            return messages.parts_of(conn, message_id)
 
     def receipts_of(self, message_id: str) -> list[ReceiptRecord]:
         with self._read() as conn:

@@ -67,6 +67,9 @@ class NewMessage:
     deliveries: tuple[NewDelivery, ...]
     audit_event: AuditEvent
     kpi_facts: tuple[KpiFact, ...] = ()
+    # A document split per recipient: the parts, each a message of its own stored with this one (in the
+    # same transaction, only if this one is new) and linked to it (``message_parts``).
+    parts: tuple[NewMessage, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,32 @@ message_items = Table(
     Column("accepted_us", BigInteger, nullable=False),
 )
 
+# Who an item belongs to at the participant it was declared to (an AED's recipient, i.e. a customs): the
+# sender whose AED declared it there first. Only that sender may declare it there again (an update,
+# audited "items_updated"); another sender's AED for it is refused, locally or relayed. ``message_id`` is
+# the owner's latest AED for the item: what @item_sender routing and revenue notices read.
+item_owners = Table(
+    "item_owners",
+    metadata,
+    Column("item_id", String(16), primary_key=True),
+    Column("declared_to", String(64), primary_key=True),
+    Column("sender", String(64), nullable=False),
+    Column("message_id", String(128), nullable=False),
+    Column("declared_us", BigInteger, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+)
+
+# A document split per recipient (a decision covering items of several posts): each part is a message of
+# its own (own id, envelope, deliveries, receipts) holding only its recipient's entries; this links the
+# parts to the message the sender submitted, whose status shows them.
+message_parts = Table(
+    "message_parts",
+    metadata,
+    Column("message_id", String(128), ForeignKey("messages.message_id"), primary_key=True),
+    Column("part_id", String(128), ForeignKey("messages.message_id"), primary_key=True),
+    Column("recipient", String(64), nullable=False),
+)
+
 deliveries = Table(
     "deliveries",
     metadata,

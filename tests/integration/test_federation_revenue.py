@@ -4,6 +4,7 @@ the notice DE/TAX/MAIN receives with the value and IOSS number taken from the se
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 
 from gateway.api.swg.v1 import common_pb2, exchange_pb2, inspection_pb2, item_pb2, revenue_pb2
@@ -49,7 +50,9 @@ def test_assessed_vat_on_an_ioss_item_reaches_the_tax_authority_with_value_ioss_
     # The tax authority also receives the inspection result itself (a directory route); the notice follows it.
     got = next(d for d in stream if d.document_type == "swg.revenue.v1")
     stream.cancel()
-    assert (got.message_id, got.sender) == (f"{inspected.message_id}.revenue", DE_CUSTOMS)
+    # Derived from the inspection's id, with a random tail nobody can take first (tests/security/test_item_ownership.py).
+    assert re.fullmatch(rf"{re.escape(inspected.message_id)}\.revenue-[0-9a-f]{{16}}", got.message_id)
+    assert got.sender == DE_CUSTOMS
     [n] = revenue_pb2.RevenueNoticeBatch.FromString(got.content).notices
     # Hand-computed: EUR 40.00 declared, IOSS → vendor collection; two distinct subheadings (6117.10, 4202.21)
     # × EUR 3.00 = 6.00 flat duty from 1 July 2026; total 7.60 VAT + 6.00 = 13.60.

@@ -35,3 +35,50 @@ def test_db_upgrade_command_migrates_the_configured_database(database_backend: s
     assert gateway("upgrade") == (0, f"database upgraded from empty to {head}")
     assert gateway("upgrade") == (0, f"database already at {head}")
     assert gateway("status") == (0, f"database at {head}; newest revision {head}")
+
+
+def test_upgrade_to_item_owners_makes_the_first_declarer_of_each_item_its_owner(database_backend: str,
+                                                                                 tmp_path: Path) -> None:
+    """Migration 0004 backfills ``item_owners`` from the AEDs stored before it (a squat among them)."""
+    import sqlalchemy as sa
+
+    import gateway.store.schema as t
+
+    url = default_database_url("de-node", tmp_path)
+    migrate.upgrade(url, "0003")
+    de_post, fr_post, customs, fr_customs = "DE/POST/MAIN", "FR/POST/MAIN", "DE/CUSTOMS/MAIN", "FR/CUSTOMS/MAIN"
+    stored = [  # message, sender, type, items, recipient, accepted at
+        ("m1", de_post, "swg.aed.v1", ["RR1", "RR2"], customs, 1),
+        ("m2", fr_post, "swg.aed.v1", ["RR2", "RR3"], customs, 2),  # RR2 again, by another post
+        ("m3", de_post, "swg.aed.v1", ["RR2"], customs, 3),  # the owner's update
+        ("m4", fr_post, "swg.aed.v1", ["RR1"], fr_customs, 4),  # another customs
+        ("m5", customs, "swg.inspection.v1", ["RR1"], fr_post, 5),  # not a declaration
+    ]
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for mid, sender, dtype, items, to, at in stored:
+                conn.execute(sa.insert(t.messages).values(
+                    message_id=mid, conversation_id=mid, in_reply_to="", sender=sender, document_type=dtype,
+                    envelope=b"x", envelope_sha256=bytes(32), created_us=at, expires_us=10**12, accepted_us=at,
+                    origin="local", attributes="{}"))
+                conn.execute(sa.insert(t.message_items), [
+                    {"item_id": i, "message_id": mid, "sender": sender, "document_type": dtype, "accepted_us": at}
+                    for i in items])
+                conn.execute(sa.insert(t.deliveries).values(
+                    message_id=mid, recipient=to, route="local", state=1, attempts=0, next_attempt_us=at,
+                    last_error="", created_us=at, updated_us=at, expires_us=10**12, sender=sender,
+                    document_type=dtype))
+        assert migrate.upgrade(url).after == migrate.head_revision()
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(t.item_owners).order_by(t.item_owners.c.item_id,
+                                                                  t.item_owners.c.declared_to)).all()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        ("RR1", customs, de_post, "m1", 1, 1),
+        ("RR1", fr_customs, fr_post, "m4", 4, 4),
+        ("RR2", customs, de_post, "m3", 1, 3),
+        ("RR3", customs, fr_post, "m2", 2, 2),
+    ]
+    assert migrate.pending_changes(url) == []

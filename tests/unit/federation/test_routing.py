@@ -45,8 +45,7 @@ class Lookup:
         self.cases = cases or {}
         self.asked: list[tuple[str, ...]] = []
 
-    def senders_of_items(self, item_ids: Sequence[str], document_type: str) -> dict[str, str]:
-        assert document_type == registry.AED
+    def owners_of_items(self, item_ids: Sequence[str], declared_to: str) -> dict[str, str]:
         self.asked.append(tuple(item_ids))
         return {i: self.item_senders[i] for i in item_ids if i in self.item_senders}
 
@@ -202,6 +201,31 @@ def test_item_sender_is_whoever_sent_the_aed_of_the_items() -> None:
     decision = route(router, "DE/CUSTOMS/MAIN", registry.INSPECTION, inspection(["RR1", "RR2", "RR3", "RR9"]))
     assert decision.recipients == ("DE/POST/MAIN", "FR/POST/MAIN")
     assert lookup.asked == [("RR1", "RR2", "RR3", "RR9")]
+
+
+def test_a_recipient_reached_only_as_item_sender_is_entitled_to_its_own_entries_only() -> None:
+    lookup = Lookup(item_senders={"RR1": "FR/POST/MAIN", "RR2": "DE/POST/MAIN", "RR3": "FR/POST/MAIN"})
+    to_tax = Route(registry.INSPECTION, ("DE/CUSTOMS/*",), ("DE/TAX/MAIN",), {}, True)
+    router = Router(directory(ITEM_SENDER, to_tax), lookup)
+    decision = route(router, "DE/CUSTOMS/MAIN", registry.INSPECTION, inspection(["RR1", "RR2", "RR3", "RR9"]))
+    assert decision.recipients == ("DE/POST/MAIN", "FR/POST/MAIN", "DE/TAX/MAIN")
+    assert decision.partial == (("DE/POST/MAIN", (1,)), ("FR/POST/MAIN", (0, 2)))  # the tax authority: all
+    part = routing.entries_subset(registry.INSPECTION, inspection(["RR1", "RR2", "RR3", "RR9"]), (0, 2))
+    assert [r.item_id for r in part.results] == ["RR1", "RR3"]  # type: ignore[attr-defined]
+    # All items of one post: nothing to split.
+    assert route(router, "DE/CUSTOMS/MAIN", registry.INSPECTION, inspection(["RR1", "RR3"])).partial == ()
+
+
+def test_a_relayed_document_that_gives_a_post_entries_on_others_items_is_refused() -> None:
+    lookup = Lookup(item_senders={"RR1": "DE/POST/MAIN", "RR2": "FR/POST/MAIN"})
+    router = Router(directory(ITEM_SENDER), lookup)
+    with pytest.raises(PermissionDenied, match=r"only on items it declared to FR/CUSTOMS/MAIN; "
+                                               r"results\[1\].item_id RR2 is not one of them"):
+        router.route(sender="FR/CUSTOMS/MAIN", document_type=registry.INSPECTION, doc=inspection(["RR1", "RR2"]),
+                     explicit=["DE/POST/MAIN"], in_reply_to="", relayed=True)
+    ok = router.route(sender="FR/CUSTOMS/MAIN", document_type=registry.INSPECTION, doc=inspection(["RR1"]),
+                      explicit=["DE/POST/MAIN"], in_reply_to="", relayed=True)
+    assert ok.recipients == ("DE/POST/MAIN",) and ok.partial == ()
 
 
 def test_item_sender_of_items_nobody_announced_is_no_one_so_the_document_is_refused() -> None:
