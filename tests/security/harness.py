@@ -56,6 +56,7 @@ class SecurityNode:
         self.runner = NodeRunner(config).start()
         self.clients: list[Client] = []
         self._post: Client | None = None
+        self._health_serial = 69_000_000
 
     @property
     def address(self) -> str:
@@ -109,8 +110,11 @@ class SecurityNode:
         health = health_pb2_grpc.HealthStub(self._post.channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
         assert health.status == health_pb2.HealthCheckResponse.SERVING
         before = self.counts()
+        # An item of its own each time: an item id another sender declared first would be refused (ownership).
+        self._health_serial += 1
         resp = self._post.exchange.Submit(exchange_pb2.SubmitRequest(
-            format="swg.aed.v1", content=aed_batch(1).SerializeToString()), metadata=self._post.metadata, timeout=30)
+            format="swg.aed.v1", content=aed_batch(1, start=self._health_serial).SerializeToString()),
+            metadata=self._post.metadata, timeout=30)
         assert list(resp.recipients) == [CUSTOMS]
         assert self.counts() == (before[0] + 1, before[1] + 1)
 
