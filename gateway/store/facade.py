@@ -15,7 +15,7 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 import gateway.store.schema as t
-from gateway.store import assistance, audit_queries, deliveries, kpi, messages, relay
+from gateway.store import assistance, audit_queries, deliveries, kpi, messages, relay, tracking
 from gateway.store.audit_log import AuditEntry, AuditEvent, Checkpoint
 from gateway.store.batch import BatchBuffer, lock_audit_head
 from gateway.errors import Unavailable
@@ -24,6 +24,7 @@ from gateway.store.records import (
     Accepted, AckOutcome, AssistanceCaseRecord, Claimed, DeliveryFact, DeliveryRecord, KpiItemRow, MessageRecord,
     MessageStatus, NewMessage, PeerReceipt, ReceiptRecord,
 )
+from gateway.store.tracking import TrackedMessage
 
 
 class Store:
@@ -271,6 +272,14 @@ class Store:
     def audit_events_between(self, event: str, from_us: int, to_us: int) -> list[AuditEntry]:
         with self._read() as conn:
             return audit_queries.events_between(conn, event, from_us, to_us)
+
+    # -- item tracking -----------------------------------------------------------------------------
+
+    def item_messages(self, participant: str, item_ids: Sequence[str]) -> list[TrackedMessage]:
+        """Messages naming any of ``item_ids`` that ``participant`` sent or received, with the recipients and
+        receipts it may see (all for its own messages, its own otherwise) and the items' plaintext facts."""
+        with self._read() as conn:
+            return tracking.item_messages(conn, participant, item_ids)
 
     # -- KPI reads ---------------------------------------------------------------------------------
 
