@@ -45,6 +45,9 @@ class ItemEvent:
     sender: str
     recipients: tuple[str, ...] = ()
     outcome: str = ""
+    # Where the event goes in the timeline: its time, except that a receipt (whose signed time is in whole
+    # seconds) never goes before the acceptance of its message.
+    order_us: int = 0
 
 
 @dataclass(frozen=True)
@@ -76,14 +79,15 @@ def check_item_ids(item_ids: Sequence[str]) -> list[str]:
 def _events(m: TrackedMessage) -> list[ItemEvent]:
     kind = _KIND_OF_TYPE.get(m.document_type, MESSAGE)
     out = [ItemEvent(m.accepted_us, kind, m.message_id, m.document_type, m.sender, m.recipients,
-                     m.outcome if kind == CUSTOMS_DECISION else "")]
+                     m.outcome if kind == CUSTOMS_DECISION else "", order_us=m.accepted_us)]
     out += [ItemEvent(r.issued_us, _KIND_OF_RECEIPT.get(r.kind, r.kind), m.message_id, m.document_type, m.sender,
-                      (r.recipient,)) for r in m.receipts]
+                      (r.recipient,), order_us=max(r.issued_us, m.accepted_us)) for r in m.receipts]
     if m.document_type == registry.AED:
         if m.arrival_us is not None:
-            out.append(ItemEvent(m.arrival_us, ARRIVED, m.message_id, m.document_type, m.sender))
+            out.append(ItemEvent(m.arrival_us, ARRIVED, m.message_id, m.document_type, m.sender, order_us=m.arrival_us))
         if m.departure_us is not None:
-            out.append(ItemEvent(m.departure_us, DEPARTED, m.message_id, m.document_type, m.sender))
+            out.append(ItemEvent(m.departure_us, DEPARTED, m.message_id, m.document_type, m.sender,
+                                  order_us=m.departure_us))
     return out
 
 
@@ -103,6 +107,6 @@ def track(node: Node, caller: str, item_ids: Sequence[str]) -> list[ItemTimeline
         if not events:
             out.append(ItemTimeline(item_id, (), not_found(item_id, caller)))
             continue
-        events.sort(key=lambda e: (e.at_us, _ORDER.get(e.kind, len(_ORDER)), e.message_id, e.recipients))
+        events.sort(key=lambda e: (e.order_us, _ORDER.get(e.kind, len(_ORDER)), e.message_id, e.recipients))
         out.append(ItemTimeline(item_id, tuple(events)))
     return out
