@@ -11,7 +11,7 @@ import pytest
 from google.rpc import code_pb2, error_details_pb2
 from grpc_status import rpc_status
 
-from gateway.api.swg.v1 import exchange_pb2, inspection_pb2, item_pb2
+from gateway.api.swg.v1 import assistance_pb2, exchange_pb2, inspection_pb2, item_pb2
 from gateway.cli import main
 from gateway.testing.documents import inspection, item
 from gateway.testing.documents import s10 as make_s10
@@ -225,3 +225,56 @@ def test_gateway_item_names_what_it_cannot_show_and_exits_2(de_node, tmp_path, c
     submit_only = str(client_profile(de_node, tmp_path, TAX, scope="submit"))
     assert main(["item", "--client", submit_only, unknown]) == 2
     assert "PERMISSION_DENIED" in capsys.readouterr().err
+
+
+def test_across_nodes_each_node_answers_for_the_messages_its_participants_sent_or_received(nodes) -> None:
+    """FR post → DE customs over the relay, DE customs' decision back, and FR customs asking DE customs about the
+    item: each participant asks its own node and sees what it sent or received there."""
+    fr_post, de_customs = nodes.client("fr-node", "FR/POST/MAIN"), nodes.client("de-node", CUSTOMS)
+    fr_customs, de_tax = nodes.client("fr-node", "FR/CUSTOMS/MAIN"), nodes.client("de-node", TAX)
+    it = aed_item(51000006)
+    aed = submit(fr_post, item_pb2.ItemBatch(items=[it]), "swg.aed.v1")
+    acknowledge_all(de_customs, 1)
+    decided = submit(de_customs, inspection([it.item_id]), "swg.inspection.v1")
+    assert list(decided.recipients) == ["FR/POST/MAIN"]
+    asked = assistance_pb2.AssistanceRequest(
+        requesting_administration="FR/CUSTOMS/MAIN", requested_administration=CUSTOMS,
+        agreement_reference="CMAA-DE-FR-2004", legal_basis="CMAA DE-FR art. 4",
+        assistance_type=assistance_pb2.ASSISTANCE_TYPE_INFORMATION_ON_GOODS, information_category="goods",
+        purpose="Verify the declared value", subjects=[assistance_pb2.Subject(item_ids=[it.item_id])],
+        requesting_officer=assistance_pb2.Officer(name="Inspecteur Martin", officer_id="FR-4711"))
+    asked.deadline.FromSeconds(int(dt.datetime.now(dt.timezone.utc).timestamp()) + 86400)
+    request = submit(fr_customs, asked, "swg.assistance.request.v1")
+
+    # The FR post, on fr-node: its AED with the DE node's "delivered" receipt, then DE customs' acknowledgement
+    # once it came back, and the decision relayed in for it with fr-node's "delivered" receipt. Its outcome
+    # is sealed in the envelope, and fr-node, only a relay hop for it, recorded no plaintext facts: none shown.
+    def fr_post_view() -> list[tuple[str, str, str, tuple[str, ...], str]]:
+        return sorted(timeline(fr_post, it.item_id))
+    expected = sorted([
+        ("ARRIVED", aed.message_id, "FR/POST/MAIN", (), ""),
+        ("AED_ACCEPTED", aed.message_id, "FR/POST/MAIN", (CUSTOMS,), ""),
+        ("DELIVERED", aed.message_id, "FR/POST/MAIN", (CUSTOMS,), ""),
+        ("ACKNOWLEDGED", aed.message_id, "FR/POST/MAIN", (CUSTOMS,), ""),
+        ("CUSTOMS_DECISION", decided.message_id, CUSTOMS, ("FR/POST/MAIN",), ""),
+        ("DELIVERED", decided.message_id, CUSTOMS, ("FR/POST/MAIN",), ""),
+    ])
+    seen: list[object] = []
+    try:
+        wait_for(lambda: seen.append(fr_post_view()) or seen[-1] == expected, timeout=60)
+    finally:
+        assert seen[-1] == expected
+    # FR customs, on fr-node: only its assistance request (not the post's AED nor DE customs' decision).
+    assert [k for k in timeline(fr_customs, it.item_id) if k[0] == "ASSISTANCE_REQUEST"] == [
+        ("ASSISTANCE_REQUEST", request.message_id, "FR/CUSTOMS/MAIN", (CUSTOMS,), "")]
+    assert {k[1] for k in timeline(fr_customs, it.item_id)} == {request.message_id}
+    # DE customs, on de-node: the AED relayed in, its decision, the request addressed to it.
+    wait_for(lambda: any(k[0] == "ASSISTANCE_REQUEST" for k in timeline(de_customs, it.item_id)), timeout=60)
+    # Its own decision's outcome is known here (recorded in plaintext when it was submitted).
+    assert {(k[0], k[1], k[4]) for k in timeline(de_customs, it.item_id)
+            if k[0] in ("AED_ACCEPTED", "CUSTOMS_DECISION", "ASSISTANCE_REQUEST")} == {
+        ("AED_ACCEPTED", aed.message_id, ""), ("CUSTOMS_DECISION", decided.message_id, "released"),
+        ("ASSISTANCE_REQUEST", request.message_id, "")}
+    # The DE tax authority took no part (no duties assessed): NOT_FOUND, as for an unknown item.
+    [tl] = track(de_tax, it.item_id).items
+    assert tl.error.code == code_pb2.NOT_FOUND and not tl.events
