@@ -24,8 +24,12 @@ def status_response(st: MessageStatus) -> exchange_pb2.GetStatusResponse:
     return out
 
 
+_EVENT_KINDS = {name.removeprefix("ITEM_EVENT_KIND_").lower(): number
+                for name, number in exchange_pb2.ItemEventKind.items()}
+
+
 def _event_kind(kind: str) -> int:
-    return int(exchange_pb2.ItemEventKind.Value(f"ITEM_EVENT_KIND_{kind.upper()}"))
+    return int(_EVENT_KINDS.get(kind, exchange_pb2.ITEM_EVENT_KIND_UNSPECIFIED))
 
 
 def track_response(timelines: list[ItemTimeline]) -> exchange_pb2.TrackItemsResponse:
