@@ -14,6 +14,7 @@ from gateway.errors import ConfigError
 COMMAND_OWNERS = {
     "serve": "gateway.cli.node_cmd", "config": "gateway.cli.node_cmd", "health": "gateway.cli.node_cmd",
     "submit": "gateway.cli.exchange_cmd", "receive": "gateway.cli.exchange_cmd", "status": "gateway.cli.exchange_cmd",
+    "item": "gateway.cli.item_cmd",
     "token": "gateway.cli.token_cmd", "pki": "gateway.cli.pki_cmd", "convert": "gateway.cli.convert_cmd",
     "audit": "gateway.cli.audit_cmd", "evidence": "gateway.cli.evidence_cmd", "kpi": "gateway.cli.kpi_cmd",
     "deliveries": "gateway.cli.federation_cmd", "assist": "gateway.cli.federation_cmd",

@@ -43,6 +43,7 @@ METHOD_SCOPES: dict[str, str | None] = {
     "/swg.v1.Exchange/Receive": "receive",
     "/swg.v1.Exchange/Acknowledge": "receive",
     "/swg.v1.Exchange/GetStatus": "status",
+    "/swg.v1.Exchange/TrackItems": "status",
     "/swg.v1.Peering/Relay": "node",
     "/swg.v1.Admin/GetDirectory": "admin",
     "/swg.v1.Admin/VerifyAudit": "admin",

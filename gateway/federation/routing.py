@@ -28,6 +28,7 @@ from typing import Protocol
 from google.protobuf.message import Message
 
 from adapters import registry
+from adapters.upu import s10
 from gateway.federation.model import Directory, Route
 from gateway.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from gateway.federation import agreements
@@ -113,6 +114,9 @@ def attributes_of(document_type: str, doc: Message) -> tuple[dict[str, str], tup
             [(f"notices[{k}].destination_country", n.destination_country) for k, n in enumerate(notices)],
             "destination country")
     elif document_type == registry.ASSISTANCE_REQUEST:
+        # The S10 ids of its subjects, so that the parties can track the items (valid ids only: the field is free).
+        items = tuple(dict.fromkeys(i for s in doc.subjects for i in s.item_ids  # type: ignore[attr-defined]
+                                    if s10.is_valid(i)))
         attrs["requested_administration"] = doc.requested_administration  # type: ignore[attr-defined]
         attrs["agreement_reference"] = doc.agreement_reference  # type: ignore[attr-defined]
         attrs["information_category"] = doc.information_category  # type: ignore[attr-defined]

@@ -19,7 +19,9 @@ from gateway.store.records import (
     ReceiptRecord,
 )
 from gateway.store.states import DeliveryState
+from gateway.store.tracking import TrackedMessage, TrackedReceipt
 
 __all__ = ["Accepted", "AckOutcome", "AssistanceCaseRecord", "Claimed", "DeliveryFact", "DeliveryRecord",
            "DeliveryState", "KpiFact", "KpiItemRow", "MessageRecord", "MessageStatus", "NewDelivery", "NewMessage",
-           "PeerReceipt", "Pending", "ReceiptRecord", "Store"]
+           "PeerReceipt", "Pending", "ReceiptRecord", "Store", "TrackedMessage",
+           "TrackedReceipt"]

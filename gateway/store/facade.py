@@ -18,7 +18,7 @@ from sqlalchemy import Connection, delete, func, insert, make_url, select
 from sqlalchemy.exc import SQLAlchemyError
 
 import gateway.store.schema as t
-from gateway.store import assistance, audit_queries, deliveries, kpi, messages, relay, stats
+from gateway.store import assistance, audit_queries, deliveries, kpi, messages, relay, stats, tracking
 from gateway.store.audit_log import AuditEntry, AuditEvent, Checkpoint
 from gateway.store.batch import BatchBuffer, lock_audit_head
 from gateway.errors import ResourceExhausted, Unavailable
@@ -29,6 +29,7 @@ from gateway.store.records import (
     Accepted, AckOutcome, AssistanceCaseRecord, Claimed, DeliveryFact, DeliveryRecord, KpiItemRow, MessageRecord,
     MessageStatus, NewMessage, PeerReceipt, ReceiptRecord,
 )
+from gateway.store.tracking import TrackedMessage
 
 
 PROBE_BYTES = 64 * 1024
@@ -326,6 +327,14 @@ class Store:
     def audit_events_between(self, event: str, from_us: int, to_us: int) -> list[AuditEntry]:
         with self._read() as conn:
             return audit_queries.events_between(conn, event, from_us, to_us)
+
+    # -- item tracking -----------------------------------------------------------------------------
+
+    def item_messages(self, participant: str, item_ids: Sequence[str]) -> list[TrackedMessage]:
+        """Messages naming any of ``item_ids`` that ``participant`` sent or received, with the recipients and
+        receipts it may see (all for its own messages, its own otherwise) and the items' plaintext facts."""
+        with self._read() as conn:
+            return tracking.item_messages(conn, participant, item_ids)
 
     # -- KPI reads ---------------------------------------------------------------------------------
 

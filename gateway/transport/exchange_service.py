@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-from gateway.exchange import status_view
+from gateway.exchange import status_view, tracking
 from gateway.api.swg.v1 import exchange_pb2, exchange_pb2_grpc
 from gateway.transport.auth import current_identity
 from gateway.exchange.delivery import LocalDelivery
@@ -87,3 +87,10 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
         caller = current_identity().principal
         return await asyncio.to_thread(
             lambda: exchange_views.status_response(status_view.status_of(self._node, caller, request.message_id)))
+
+    @grpc_errors
+    async def TrackItems(self, request: exchange_pb2.TrackItemsRequest,
+                         context: Any) -> exchange_pb2.TrackItemsResponse:
+        caller = current_identity().principal
+        return await asyncio.to_thread(
+            lambda: exchange_views.track_response(tracking.track(self._node, caller, list(request.item_ids))))

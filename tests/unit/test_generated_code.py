@@ -29,7 +29,8 @@ def test_service_and_rpc_names_are_the_contract() -> None:
     def methods(module, service):
         return {m.name for m in module.DESCRIPTOR.services_by_name[service].methods}
 
-    assert methods(exchange_pb2, "Exchange") >= {"Submit", "SubmitStream", "Receive", "Acknowledge", "GetStatus"}
+    assert methods(exchange_pb2, "Exchange") >= {"Submit", "SubmitStream", "Receive", "Acknowledge", "GetStatus",
+                                                    "TrackItems"}
     assert methods(peering_pb2, "Peering") >= {"Relay"}
     assert methods(admin_pb2, "Admin") >= {"GetDirectory", "VerifyAudit", "GetKpis"}
     assert exchange_pb2.DESCRIPTOR.package == "swg.v1"

@@ -411,3 +411,12 @@ def test_route_for_is_local_for_hosted_recipients_else_the_hosting_node() -> Non
     assert route_for(d, "FR/POST/MAIN", "de-node") == "fr-node"
     with pytest.raises(NotFound, match="IT/CUSTOMS/MAIN is not in the directory"):
         route_for(d, "IT/CUSTOMS/MAIN", "de-node")
+
+
+def test_an_assistance_request_names_the_valid_s10_ids_of_its_subjects_once() -> None:
+    req = assistance_pb2.AssistanceRequest(requested_administration="DE/CUSTOMS/MAIN",
+                                           agreement_reference="CMAA-DE-FR-2004", information_category="goods")
+    req.subjects.add(item_ids=["RR123456785DE", "not an id", "RR123456785DE"])
+    req.subjects.add(item_ids=["RR123456784DE", "CP000000014FR"], person_name="A. Person")
+    _, items = attributes_of(registry.ASSISTANCE_REQUEST, req)
+    assert items == ("RR123456785DE", "CP000000014FR")

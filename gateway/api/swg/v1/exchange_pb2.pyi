@@ -21,6 +21,19 @@ class DeliveryState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DELIVERY_STATE_ACKNOWLEDGED: _ClassVar[DeliveryState]
     DELIVERY_STATE_FAILED: _ClassVar[DeliveryState]
     DELIVERY_STATE_EXPIRED: _ClassVar[DeliveryState]
+
+class ItemEventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ITEM_EVENT_KIND_UNSPECIFIED: _ClassVar[ItemEventKind]
+    ITEM_EVENT_KIND_AED_ACCEPTED: _ClassVar[ItemEventKind]
+    ITEM_EVENT_KIND_CUSTOMS_DECISION: _ClassVar[ItemEventKind]
+    ITEM_EVENT_KIND_REVENUE_NOTICE: _ClassVar[ItemEventKind]
+    ITEM_EVENT_KIND_ASSISTANCE_REQUEST: _ClassVar[ItemEventKind]
+    ITEM_EVENT_KIND_MESSAGE: _ClassVar[ItemEventKind]
+    ITEM_EVENT_KIND_DELIVERED: _ClassVar[ItemEventKind]
+    ITEM_EVENT_KIND_ACKNOWLEDGED: _ClassVar[ItemEventKind]
+    ITEM_EVENT_KIND_ARRIVED: _ClassVar[ItemEventKind]
+    ITEM_EVENT_KIND_DEPARTED: _ClassVar[ItemEventKind]
 DELIVERY_STATE_UNSPECIFIED: DeliveryState
 DELIVERY_STATE_QUEUED: DeliveryState
 DELIVERY_STATE_IN_FLIGHT: DeliveryState
@@ -28,6 +41,16 @@ DELIVERY_STATE_DELIVERED: DeliveryState
 DELIVERY_STATE_ACKNOWLEDGED: DeliveryState
 DELIVERY_STATE_FAILED: DeliveryState
 DELIVERY_STATE_EXPIRED: DeliveryState
+ITEM_EVENT_KIND_UNSPECIFIED: ItemEventKind
+ITEM_EVENT_KIND_AED_ACCEPTED: ItemEventKind
+ITEM_EVENT_KIND_CUSTOMS_DECISION: ItemEventKind
+ITEM_EVENT_KIND_REVENUE_NOTICE: ItemEventKind
+ITEM_EVENT_KIND_ASSISTANCE_REQUEST: ItemEventKind
+ITEM_EVENT_KIND_MESSAGE: ItemEventKind
+ITEM_EVENT_KIND_DELIVERED: ItemEventKind
+ITEM_EVENT_KIND_ACKNOWLEDGED: ItemEventKind
+ITEM_EVENT_KIND_ARRIVED: ItemEventKind
+ITEM_EVENT_KIND_DEPARTED: ItemEventKind
 
 class SubmitRequest(_message.Message):
     __slots__ = ("message_id", "format", "content", "recipients", "conversation_id", "in_reply_to", "expires_at")
@@ -160,3 +183,43 @@ class GetStatusResponse(_message.Message):
     recipients: _containers.RepeatedCompositeFieldContainer[RecipientStatus]
     envelope_sha256: bytes
     def __init__(self, message_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., sender: _Optional[str] = ..., document_type: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recipients: _Optional[_Iterable[_Union[RecipientStatus, _Mapping]]] = ..., envelope_sha256: _Optional[bytes] = ...) -> None: ...
+
+class TrackItemsRequest(_message.Message):
+    __slots__ = ("item_ids",)
+    ITEM_IDS_FIELD_NUMBER: _ClassVar[int]
+    item_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, item_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ItemEvent(_message.Message):
+    __slots__ = ("at", "kind", "message_id", "document_type", "sender", "recipients", "outcome")
+    AT_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SENDER_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENTS_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    at: _timestamp_pb2.Timestamp
+    kind: ItemEventKind
+    message_id: str
+    document_type: str
+    sender: str
+    recipients: _containers.RepeatedScalarFieldContainer[str]
+    outcome: str
+    def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[_Union[ItemEventKind, str]] = ..., message_id: _Optional[str] = ..., document_type: _Optional[str] = ..., sender: _Optional[str] = ..., recipients: _Optional[_Iterable[str]] = ..., outcome: _Optional[str] = ...) -> None: ...
+
+class ItemTimeline(_message.Message):
+    __slots__ = ("item_id", "error", "events")
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    item_id: str
+    error: _status_pb2.Status
+    events: _containers.RepeatedCompositeFieldContainer[ItemEvent]
+    def __init__(self, item_id: _Optional[str] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., events: _Optional[_Iterable[_Union[ItemEvent, _Mapping]]] = ...) -> None: ...
+
+class TrackItemsResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[ItemTimeline]
+    def __init__(self, items: _Optional[_Iterable[_Union[ItemTimeline, _Mapping]]] = ...) -> None: ...

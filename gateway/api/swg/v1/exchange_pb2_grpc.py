@@ -62,6 +62,11 @@ class ExchangeStub:
                 request_serializer=swg_dot_v1_dot_exchange__pb2.GetStatusRequest.SerializeToString,
                 response_deserializer=swg_dot_v1_dot_exchange__pb2.GetStatusResponse.FromString,
                 _registered_method=True)
+        self.TrackItems = channel.unary_unary(
+                '/swg.v1.Exchange/TrackItems',
+                request_serializer=swg_dot_v1_dot_exchange__pb2.TrackItemsRequest.SerializeToString,
+                response_deserializer=swg_dot_v1_dot_exchange__pb2.TrackItemsResponse.FromString,
+                _registered_method=True)
 
 
 class ExchangeServicer:
@@ -107,6 +112,15 @@ class ExchangeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TrackItems(self, request, context):
+        """What happened to postal items, by S10 id: the messages naming each item that the caller sent or
+        received on this node, with their receipts, customs outcomes and the item's tracking events. An
+        item the caller has no such message about is NOT_FOUND, whether it is unknown or only not theirs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExchangeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -134,6 +148,11 @@ def add_ExchangeServicer_to_server(servicer, server):
                     servicer.GetStatus,
                     request_deserializer=swg_dot_v1_dot_exchange__pb2.GetStatusRequest.FromString,
                     response_serializer=swg_dot_v1_dot_exchange__pb2.GetStatusResponse.SerializeToString,
+            ),
+            'TrackItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.TrackItems,
+                    request_deserializer=swg_dot_v1_dot_exchange__pb2.TrackItemsRequest.FromString,
+                    response_serializer=swg_dot_v1_dot_exchange__pb2.TrackItemsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -274,6 +293,33 @@ class Exchange:
             '/swg.v1.Exchange/GetStatus',
             swg_dot_v1_dot_exchange__pb2.GetStatusRequest.SerializeToString,
             swg_dot_v1_dot_exchange__pb2.GetStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TrackItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/swg.v1.Exchange/TrackItems',
+            swg_dot_v1_dot_exchange__pb2.TrackItemsRequest.SerializeToString,
+            swg_dot_v1_dot_exchange__pb2.TrackItemsResponse.FromString,
             options,
             channel_credentials,
             insecure,
