@@ -29,6 +29,7 @@ import structlog
 from google.protobuf.message import Message
 
 from adapters import registry
+from adapters.errors import Violation
 from gateway.errors import Unavailable
 
 log = structlog.get_logger("gateway.codec")
@@ -39,10 +40,11 @@ T = TypeVar("T")
 DEFAULT_OFFLOAD_BYTES = 256 * 1024
 
 
-def decode_to_canonical(fmt: str, content: bytes, profile: str | None) -> tuple[str, bytes]:
-    """Worker: decode and validate ``content`` written in ``fmt``; (document type, canonical protobuf bytes)."""
-    document_type, msg = registry.decode(fmt, content, profile=profile)
-    return document_type, msg.SerializeToString(deterministic=True)
+def decode_to_canonical(fmt: str, content: bytes, profile: str | None) -> tuple[str, bytes, list[Violation]]:
+    """Worker: decode and validate ``content`` written in ``fmt``; (document type, canonical protobuf bytes,
+    warnings)."""
+    document_type, msg, warnings = registry.decode_with_warnings(fmt, content, profile=profile)
+    return document_type, msg.SerializeToString(deterministic=True), warnings
 
 
 def encode_from_canonical(fmt: str, document_type: str, payload: bytes) -> bytes:
@@ -98,10 +100,17 @@ class Codec:
 
     async def decode(self, fmt: str, content: bytes, *, profile: str | None = None) -> tuple[str, Message]:
         """``registry.decode`` (raises its AdapterErrors), in a worker process for a large ``content``."""
+        document_type, msg, _ = await self.decode_with_warnings(fmt, content, profile=profile)
+        return document_type, msg
+
+    async def decode_with_warnings(self, fmt: str, content: bytes, *,
+                                   profile: str | None = None) -> tuple[str, Message, list[Violation]]:
+        """``registry.decode_with_warnings``, in a worker process for a large ``content``."""
         if not self._offloaded(len(content)):
-            return registry.decode(fmt, content, profile=profile)
-        document_type, canonical = await self._run(decode_to_canonical, fmt, bytes(content), profile)
-        return document_type, await asyncio.to_thread(registry.DOCUMENT_TYPES[document_type].FromString, canonical)
+            return registry.decode_with_warnings(fmt, content, profile=profile)
+        document_type, canonical, warnings = await self._run(decode_to_canonical, fmt, bytes(content), profile)
+        msg = await asyncio.to_thread(registry.DOCUMENT_TYPES[document_type].FromString, canonical)
+        return document_type, msg, warnings
 
     async def encode(self, fmt: str, document_type: str, msg: Message, payload: bytes) -> bytes:
         """``registry.encode`` of ``msg``, whose canonical bytes are ``payload``; large ones in a worker."""

@@ -84,7 +84,7 @@ def _submit(args: Any) -> int:
         return 2
     profile, channel, tokens = connect(args.client)
     stub = exchange_pb2_grpc.ExchangeStub(channel)
-    counts = {"accepted": 0, "duplicate": 0, "refused": 0}
+    counts = {"accepted": 0, "duplicate": 0, "refused": 0, "warnings": 0}
     progress = Progress(len(files), "submitting") if len(files) > 1 else None
 
     def message_id(content: bytes) -> str:
@@ -101,6 +101,9 @@ def _submit(args: Any) -> int:
 
     def accepted(f: Path, resp: Any) -> None:
         counts["duplicate" if resp.duplicate else "accepted"] += 1
+        for w in resp.warnings:  # accepted as it is, but worth a look
+            counts["warnings"] += 1
+            print(f"warning\t{f}\t{printable(w.field, 200)}: {printable(w.description, 200)}", file=sys.stderr)
         print(f"{resp.message_id}\t{f}\t{','.join(resp.recipients)}" + ("\t(duplicate)" if resp.duplicate else ""))
 
     try:
@@ -122,7 +125,8 @@ def _submit(args: Any) -> int:
             progress.close()
         channel.close()
     print(f"{plural(len(files), 'file', 'files')}: {counts['accepted']} accepted, {counts['duplicate']} duplicate "
-          f"(sent before), {counts['refused']} refused", file=sys.stderr)
+          f"(sent before), {counts['refused']} refused"
+          + (f"; {plural(counts['warnings'], 'warning', 'warnings')}" if counts["warnings"] else ""), file=sys.stderr)
     return 1 if counts["refused"] else 0
 
 

@@ -13,7 +13,7 @@ import hashlib
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -21,7 +21,7 @@ from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
 
 from adapters import registry
-from adapters.errors import DocumentError, UnknownFormat
+from adapters.errors import DocumentError, UnknownFormat, Violation
 from gateway import ids
 from gateway import envelope
 from gateway.evidence import audit
@@ -67,10 +67,11 @@ def _ts(us: int) -> timestamp_pb2.Timestamp:
     return timestamp_pb2.Timestamp(seconds=us // 1_000_000, nanos=(us % 1_000_000) * 1000)
 
 
-def _response(acc: Accepted) -> exchange_pb2.SubmitResponse:
+def _response(acc: Accepted, warnings: Sequence[Violation] = ()) -> exchange_pb2.SubmitResponse:
     return exchange_pb2.SubmitResponse(
         message_id=acc.message_id, conversation_id=acc.conversation_id, duplicate=acc.duplicate,
-        document_type=acc.document_type, recipients=list(acc.recipients), accepted_at=_ts(acc.accepted_us))
+        document_type=acc.document_type, recipients=list(acc.recipients), accepted_at=_ts(acc.accepted_us),
+        warnings=[exchange_pb2.FieldWarning(field=w.path, description=w.reason) for w in warnings])
 
 
 class Submitter:
@@ -164,12 +165,13 @@ class Submitter:
                      code=err.grpc_code, reason=err.message)
 
     async def _prepare(self, sender: str, req: exchange_pb2.SubmitRequest, keys: envelope.ParticipantKeys,
-                       digest: bytes) -> tuple[Awaitable[Accepted], NewMessage, envelope_pb2.EnvelopeHeader, Message]:
+                       digest: bytes) -> tuple[Awaitable[Accepted], NewMessage, envelope_pb2.EnvelopeHeader, Message,
+                                               list[Violation]]:
         """Decode, route and seal; hands the accept to the writer and returns its (awaitable) outcome."""
         node = self.node
         try:
             # Large documents are decoded in a worker process (gateway.codec): the event loop stays free.
-            document_type, doc = await node.codec.decode(req.format, req.content)
+            document_type, doc, warnings = await node.codec.decode_with_warnings(req.format, req.content)
         except UnknownFormat as exc:
             raise InvalidArgument("unknown format", violations=[FieldViolation("format", str(exc))]) from None
         except DocumentError as exc:
@@ -214,6 +216,8 @@ class Submitter:
                   "conversation_id": conversation_id}
         if parts:
             detail["parts"] = {p.message_id: p.deliveries[0].recipient for p in parts}
+        if warnings:
+            detail["warnings"] = [f"{w.path}: {w.reason}"[:200] for w in warnings[:10]]
         msg = NewMessage(
             message_id=message_id, conversation_id=conversation_id, in_reply_to=req.in_reply_to, sender=sender,
             document_type=document_type, submit_sha256=digest, envelope=sealed.data,
@@ -223,7 +227,7 @@ class Submitter:
             kpi_facts=await node.codec.to_thread(len(req.content), kpi.facts_of, document_type, doc),
             parts=parts,
         )
-        return node.store.accept(msg), msg, header, doc
+        return node.store.accept(msg), msg, header, doc, warnings
 
     def _part(self, whole: envelope_pb2.EnvelopeHeader, document_type: str, doc: Message, recipient: str,
               indices: tuple[int, ...], keys: envelope.ParticipantKeys, view: DirectoryView,
@@ -266,7 +270,7 @@ class Submitter:
             return dup
         # The writer may hold its next commit a moment for this message (gateway.store.engine.Writer).
         with node.store.expect_write():
-            pending, msg, header, doc = await self._prepare(sender, req, keys, digest)
+            pending, msg, header, doc, warnings = await self._prepare(sender, req, keys, digest)
         accepted: Accepted = await pending
         local = tuple(dict.fromkeys(d.recipient for m in (msg, *msg.parts) for d in m.deliveries if d.route == "local"))
         if not accepted.duplicate:
@@ -276,5 +280,5 @@ class Submitter:
             self._on_accepted(local)
             if self.on_document is not None:
                 await self.on_document(header, doc)
-        return Submitted(_response(accepted), local)
+        return Submitted(_response(accepted, () if accepted.duplicate else warnings), local)
 

@@ -71,7 +71,7 @@ class SubmitRequest(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., format: _Optional[str] = ..., content: _Optional[bytes] = ..., recipients: _Optional[_Iterable[str]] = ..., conversation_id: _Optional[str] = ..., in_reply_to: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SubmitResponse(_message.Message):
-    __slots__ = ("message_id", "conversation_id", "duplicate", "document_type", "recipients", "accepted_at", "error")
+    __slots__ = ("message_id", "conversation_id", "duplicate", "document_type", "recipients", "accepted_at", "error", "warnings")
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_FIELD_NUMBER: _ClassVar[int]
@@ -79,6 +79,7 @@ class SubmitResponse(_message.Message):
     RECIPIENTS_FIELD_NUMBER: _ClassVar[int]
     ACCEPTED_AT_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     message_id: str
     conversation_id: str
     duplicate: bool
@@ -86,7 +87,16 @@ class SubmitResponse(_message.Message):
     recipients: _containers.RepeatedScalarFieldContainer[str]
     accepted_at: _timestamp_pb2.Timestamp
     error: _status_pb2.Status
-    def __init__(self, message_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., duplicate: _Optional[bool] = ..., document_type: _Optional[str] = ..., recipients: _Optional[_Iterable[str]] = ..., accepted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+    warnings: _containers.RepeatedCompositeFieldContainer[FieldWarning]
+    def __init__(self, message_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., duplicate: _Optional[bool] = ..., document_type: _Optional[str] = ..., recipients: _Optional[_Iterable[str]] = ..., accepted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., warnings: _Optional[_Iterable[_Union[FieldWarning, _Mapping]]] = ...) -> None: ...
+
+class FieldWarning(_message.Message):
+    __slots__ = ("field", "description")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    description: str
+    def __init__(self, field: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
 
 class ReceiveRequest(_message.Message):
     __slots__ = ("format", "document_types", "include_envelope", "max_in_flight")
