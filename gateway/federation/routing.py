@@ -30,7 +30,7 @@ from google.protobuf.message import Message
 from adapters import registry
 from adapters.upu import s10
 from gateway.federation.model import Directory, Route
-from gateway.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
+from gateway.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from gateway.federation import agreements
 from gateway.federation.patterns import matches
 from gateway.store.records import AssistanceCaseRecord
@@ -185,6 +185,13 @@ class Router:
             for r in applicable
         ]
         resolved = [(r, [x for _, x in pairs]) for r, pairs in by_token]
+        if items and any(ITEM_SENDER in r.recipients for r in applicable):
+            if not explicit:
+                self._check_declared(sender, document_type, items, owners())
+            elif not relayed and not any(i in owners() for i in items):
+                # Items nobody declared here: the customs names the post itself (the directory cannot).
+                resolved += [(r, [p for p in explicit if p != sender]) for r in applicable
+                             if ITEM_SENDER in r.recipients]
         if explicit:
             recipients = self._check_explicit(sender, document_type, explicit, resolved, attrs)
         else:
@@ -210,6 +217,18 @@ class Router:
                 f"{pid} may receive {document_type} from {sender} only on items it declared to {sender}; "
                 f"{ENTRIES[document_type]}[{other}].item_id {items[other]} is not one of them")
         return RouteDecision(tuple(recipients), attrs, items, partial)
+
+    @staticmethod
+    def _check_declared(sender: str, document_type: str, items: tuple[str, ...], owners: dict[str, str]) -> None:
+        """A decision goes to the post that declared each item to this customs: an item nobody declared has
+        no such post, and saying "no route" (or sending it to the tax authority alone) would hide why."""
+        missing = [n for n, item_id in enumerate(items) if item_id not in owners]
+        if missing:
+            n = missing[0]
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            raise FailedPrecondition(
+                f"{ENTRIES.get(document_type, 'items')}[{n}].item_id: {items[n]} was not declared to {sender} by any "
+                f"post (no AED for it here){more}; name the post that is to receive it in recipients")
 
     @staticmethod
     def _partial(recipients: Sequence[str], by_token: list[tuple[Route, list[tuple[str, str]]]],

@@ -7,6 +7,7 @@ synchronous gRPC client exactly as an agency's application would, over real mTLS
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -32,7 +33,24 @@ HOSTED = {
 }
 
 
+_BELOW_EPHEMERAL = (20_000, 32_000)
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
+    """A loopback port free now, below Linux's ephemeral range (32768-60999): a port the kernel hands out
+    for bind(0) is one it may also give an outgoing connection before the node listens on it."""
+    for _ in range(200):
+        port = random.randint(*_BELOW_EPHEMERAL)
+        if port in _handed_out:  # two nodes of one test must never be given the same port
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

@@ -50,6 +50,7 @@ def test_the_readme_walkthrough_works_when_pasted_line_by_line_and_again(checkou
     assert "VALID receipt" in said["evidence"][0]
     assert re.search(r"DE/CUSTOMS/MAIN\s+ACKNOWLEDGED", said["status"][0]), said["status"]
     assert said["audit"][0].startswith("OK:"), said["audit"]
+    assert "RR100000017FR" in said["item"][0] and "first-items" in said["item"][0], said["item"]
     assert "DE/POST/MAIN" in said["kpi"][0]
     inbox = checkout / "inbox"
     assert (inbox / "customs" / "first-items.json").exists()

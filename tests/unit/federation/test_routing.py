@@ -198,19 +198,30 @@ REPLY_TO = Route(registry.ASSISTANCE_RESPONSE, ("*/CUSTOMS/*",), (routing.REPLY_
 def test_item_sender_is_whoever_sent_the_aed_of_the_items() -> None:
     lookup = Lookup(item_senders={"RR1": "FR/POST/MAIN", "RR2": "FR/POST/MAIN", "RR3": "DE/POST/MAIN"})
     router = Router(directory(ITEM_SENDER), lookup)
-    decision = route(router, "DE/CUSTOMS/MAIN", registry.INSPECTION, inspection(["RR1", "RR2", "RR3", "RR9"]))
+    decision = route(router, "DE/CUSTOMS/MAIN", registry.INSPECTION, inspection(["RR1", "RR2", "RR3"]))
     assert decision.recipients == ("DE/POST/MAIN", "FR/POST/MAIN")
-    assert lookup.asked == [("RR1", "RR2", "RR3", "RR9")]
+    assert lookup.asked == [("RR1", "RR2", "RR3")]
+
+
+def test_a_decision_on_an_item_nobody_declared_is_refused_naming_it_unless_its_post_is_named() -> None:
+    lookup = Lookup(item_senders={"RR1": "FR/POST/MAIN"})
+    to_tax = Route(registry.INSPECTION, ("DE/CUSTOMS/*",), ("DE/TAX/MAIN",), {}, True)
+    router = Router(directory(ITEM_SENDER, to_tax), lookup)
+    with pytest.raises(FailedPrecondition) as info:  # not "no route", and not to the tax authority alone
+        route(router, "DE/CUSTOMS/MAIN", registry.INSPECTION, inspection(["RR1", "RR9"]))
+    assert info.value.message.startswith("results[1].item_id: RR9 was not declared to DE/CUSTOMS/MAIN by any post")
+    named = route(router, "DE/CUSTOMS/MAIN", registry.INSPECTION, inspection(["RR9"]), explicit=["FR/POST/MAIN"])
+    assert named.recipients == ("FR/POST/MAIN",)
 
 
 def test_a_recipient_reached_only_as_item_sender_is_entitled_to_its_own_entries_only() -> None:
     lookup = Lookup(item_senders={"RR1": "FR/POST/MAIN", "RR2": "DE/POST/MAIN", "RR3": "FR/POST/MAIN"})
     to_tax = Route(registry.INSPECTION, ("DE/CUSTOMS/*",), ("DE/TAX/MAIN",), {}, True)
     router = Router(directory(ITEM_SENDER, to_tax), lookup)
-    decision = route(router, "DE/CUSTOMS/MAIN", registry.INSPECTION, inspection(["RR1", "RR2", "RR3", "RR9"]))
+    decision = route(router, "DE/CUSTOMS/MAIN", registry.INSPECTION, inspection(["RR1", "RR2", "RR3"]))
     assert decision.recipients == ("DE/POST/MAIN", "FR/POST/MAIN", "DE/TAX/MAIN")
     assert decision.partial == (("DE/POST/MAIN", (1,)), ("FR/POST/MAIN", (0, 2)))  # the tax authority: all
-    part = routing.entries_subset(registry.INSPECTION, inspection(["RR1", "RR2", "RR3", "RR9"]), (0, 2))
+    part = routing.entries_subset(registry.INSPECTION, inspection(["RR1", "RR2", "RR3"]), (0, 2))
     assert [r.item_id for r in part.results] == ["RR1", "RR3"]  # type: ignore[attr-defined]
     # All items of one post: nothing to split.
     assert route(router, "DE/CUSTOMS/MAIN", registry.INSPECTION, inspection(["RR1", "RR3"])).partial == ()
@@ -230,7 +241,7 @@ def test_a_relayed_document_that_gives_a_post_entries_on_others_items_is_refused
 
 def test_item_sender_of_items_nobody_announced_is_no_one_so_the_document_is_refused() -> None:
     router = Router(directory(ITEM_SENDER), Lookup())
-    with pytest.raises(PermissionDenied, match="no default recipient"):
+    with pytest.raises(FailedPrecondition, match="RR1 was not declared to DE/CUSTOMS/MAIN by any post"):
         route(router, "DE/CUSTOMS/MAIN", registry.INSPECTION, inspection(["RR1"]))
 
 
