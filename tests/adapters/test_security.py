@@ -14,6 +14,7 @@ from adapters.upu._xmlmap import parse_timestamp
 from gateway.api.swg.v1 import item_pb2
 from gateway.testing.documents import aed_batch
 from adapters.xml import parse_json, parse_xml
+from tests.support import wire
 
 XML_FORMATS = ["upu.itmatt.v1", "upu.cusrsp.v1", "upu.ips.v1"]
 # Every JSON format the registry knows, so that a new one is held to the same tests.
@@ -277,26 +278,13 @@ def test_unknown_fields_are_found_at_any_depth_with_their_path() -> None:
     piece = batch.items[1].contents[0].SerializeToString() + _unknown(999, b"x")
     second = batch.items[1]
     del second.contents[:]
-    content = (_field(1, batch.items[0].SerializeToString())
-               + _field(1, second.SerializeToString() + _field(20, piece) + _unknown(998, b"y")))
+    content = (wire.field(1, batch.items[0].SerializeToString())
+               + wire.field(1, second.SerializeToString() + wire.field(20, piece) + _unknown(998, b"y")))
     assert item_pb2.ItemBatch.FromString(content).items[1].contents[0].description == "Wool scarf"
     with pytest.raises(DocumentError) as err:
         registry.decode("swg.aed.v1", content)
     assert {(v.path, v.reason.split(" (")[0]) for v in err.value.violations} == {
         ("items[1]", "unknown field number 998"), ("items[1].contents[0]", "unknown field number 999")}
-
-
-def _varint(n: int) -> bytes:
-    out = b""
-    while True:
-        low, n = n & 0x7F, n >> 7
-        out += bytes([low | (0x80 if n else 0)])
-        if not n:
-            return out
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
 
 
 def test_document_errors_cross_process_boundaries_intact() -> None:

@@ -13,10 +13,17 @@ from gateway.testing.federation import Federation
 from gateway.testing.nodes import NodeRunner, connect, free_port, write_directory, write_node_config
 
 
-def test_health_check_watch_and_list_answer(federation: Federation, tmp_path: Path) -> None:
+def start_node(federation: Federation, tmp_path: Path, node_lines: str = "") -> NodeRunner:
+    """de-node on loopback; ``node_lines`` go into its [node] section."""
     port = free_port()
     directory = write_directory(federation, tmp_path, {"de-node": port, "fr-node": free_port()})
-    runner = NodeRunner(write_node_config(federation, tmp_path, "de-node", port, directory)).start()
+    config = write_node_config(federation, tmp_path, "de-node", port, directory)
+    config.write_text(config.read_text().replace("[node]\n", f"[node]\n{node_lines}", 1))
+    return NodeRunner(config).start()
+
+
+def test_health_check_watch_and_list_answer(federation: Federation, tmp_path: Path) -> None:
+    runner = start_node(federation, tmp_path)
     client = connect(federation, "de-node", runner.address, "DE/POST/MAIN")
     try:
         stub = health_pb2_grpc.HealthStub(client.channel)
@@ -38,9 +45,7 @@ def test_health_check_watch_and_list_answer(federation: Federation, tmp_path: Pa
 
 
 def test_every_service_has_a_health_name(federation: Federation, tmp_path: Path) -> None:
-    port = free_port()
-    directory = write_directory(federation, tmp_path, {"de-node": port, "fr-node": free_port()})
-    runner = NodeRunner(write_node_config(federation, tmp_path, "de-node", port, directory)).start()
+    runner = start_node(federation, tmp_path)
     client = connect(federation, "de-node", runner.address, "DE/POST/MAIN")
     try:
         stub = health_pb2_grpc.HealthStub(client.channel)
@@ -56,11 +61,8 @@ def test_every_service_has_a_health_name(federation: Federation, tmp_path: Path)
 
 def test_a_plain_health_port_answers_probes_without_a_certificate_and_serves_nothing_else(
         federation: Federation, tmp_path: Path) -> None:
-    port, health_port = free_port(), free_port()
-    directory = write_directory(federation, tmp_path, {"de-node": port, "fr-node": free_port()})
-    config = write_node_config(federation, tmp_path, "de-node", port, directory)
-    config.write_text(config.read_text().replace("[node]\n", f'[node]\nhealth_listen = "127.0.0.1:{health_port}"\n', 1))
-    runner = NodeRunner(config).start()
+    health_port = free_port()
+    runner = start_node(federation, tmp_path, f'health_listen = "127.0.0.1:{health_port}"\n')
     try:
         with grpc.insecure_channel(f"127.0.0.1:{health_port}") as plain:
             stub = health_pb2_grpc.HealthStub(plain)
@@ -80,9 +82,7 @@ def test_a_plain_health_port_answers_probes_without_a_certificate_and_serves_not
 def test_reflection_v1_and_v1alpha_list_the_services(federation: Federation, tmp_path: Path) -> None:
     from grpc_reflection.v1alpha import reflection_pb2
 
-    port = free_port()
-    directory = write_directory(federation, tmp_path, {"de-node": port, "fr-node": free_port()})
-    runner = NodeRunner(write_node_config(federation, tmp_path, "de-node", port, directory)).start()
+    runner = start_node(federation, tmp_path)
     client = connect(federation, "de-node", runner.address, "DE/POST/MAIN")
     try:
         for package in ("grpc.reflection.v1alpha", "grpc.reflection.v1"):

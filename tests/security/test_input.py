@@ -14,6 +14,7 @@ from gateway.api.swg.v1 import exchange_pb2, item_pb2
 from tests.security.harness import CUSTOMS, POST, TAX, SecurityNode
 from gateway.testing.documents import aed_batch, item
 from gateway.testing.federation import Federation
+from tests.support import wire
 
 # Valid documents (accepted, see below); every attack is a variation of one of them.
 ITMATT = registry.encode("upu.itmatt.v1", registry.AED, aed_batch(1, marker="LOC-0001"))
@@ -110,31 +111,19 @@ def test_too_many_recipients_do_not_get_through(secnode: SecurityNode) -> None:
                            INVALID, "limits.max_recipients")
 
 
-def _field(number: int, payload: bytes) -> bytes:
-    """A length-delimited protobuf field ``number`` holding ``payload`` (any field number, known or not)."""
-    def varint(n: int) -> bytes:
-        out = b""
-        while True:
-            low, n = n & 0x7F, n >> 7
-            out += bytes([low | (0x80 if n else 0)])
-            if not n:
-                return out
-    return varint(number << 3 | 2) + varint(len(payload)) + payload
-
-
 CONTROL_BYTES = bytes(range(32)) * (1024 * 1024 // 32)  # 1 MiB of control bytes, as in the red-team report
 
 
 def _aed_with_unknown_field(where: str) -> bytes:
     """One valid AED item as protobuf, with an unknown field 999 carrying 1 MiB of control bytes at ``where``."""
     batch = aed_batch(1)
-    unknown = _field(999, CONTROL_BYTES)
+    unknown = wire.field(999, CONTROL_BYTES)
     if where == "/":
         return batch.SerializeToString() + unknown
     piece = batch.items[0].contents[0].SerializeToString() + unknown
     item = batch.items[0]
     del item.contents[:]
-    return _field(1, item.SerializeToString() + _field(20, piece))  # ItemBatch.items = 1, PostalItem.contents = 20
+    return wire.field(1, item.SerializeToString() + wire.field(20, piece))  # ItemBatch.items = 1, PostalItem.contents = 20
 
 
 @pytest.mark.parametrize(("where", "path"), [("/", "/"), ("items[0].contents[0]", "items[0].contents[0]")])
