@@ -17,6 +17,7 @@ SENDERS = {
     "wco-aed-de-to-fr.json": ("de-node-de-post", ["submit", "--format", "wco.ecommerce.v1"]),
     "cusrsp-de-decisions.xml": ("de-node-de-customs", ["submit", "--format", "upu.cusrsp.v1"]),
     "assistance-request-de-to-fr.json": ("de-node-de-customs", ["assist", "request"]),
+    "ips-export-to-de.xml": ("de-node-de-post", ["submit", "--format", "upu.ips.v1"]),
 }
 
 
