@@ -99,9 +99,10 @@ def attributes_of(document_type: str, doc: Message) -> tuple[dict[str, str], tup
         attrs["destination_country"] = _uniform(
             [(f"items[{n}].destination_country", i.destination_country) for n, i in enumerate(doc.items)],  # type: ignore[attr-defined]
             "destination country")
-        attrs["origin_country"] = _uniform(
-            [(f"items[{n}].origin_country", i.origin_country) for n, i in enumerate(doc.items)],  # type: ignore[attr-defined]
-            "origin country")
+        # Real exports mix origins (a post's dispatch collects items from several countries); only one origin
+        # makes an attribute routes can use, several make none (routes conditioned on it then do not apply).
+        origins = {i.origin_country for i in doc.items if i.origin_country}  # type: ignore[attr-defined]
+        attrs["origin_country"] = origins.pop() if len(origins) == 1 else ""
     elif document_type == registry.INSPECTION:
         results = doc.results  # type: ignore[attr-defined]
         items = tuple(r.item_id for r in results)

@@ -3,7 +3,10 @@ with a warning at that item's XPath, instead of being refused for one item."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+import pytest
 
 from gateway.api.swg.v1 import exchange_pb2, item_pb2
 
@@ -37,3 +40,14 @@ def test_a_zero_weight_item_is_accepted_with_a_warning_and_reaches_customs(de_no
         message_id="ips-zero-weight", format="upu.ips.v1", content=_export_to_germany_with_a_zero_weight()),
         metadata=post.metadata, timeout=60)
     assert again.duplicate and not again.warnings
+
+
+@pytest.mark.parametrize("export", sorted(p.name for p in FIXTURES.glob("*.xml")))
+def test_every_real_ips_export_is_accepted_whole_with_its_mixed_origins(de_node, export: str) -> None:  # type: ignore[no-untyped-def]
+    """Real exports mix origin countries (India, the UAE, Malawi in one dispatch): that is no reason to refuse."""
+    content = re.sub(rb"<DestCountryCd>[A-Z]{2}</DestCountryCd>", b"<DestCountryCd>DE</DestCountryCd>",
+                     (FIXTURES / export).read_bytes())
+    post = de_node.client(POST)
+    resp = post.exchange.Submit(exchange_pb2.SubmitRequest(format="upu.ips.v1", content=content),
+                                metadata=post.metadata, timeout=60)
+    assert list(resp.recipients) == [CUSTOMS]

@@ -381,12 +381,11 @@ def test_an_aed_must_concern_one_destination_country_and_the_odd_item_is_named()
     assert [v.field for v in err.value.violations] == ["items[2].destination_country"]
 
 
-def test_an_aed_must_concern_one_origin_country() -> None:
+def test_an_aed_of_several_origin_countries_is_accepted_without_an_origin_attribute() -> None:
     batch = aed_batch(2, origin="FR")
-    batch.items[1].origin_country = "CN"
-    with pytest.raises(InvalidArgument, match="one origin country") as err:
-        attributes_of(registry.AED, batch)
-    assert [v.field for v in err.value.violations] == ["items[1].origin_country"]
+    assert attributes_of(registry.AED, batch)[0]["origin_country"] == "FR"
+    batch.items[1].origin_country = "CN"  # real IPS exports mix origins
+    assert "origin_country" not in attributes_of(registry.AED, batch)[0]
 
 
 def test_empty_attributes_are_left_out_and_an_empty_batch_has_none() -> None:
