@@ -30,13 +30,16 @@ from gateway.exchange import sizes
 from gateway.api.swg.v1 import envelope_pb2, exchange_pb2
 from gateway.errors import (
     AlreadyExists,
+    FailedPrecondition,
     FieldViolation,
     GatewayError,
     InvalidArgument,
     NotFound,
     ResourceExhausted,
+    TrustError,
 )
 from gateway.clock import now_us, timestamp_us
+from gateway.crypto.trust import Purpose
 from gateway.node import Node
 from gateway.federation.routing import attributes_of, entries_subset, route_for
 from gateway.federation.view import DirectoryView
@@ -61,6 +64,22 @@ def submit_digest(req: exchange_pb2.SubmitRequest) -> bytes:
         return hashlib.sha256(req.SerializeToString(deterministic=True)).digest()
     finally:
         req.message_id = message_id
+
+
+def sealing_certificate(node: Node, view: DirectoryView, participant: str) -> envelope.RecipientCertificate:
+    """The directory's encryption certificate of ``participant``, if the federation still trusts it: a
+    certificate revoked in the CRL (or expired, or not the CA's) is never sealed to."""
+    cert = view.recipient_certificate(participant)
+    try:
+        named = node.trust.verify(cert.certificate, Purpose.ENCRYPTION)
+    except TrustError as err:
+        raise FailedPrecondition(f"the directory's encryption certificate of recipient {participant} is not "
+                                 f"trusted ({err.message}); nothing can be sealed to it until the directory "
+                                 "publishes a valid one") from None
+    if named != participant:
+        raise FailedPrecondition(f"the directory's encryption certificate of recipient {participant} names "
+                                 f"{named}; nothing can be sealed to it")
+    return cert
 
 
 def _ts(us: int) -> timestamp_pb2.Timestamp:
@@ -206,7 +225,7 @@ class Submitter:
         payload = doc.SerializeToString(deterministic=True)
         await sizes.check_encoded_size(node.config.limits, document_type, doc, len(payload), items,
                                        [node.preferred_format(r, document_type) for r in decision.recipients])
-        certs = [view.recipient_certificate(r) for r in sealed_for]
+        certs = [sealing_certificate(node, view, r) for r in sealed_for]
         sealed = envelope.seal(header, payload, keys, certs, node.keks)
         routes = tuple(NewDelivery(r, route_for(view.directory, r, node.name)) for r in whole)
         parts = tuple(self._part(header, document_type, doc, rcpt, indices, keys, view, reply_parties)
@@ -248,7 +267,7 @@ class Submitter:
         header.ClearField("routing_attributes")
         header.routing_attributes.update(attributes)
         sealed = envelope.seal(header, part_doc.SerializeToString(deterministic=True), keys,
-                               [view.recipient_certificate(recipient)], node.keks)
+                               [sealing_certificate(node, view, recipient)], node.keks)
         created, expires = timestamp_us(whole.created_at), timestamp_us(whole.expires_at)
         return NewMessage(
             message_id=part_id, conversation_id=whole.conversation_id, in_reply_to=in_reply_to, sender=whole.sender,

@@ -262,3 +262,20 @@ def test_a_bad_crl_file_keeps_the_crl_in_force(node: SecurityNode, spoil: Callab
     node.assert_refused("certificate revoked at start, after a bad CRL file",
                         lambda: old.exchange.Submit(submit_request(), metadata=old.metadata, timeout=10),
                         grpc.StatusCode.UNAUTHENTICATED, "revoked")
+
+
+def test_nothing_is_sealed_to_a_recipient_whose_encryption_certificate_is_revoked(node: SecurityNode) -> None:
+    """Revoking a participant's encryption key must stop others from sealing to it at once, not at a restart."""
+    post = node.client(POST)
+    assert list(post.exchange.Submit(submit_request(), metadata=post.metadata, timeout=30).recipients) == [CUSTOMS]
+
+    publish_crl(node, node.fed.paths.participants[CUSTOMS].encryption_cert)
+    wait_for(lambda: refused_code(lambda: post.exchange.Submit(submit_request(), metadata=post.metadata, timeout=10))
+             == grpc.StatusCode.FAILED_PRECONDITION, timeout=15)
+    before = node.counts()
+    with pytest.raises(grpc.RpcError) as refused:
+        post.exchange.Submit(submit_request(), metadata=post.metadata, timeout=10)
+    ok = refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    tally.attack("sealing to a recipient whose encryption certificate was revoked", ok)
+    assert ok and f"encryption certificate of recipient {CUSTOMS} is not trusted" in refused.value.details()
+    assert node.counts() == before, "nothing stored"
