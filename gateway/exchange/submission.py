@@ -282,6 +282,12 @@ class Submitter:
     async def _submit(self, sender: str, req: exchange_pb2.SubmitRequest) -> Submitted:
         node = self.node
         keys = node.keys_of(sender)
+        try:  # the node signs as the sender: not with a key the federation revoked since the node started
+            node.trust.verify(keys.signing_cert, Purpose.SIGNING)
+        except TrustError as err:
+            raise FailedPrecondition(f"the signing certificate this node holds for {sender} is not trusted "
+                                     f"({err.message}); the node cannot sign as {sender} until it gets a new one"
+                                     ) from None
         self._check_request(req)
         digest = submit_digest(req)
         dup = await self._duplicate(req, digest, sender)

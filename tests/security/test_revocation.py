@@ -279,3 +279,19 @@ def test_nothing_is_sealed_to_a_recipient_whose_encryption_certificate_is_revoke
     tally.attack("sealing to a recipient whose encryption certificate was revoked", ok)
     assert ok and f"encryption certificate of recipient {CUSTOMS} is not trusted" in refused.value.details()
     assert node.counts() == before, "nothing stored"
+
+
+def test_the_node_does_not_sign_with_a_hosted_participants_revoked_signing_key(node: SecurityNode) -> None:
+    post = node.client(POST)
+    assert post.exchange.Submit(submit_request(), metadata=post.metadata, timeout=30).message_id
+
+    publish_crl(node, node.fed.paths.participants[POST].signing_cert)
+    wait_for(lambda: refused_code(lambda: post.exchange.Submit(submit_request(), metadata=post.metadata, timeout=10))
+             == grpc.StatusCode.FAILED_PRECONDITION, timeout=15)
+    before = node.counts()
+    with pytest.raises(grpc.RpcError) as refused:
+        post.exchange.Submit(submit_request(), metadata=post.metadata, timeout=10)
+    ok = refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    tally.attack("signing as a participant whose signing certificate was revoked", ok)
+    assert ok and f"signing certificate this node holds for {POST} is not trusted" in refused.value.details()
+    assert node.counts() == before, "nothing stored"
