@@ -347,6 +347,7 @@ class Relay:
         self._channel = channel
         self.links: dict[str, PeerLink] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
 
     async def start(self) -> None:
         store = self.node.store
@@ -363,7 +364,7 @@ class Relay:
     async def _supervise(self, link: PeerLink) -> None:
         """Run a link for good: a link task that fails (anything but being stopped) is logged, reported
         down, and started again after its backoff, so that a link always recovers by itself."""
-        while True:
+        while not self._stopping:
             try:
                 await link.run()
             except asyncio.CancelledError:
@@ -376,6 +377,8 @@ class Relay:
                 reason = f"the link task failed: {exc!r}"
             else:
                 reason = "the link task ended"
+            if self._stopping:
+                return
             delay = await link.down(reason[:300])
             await asyncio.sleep(delay)
 
@@ -408,12 +411,16 @@ class Relay:
                 link.wake.set()
 
     async def stop(self) -> None:
+        self._stopping = True
+        pending = set(self._tasks.values())
+        while pending:
+            # Cancelled again until they end: a cancellation swallowed inside a link (asyncio.wait_for can,
+            # on Python 3.11) must not hang the node's stop.
+            for t in pending:
+                t.cancel()
+            _, pending = await asyncio.wait(pending, timeout=1.0)
         for t in self._tasks.values():
-            t.cancel()
-        for t in self._tasks.values():
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - stopping; the link logged its own errors
-                pass
+            if not t.cancelled() and t.exception() is not None:  # stopping; the link logged its own errors
+                log.debug("relay link ended with an error at stop", error=repr(t.exception()))
         self._tasks.clear()
         self.links.clear()
