@@ -56,6 +56,29 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def write_client_profile(fed: Federation, out: Path, participant: str, address: str,
+                         scopes: Iterable[str] = ("submit", "receive", "status"), node: str = "de-node") -> Path:
+    """A client profile TOML, as an agency's application has one: minting its own tokens with the node's key."""
+    pp, np = fed.paths.participants[participant], fed.paths.nodes[node]
+    scopes = tuple(scopes)
+    path = out / f"{participant.replace('/', '-').lower()}-{'-'.join(scopes)}.toml"
+    listed = ", ".join(f'"{s}"' for s in scopes)
+    path.write_text(f"""
+participant = "{participant}"
+address = "{address}"
+ca = "{fed.paths.ca_cert}"
+cert = "{pp.client_cert}"
+key = "{pp.client_key}"
+
+[token]
+issuer_key = "{np.token_key}"
+issuer = "swg:{node}"
+audience = "swg:{node}"
+scopes = [{listed}]
+""")
+    return path
+
+
 def write_directory(fed: Federation, out: Path, ports: dict[str, int], extra: str = "") -> Path:
     """The example directory, pointing at the test federation's certificates and the given ports."""
     text = EXAMPLE_DIRECTORY.read_text().replace("../certs-example", str(fed.paths.root))

@@ -10,7 +10,7 @@ import pytest
 
 from adapters import registry
 from gateway.testing.documents import aed_batch
-from gateway.testing.nodes import free_port, write_directory, write_node_config
+from gateway.testing.nodes import free_port, write_client_profile, write_directory, write_node_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,22 +21,7 @@ def gateway(*args: str, check: bool = True, timeout: float = 60) -> subprocess.C
 
 
 def client_profile(fed, tmp: Path, participant: str, address: str) -> Path:  # type: ignore[no-untyped-def]
-    pp, np = fed.paths.participants[participant], fed.paths.nodes["de-node"]
-    path = tmp / f"{participant.replace('/', '-').lower()}.toml"
-    path.write_text(f"""
-participant = "{participant}"
-address = "{address}"
-ca = "{fed.paths.ca_cert}"
-cert = "{pp.client_cert}"
-key = "{pp.client_key}"
-
-[token]
-issuer_key = "{np.token_key}"
-issuer = "swg:de-node"
-audience = "swg:de-node"
-scopes = ["submit", "receive", "status"]
-""")
-    return path
+    return write_client_profile(fed, tmp, participant, address)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from gateway.api.swg.v1 import assistance_pb2, exchange_pb2, inspection_pb2, ite
 from gateway.cli import main
 from gateway.testing.documents import inspection, item
 from gateway.testing.documents import s10 as make_s10
+from gateway.testing.nodes import write_client_profile
 from tests.support.two_nodes import wait_for
 
 POST, CUSTOMS, TAX = "DE/POST/MAIN", "DE/CUSTOMS/MAIN", "DE/TAX/MAIN"
@@ -170,22 +171,7 @@ def test_too_many_or_no_ids_are_refused_with_the_limit(de_node) -> None:
 
 
 def client_profile(de_node, tmp_path, participant: str, scope: str = "status"):  # type: ignore[no-untyped-def]
-    pp, np = de_node.fed.paths.participants[participant], de_node.fed.paths.nodes["de-node"]
-    path = tmp_path / f"{participant.replace('/', '-').lower()}-{scope}.toml"
-    path.write_text(f"""
-participant = "{participant}"
-address = "{de_node.runner.address}"
-ca = "{de_node.fed.paths.ca_cert}"
-cert = "{pp.client_cert}"
-key = "{pp.client_key}"
-
-[token]
-issuer_key = "{np.token_key}"
-issuer = "swg:de-node"
-audience = "swg:de-node"
-scopes = ["{scope}"]
-""")
-    return path
+    return write_client_profile(de_node.fed, tmp_path, participant, de_node.runner.address, (scope,))
 
 
 def test_gateway_item_prints_the_timeline_as_a_table_and_as_json(de_node, tmp_path, capsys) -> None:

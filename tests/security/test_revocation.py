@@ -264,21 +264,29 @@ def test_a_bad_crl_file_keeps_the_crl_in_force(node: SecurityNode, spoil: Callab
                         grpc.StatusCode.UNAUTHENTICATED, "revoked")
 
 
+def refused_after_the_crl(node: SecurityNode, post: Client, what: str, text: str) -> None:
+    """Once the new CRL is in force, a submit is refused FAILED_PRECONDITION saying ``text``, storing nothing."""
+    def submit() -> Any:
+        return post.exchange.Submit(submit_request(), metadata=post.metadata, timeout=10)
+
+    wait_for(lambda: refused_code(submit) == grpc.StatusCode.FAILED_PRECONDITION, timeout=15)
+    before = node.counts()
+    with pytest.raises(grpc.RpcError) as refused:
+        submit()
+    ok = refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    tally.attack(what, ok)
+    assert ok and text in (refused.value.details() or ""), refused.value.details()
+    assert node.counts() == before, "nothing stored"
+
+
 def test_nothing_is_sealed_to_a_recipient_whose_encryption_certificate_is_revoked(node: SecurityNode) -> None:
     """Revoking a participant's encryption key must stop others from sealing to it at once, not at a restart."""
     post = node.client(POST)
     assert list(post.exchange.Submit(submit_request(), metadata=post.metadata, timeout=30).recipients) == [CUSTOMS]
 
     publish_crl(node, node.fed.paths.participants[CUSTOMS].encryption_cert)
-    wait_for(lambda: refused_code(lambda: post.exchange.Submit(submit_request(), metadata=post.metadata, timeout=10))
-             == grpc.StatusCode.FAILED_PRECONDITION, timeout=15)
-    before = node.counts()
-    with pytest.raises(grpc.RpcError) as refused:
-        post.exchange.Submit(submit_request(), metadata=post.metadata, timeout=10)
-    ok = refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    tally.attack("sealing to a recipient whose encryption certificate was revoked", ok)
-    assert ok and f"encryption certificate of recipient {CUSTOMS} is not trusted" in refused.value.details()
-    assert node.counts() == before, "nothing stored"
+    refused_after_the_crl(node, post, "sealing to a recipient whose encryption certificate was revoked",
+                          f"encryption certificate of recipient {CUSTOMS} is not trusted")
 
 
 def test_the_node_does_not_sign_with_a_hosted_participants_revoked_signing_key(node: SecurityNode) -> None:
@@ -286,12 +294,5 @@ def test_the_node_does_not_sign_with_a_hosted_participants_revoked_signing_key(n
     assert post.exchange.Submit(submit_request(), metadata=post.metadata, timeout=30).message_id
 
     publish_crl(node, node.fed.paths.participants[POST].signing_cert)
-    wait_for(lambda: refused_code(lambda: post.exchange.Submit(submit_request(), metadata=post.metadata, timeout=10))
-             == grpc.StatusCode.FAILED_PRECONDITION, timeout=15)
-    before = node.counts()
-    with pytest.raises(grpc.RpcError) as refused:
-        post.exchange.Submit(submit_request(), metadata=post.metadata, timeout=10)
-    ok = refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    tally.attack("signing as a participant whose signing certificate was revoked", ok)
-    assert ok and f"signing certificate this node holds for {POST} is not trusted" in refused.value.details()
-    assert node.counts() == before, "nothing stored"
+    refused_after_the_crl(node, post, "signing as a participant whose signing certificate was revoked",
+                          f"signing certificate this node holds for {POST} is not trusted")
