@@ -26,8 +26,8 @@ S = exchange_pb2
 N = 30
 
 
-@pytest.mark.parametrize("ending", ["SIGCONT", "kill -9 and restart"])
-def test_a_hung_peer_is_reported_and_its_link_recovers(federation: Federation, tmp_path: Path, ending: str) -> None:
+def start_two_nodes(federation: Federation, tmp_path: Path) -> tuple[dict[str, int], dict[str, NodeProcess]]:
+    """de-node and fr-node as processes with a 1 s hang timeout; their ports and processes."""
     ports = {"de-node": free_port(), "fr-node": free_port()}
     directory = write_directory(federation, tmp_path, ports)
     nodes = {}
@@ -35,6 +35,12 @@ def test_a_hung_peer_is_reported_and_its_link_recovers(federation: Federation, t
         metrics = free_port()
         config = node_config(federation, tmp_path, name, port, directory, metrics_port=metrics, hang_timeout_s=1)
         nodes[name] = NodeProcess(config, tmp_path / f"{name}.log", metrics).start()
+    return ports, nodes
+
+
+@pytest.mark.parametrize("ending", ["SIGCONT", "kill -9 and restart"])
+def test_a_hung_peer_is_reported_and_its_link_recovers(federation: Federation, tmp_path: Path, ending: str) -> None:
+    ports, nodes = start_two_nodes(federation, tmp_path)
     fr, de = nodes["fr-node"], nodes["de-node"]
     post = connect(federation, "fr-node", f"127.0.0.1:{ports['fr-node']}", FR_POST)
     customs = connect(federation, "de-node", f"127.0.0.1:{ports['de-node']}", DE_CUSTOMS)
@@ -94,13 +100,7 @@ def test_a_hung_peer_is_reported_and_its_link_recovers(federation: Federation, t
 
 
 def test_a_peer_hung_under_an_idle_link_is_reported_by_keepalive(federation: Federation, tmp_path: Path) -> None:
-    ports = {"de-node": free_port(), "fr-node": free_port()}
-    directory = write_directory(federation, tmp_path, ports)
-    nodes = {}
-    for name, port in ports.items():
-        metrics = free_port()
-        config = node_config(federation, tmp_path, name, port, directory, metrics_port=metrics, hang_timeout_s=1)
-        nodes[name] = NodeProcess(config, tmp_path / f"{name}.log", metrics).start()
+    ports, nodes = start_two_nodes(federation, tmp_path)
     fr, de = nodes["fr-node"], nodes["de-node"]
     post = connect(federation, "fr-node", f"127.0.0.1:{ports['fr-node']}", FR_POST)
 

@@ -15,6 +15,7 @@ from google.protobuf import json_format
 from gateway.api.swg.v1 import assistance_pb2, exchange_pb2, item_pb2
 from tests.support.db import replace_envelope, stored_envelope
 from gateway.testing.documents import aed_batch
+from gateway.testing.nodes import write_client_profile
 from tests.support.two_nodes import TwoNodes, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,23 +29,8 @@ def gateway(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def profile(nodes: TwoNodes, node: str, participant: str) -> str:
-    fed = nodes.fed
-    pp, np = fed.paths.participants[participant], fed.paths.nodes[node]
-    path = nodes.tmp / f"{node}-{participant.replace('/', '-').lower()}.toml"
-    path.write_text(f"""
-participant = "{participant}"
-address = "{nodes.runners[node].address}"
-ca = "{fed.paths.ca_cert}"
-cert = "{pp.client_cert}"
-key = "{pp.client_key}"
-
-[token]
-issuer_key = "{np.token_key}"
-issuer = "swg:{node}"
-audience = "swg:{node}"
-scopes = ["submit", "receive", "status", "assist", "admin"]
-""")
-    return str(path)
+    return str(write_client_profile(nodes.fed, nodes.tmp, participant, nodes.runners[node].address,
+                                    ("submit", "receive", "status", "assist", "admin"), node=node))
 
 
 def state_of(client, message_id: str) -> int:  # type: ignore[no-untyped-def]
