@@ -190,9 +190,10 @@ class Router:
             if not explicit:
                 self._check_declared(sender, document_type, items, owners())
             elif not relayed and not any(i in owners() for i in items):
-                # Items nobody declared here: the customs names the post itself (the directory cannot).
-                resolved += [(r, [p for p in explicit if p != sender]) for r in applicable
-                             if ITEM_SENDER in r.recipients]
+                # Items nobody declared here: the customs names the post itself (the directory cannot), one
+                # of those the directory lets declare items to this customs, and no one else.
+                declarers = [p for p in explicit if self._may_declare_to(p, sender)]
+                resolved += [(r, declarers) for r in applicable if ITEM_SENDER in r.recipients]
         if explicit:
             recipients = self._check_explicit(sender, document_type, explicit, resolved, attrs)
         else:
@@ -218,6 +219,12 @@ class Router:
                 f"{pid} may receive {document_type} from {sender} only on items it declared to {sender}; "
                 f"{ENTRIES[document_type]}[{other}].item_id {items[other]} is not one of them")
         return RouteDecision(tuple(recipients), attrs, items, partial)
+
+    def _may_declare_to(self, participant: str, customs: str) -> bool:
+        """Whether a route lets ``participant`` send AEDs to ``customs`` (who an item's declarer could be)."""
+        return participant != customs and any(
+            r.document_type == registry.AED and any(matches(p, participant) for p in r.senders)
+            and any(matches(t, customs) for t in r.recipients) for r in self.directory.routes)
 
     @staticmethod
     def _check_declared(sender: str, document_type: str, items: tuple[str, ...], owners: dict[str, str]) -> None:

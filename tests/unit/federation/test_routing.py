@@ -210,8 +210,13 @@ def test_a_decision_on_an_item_nobody_declared_is_refused_naming_it_unless_its_p
     with pytest.raises(FailedPrecondition) as info:  # not "no route", and not to the tax authority alone
         route(router, "DE/CUSTOMS/MAIN", registry.INSPECTION, inspection(["RR1", "RR9"]))
     assert info.value.message.startswith("results[1].item_id: RR9 was not declared to DE/CUSTOMS/MAIN by any post")
+    aed_route = Route(registry.AED, ("*/POST/*",), ("DE/CUSTOMS/MAIN",), {}, True)
+    router = Router(directory(ITEM_SENDER, to_tax, aed_route), lookup)
     named = route(router, "DE/CUSTOMS/MAIN", registry.INSPECTION, inspection(["RR9"]), explicit=["FR/POST/MAIN"])
     assert named.recipients == ("FR/POST/MAIN",)
+    # Only a participant that may declare items to this customs can be named that way.
+    with pytest.raises(PermissionDenied, match="FR/CUSTOMS/MAIN"):
+        route(router, "DE/CUSTOMS/MAIN", registry.INSPECTION, inspection(["RR9"]), explicit=["FR/CUSTOMS/MAIN"])
 
 
 def test_a_recipient_reached_only_as_item_sender_is_entitled_to_its_own_entries_only() -> None:
