@@ -43,8 +43,12 @@ from gateway.exchange.submission import Submitter
 
 log = structlog.get_logger("gateway.transport.server")
 
-# Probes and load balancers must see a lost database within a second; a ping is one SELECT 1.
+# Probes and load balancers must see a lost database within seconds; a ping is one SELECT 1.
 HEALTH_INTERVAL_S = 0.5
+# A ping still unanswered after this long means the database is stalled (a stopped host). A slower answer
+# under load (a 100 MB request being refused, a GC pause) is not an outage: one slow ping must not take the
+# node out of its load balancer, or any client sending big requests could do it at will.
+DB_STALL_S = 3.0
 # The whole node ("") and each service; all follow the database, the one thing every call needs.
 HEALTH_SERVICES = ("", "swg.v1.Exchange", "swg.v1.Peering", "swg.v1.Admin")
 # grpc_reflection ships only v1alpha; v1 has the same messages under another package name.
@@ -81,6 +85,7 @@ class GatewayServer:
         self.node = node
         self.role = role
         self._ping: asyncio.Future[None] | None = None
+        self._ping_started = 0.0
         self._space_probe: asyncio.Future[None] | None = None
         self._serving = True
         self.local = LocalDelivery(node)
@@ -188,7 +193,7 @@ class GatewayServer:
             released = await self.node.store.release_all_leases(route="local", now_us=now_us())
             if released:
                 log.warning("released leases of a previous run", deliveries=released)
-        await self._check_health()
+        await self._check_health(wait_s=DB_STALL_S)  # the first status is published, one way or the other
         self._tasks.append(asyncio.create_task(self._health_loop(), name="health"))
         if self.role.singletons:  # see WorkerRole
             self._tasks.append(asyncio.create_task(ExpiryWorker(self.node).run(), name="expiry"))
@@ -222,16 +227,20 @@ class GatewayServer:
         host = self.node.config.listen.rsplit(":", 1)[0]
         return f"{host}:{self.port}"
 
-    async def _check_health(self) -> None:
+    async def _check_health(self, wait_s: float = HEALTH_INTERVAL_S) -> None:
         # A ping that hangs (a stopped database host) counts as not serving, and no second one is started
         # beside it, so a stall cannot fill the thread pool that store reads share.
         if self._ping is None or self._ping.done():
             self._ping = asyncio.ensure_future(asyncio.to_thread(self.node.store.ping))
+            self._ping_started = time.monotonic()
         reason = ""
         try:
-            await asyncio.wait_for(asyncio.shield(self._ping), timeout=HEALTH_INTERVAL_S)
+            await asyncio.wait_for(asyncio.shield(self._ping), timeout=wait_s)
         except TimeoutError:
-            reason = f"no answer from the database within {HEALTH_INTERVAL_S} s"
+            waited = time.monotonic() - self._ping_started
+            if waited < DB_STALL_S:
+                return  # not yet an outage: the status in force stays until the ping answers or stalls
+            reason = f"no answer from the database for {waited:.1f} s"
         except GatewayError as exc:
             reason = str(exc)
         if not reason:
