@@ -206,6 +206,32 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+# Performance round 4 (issue 20): the floor this round must reach, and the project's goal beyond it.
+# (scenario, what, floor, goal, higher is better)
+TARGETS = (
+    ("end_to_end", "items_per_s", 750.0, 1500.0, True),
+    ("submit_stream", "items_per_s", 1800.0, 3000.0, True),
+    ("submit_unary", "ratio_to_echo", 0.30, 0.5, True),
+    ("open_loop", "p99_ms", 50.0, 20.0, False),
+    ("end_to_end", "lost", 0, 0, False),
+)
+
+
+def target_lines(results: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per target whose scenario ran: the figure, the round's floor and the goal, met or missed."""
+    lines = []
+    for scenario, what, floor, goal, higher in TARGETS:
+        if scenario not in results or what not in results[scenario]:
+            continue
+        value = float(results[scenario][what])
+        def met(limit: float) -> bool:
+            return value >= limit if higher else value <= limit
+        sign = ">=" if higher else "<="
+        lines.append(f"{scenario} {what} {value:g}: round floor {sign} {floor:g} "
+                     f"{'met' if met(floor) else 'MISSED'}; goal {sign} {goal:g} {'met' if met(goal) else 'missed'}")
+    return lines
+
+
 def git_revision() -> str:
     done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     return done.stdout.strip()
@@ -259,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     starts = bench.start_times
     report = {
         **results,
+        "targets": target_lines(results),
         "node_start_to_serving_s": {"median": round(statistics.median(starts), 3), "max": round(max(starts), 3),
                                     "runs": len(starts)} if starts else {},
         "meta": {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "git": git_revision(),
@@ -277,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         e = results["end_to_end"]
         print(f"end_to_end: submitted {e['submitted']}, acknowledged {e['acknowledged']}, lost {e['lost']}; "
               f"status checked {e['status_checked']}, with receipts {e['status_with_receipts']}")
+    for line in target_lines(results):
+        print("target: " + line)
     print(f"written {args.out}")
     return 0
 

@@ -36,6 +36,10 @@ def test_a_tiny_bench_run_writes_every_scenario_with_every_figure(tmp_path: Path
     assert e2e["status_checked"] > 0 and e2e["status_with_receipts"] == e2e["status_checked"]
     assert report["node_start_to_serving_s"]["runs"] == 4
     assert "scenario" in done.stdout and "written" in done.stdout  # the table was printed
+    # Every target of the round is judged from the same run, printed and written.
+    judged = [line for line in done.stdout.splitlines() if line.startswith("target: ")]
+    assert len(judged) == len(report["targets"]) == 5, done.stdout
+    assert all((" met;" in line or " MISSED;" in line) for line in judged), judged
     assert "done" in done.stderr  # and progress was shown while it ran
 
 
