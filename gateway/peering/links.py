@@ -278,7 +278,9 @@ class PeerLink:
         except Exception as exc:  # noqa: BLE001 - unforeseen: put the batch back, the supervisor restarts the link
             await self._put_back(claimed, f"{self.peer}: relay failed: {exc!r}"[:300])
             raise
-        retry: list[Claimed] = []
+        busy = f"{self.peer} could not take the message now"
+        # Put back under the reason operators should read in GetStatus/last_error, grouped by reason.
+        retry: dict[str, list[Claimed]] = {}
         for group, resp in zip(groups.values(), responses):
             if resp.outcome in (peering_pb2.RELAY_OUTCOME_ACCEPTED, peering_pb2.RELAY_OUTCOME_DUPLICATE):
                 try:
@@ -286,7 +288,8 @@ class PeerLink:
                 except GatewayError as err:
                     log.error("receipt from peer does not verify", peer=self.peer, message_id=group[0].message_id,
                               reason=err.message)
-                    retry += group
+                    retry.setdefault(f"{self.peer} answered with a receipt not taken: {err.message}"[:300],
+                                     []).extend(group)
             elif resp.outcome == peering_pb2.RELAY_OUTCOME_REJECTED:
                 reason = f"refused by {self.peer}: {resp.error.message}"
                 log.error("relay refused", peer=self.peer, message_id=group[0].message_id, reason=reason)
@@ -296,10 +299,10 @@ class PeerLink:
                     [c.delivery_id for c in group], reason, events, now_us())
                 self.node.metrics.relay(self.peer, "failed", len(group))
             else:
-                retry += group
+                retry.setdefault(busy, []).extend(group)
         if retry:
-            reason = f"{self.peer} could not take the message now"
-            raise _LinkDown(reason, await self._put_back(retry, reason))
+            delays = [await self._put_back(claims, reason) for reason, claims in retry.items()]
+            raise _LinkDown(next(iter(retry)), max(delays))
 
     async def _delivered(self, group: list[Claimed], resp: peering_pb2.RelayResponse) -> None:
         node, store = self.node, self.node.store
@@ -311,6 +314,11 @@ class PeerLink:
             if rc.message_id != first.message_id or rc.envelope_sha256 != first.envelope_sha256 \
                     or rc.recipient not in expected:
                 raise PermissionDenied(f"receipt for {rc.recipient}/{rc.message_id} does not match what was sent")
+            # The signed payload is stored and shown as it is: a receipt relayed back by this peer must say
+            # the peer issued it (as the inbound side requires of receipts relayed to this node).
+            if rc.issuing_node != self.peer:
+                raise PermissionDenied(f"receipt for {rc.recipient}/{rc.message_id} names issuing node "
+                                       f"{rc.issuing_node[:64]!r}, not {self.peer}")
             records.append(record(rc, "delivered"))
         missing = expected - {r.recipient for r in records}
         if missing:
