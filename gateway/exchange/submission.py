@@ -202,7 +202,8 @@ class Submitter:
         view = node.view
         router = view.router
         route = functools.partial(router.route, sender=sender, document_type=document_type, doc=doc,
-                                  explicit=list(req.recipients), in_reply_to=req.in_reply_to)
+                                  explicit=list(req.recipients), in_reply_to=req.in_reply_to,
+                                  conversation_id=req.conversation_id)
         # A thread hop costs more than routing itself unless the routes read the database.
         decision = (await asyncio.to_thread(route) if router.needs_lookup(document_type)
                     else await node.codec.to_thread(len(req.content), route))

@@ -76,7 +76,8 @@ def check(directory: Directory, sender: str, document_type: str, doc: Any, in_re
 
 
 def check_answer(directory: Directory, case: AssistanceCaseRecord | None, sender: str,
-                 doc: Any, in_reply_to: str, message_id: str = "") -> None:
+                 doc: Any, in_reply_to: str, message_id: str = "", conversation_id: str = "",
+                 conversation_path: str = "conversation_id") -> None:
     """An answer replies to an open request of this node's case metadata, comes from the administration that
     was asked, names the one that asked and the same agreement (which must still be in the directory).
 
@@ -100,6 +101,11 @@ def check_answer(directory: Directory, case: AssistanceCaseRecord | None, sender
                                f"was made under {case.agreement_reference}")
     if case.agreement_reference not in directory.agreements:
         raise PermissionDenied(f"agreement {case.agreement_reference} is no longer in the directory")
+    # A case is one conversation: an answer filed under another would be missing from the requester's view of it.
+    if conversation_id and case.conversation_id and conversation_id != case.conversation_id:
+        raise InvalidArgument("an assistance answer continues the conversation of its request", violations=[
+            FieldViolation(conversation_path, f"must be {case.conversation_id!r}, the conversation of request "
+                                              f"{in_reply_to} (or empty, to take it)")])
 
 
 def check_answer_recipients(case: AssistanceCaseRecord, recipients: tuple[str, ...] | list[str]) -> None:

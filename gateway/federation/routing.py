@@ -157,7 +157,8 @@ class Router:
         return [token]
 
     def route(self, *, sender: str, document_type: str, doc: Message, explicit: Sequence[str],
-              in_reply_to: str, message_id: str = "", relayed: bool = False) -> RouteDecision:
+              in_reply_to: str, message_id: str = "", relayed: bool = False,
+              conversation_id: str = "") -> RouteDecision:
         """Recipients of ``doc`` from ``sender``. ``message_id``: the message's own id when it is known already
         (a relayed message). A local submit seals a part per recipient entitled to only some entries
         (``RouteDecision.partial``); a ``relayed`` document with such a recipient is refused."""
@@ -171,7 +172,8 @@ class Router:
             agreements.check(self.directory, sender, document_type, doc, in_reply_to)
         if document_type == registry.ASSISTANCE_RESPONSE:
             case = self.lookup.assistance_case(in_reply_to)
-            agreements.check_answer(self.directory, case, sender, doc, in_reply_to, message_id)
+            agreements.check_answer(self.directory, case, sender, doc, in_reply_to, message_id, conversation_id,
+                                    "header.conversation_id" if relayed else "conversation_id")
         applicable = [r for r in rules if all(attrs.get(k) == v for k, v in r.when.items())]
         found: list[dict[str, str]] = []
 

@@ -118,7 +118,8 @@ class Inbound:
         doc = _document(h, opened.payload, profile, limits.max_message_bytes)
         decision = await asyncio.to_thread(node.router.route, sender=h.sender, document_type=h.document_type,
                                            doc=doc, explicit=hosted, in_reply_to=h.in_reply_to,
-                                           message_id=h.message_id, relayed=True)
+                                           message_id=h.message_id, relayed=True,
+                                           conversation_id=h.conversation_id)
         if dict(h.routing_attributes) != decision.attributes:
             raise InvalidArgument("relayed envelope's routing attributes are not those of its document", violations=[
                 FieldViolation("header.routing_attributes", "differ from the attributes of the document "

@@ -80,6 +80,12 @@ def test_request_with_agreement_is_answered_across_nodes_and_both_are_audited(no
                                                agreement_reference="CMAA-DE-FR-2004",
                                                status=assistance_pb2.ASSISTANCE_STATUS_ANSWERED,
                                                answer="Invoice checked: value 25.00 EUR is plausible")
+    # The answer continues the request's conversation: filed under another, the requester would not find it there.
+    with pytest.raises(grpc.RpcError) as err:
+        submit(de, answer, "swg.assistance.response.v1", in_reply_to=asked.message_id,
+               conversation_id="another-conversation")
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "conversation_id" in err.value.details() and asked.conversation_id in err.value.details()
     answered = submit(de, answer, "swg.assistance.response.v1", in_reply_to=asked.message_id)
     assert list(answered.recipients) == [FR] and answered.conversation_id == asked.conversation_id
 

@@ -256,6 +256,11 @@ def test_a_relayed_assistance_answer_must_answer_an_open_case_from_the_administr
                       (_answer("DE/TAX/MAIN", FR_CUSTOMS), "came from DE/CUSTOMS/MAIN")):
         assert_rejected(secnode, peer, lie(fed, FR_CUSTOMS, [CUSTOMS], doc, RESPONSE, **case),
                         code_pb2.PERMISSION_DENIED, text)
+    # Filed under another conversation, the answer would be missing from the case the asker follows.
+    elsewhere = lie(fed, FR_CUSTOMS, [CUSTOMS], _answer(CUSTOMS, FR_CUSTOMS), RESPONSE,
+                    in_reply_to=asked.message_id, conversation_id="another-conversation")
+    assert_rejected(secnode, peer, elsewhere, code_pb2.INVALID_ARGUMENT,
+                    "continues the conversation of its request")
     # The answer the case asks for is taken (and taken again as a duplicate); a second answer is not.
     good = lie(fed, FR_CUSTOMS, [CUSTOMS], _answer(CUSTOMS, FR_CUSTOMS), RESPONSE, **case)
     assert relay(peer, good).outcome == peering_pb2.RELAY_OUTCOME_ACCEPTED
