@@ -15,6 +15,7 @@ no such object, module not loadable), so a node refuses to start with one clear 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import threading
 import urllib.parse
@@ -39,6 +40,8 @@ _PATH_ATTRS = frozenset({"token", "object", "id", "type", "manufacturer", "model
                          "slot-manufacturer"})
 _QUERY_ATTRS = frozenset({"module-path", "module-name", "pin-source"})
 _ED25519_OID = "1.3.101.112"
+# CKA_EC_PARAMS of an Ed25519 key: the OID, or (PKCS#11 3.0, SoftHSM2) the PrintableString "edwards25519".
+_ED25519_PARAMS = (encode_named_curve_parameters(_ED25519_OID), b"\x13\x0cedwards25519")
 # DER OCTET STRING header of a 32-byte Ed25519 point as CKA_EC_POINT holds it.
 _ED25519_POINT_PREFIX = b"\x04\x20"
 
@@ -103,6 +106,17 @@ def parse_uri(uri: str) -> Pkcs11Uri:
     return Pkcs11Uri(uri, attrs["token"], attrs.get("object"), key_id, attrs.get("module-path"), pin_file)
 
 
+def parse_uri_base(uri: str) -> str:
+    """Check a URI that names a token but no key yet (``gateway pki init --pkcs11``); returns it as given."""
+    if not is_uri(uri):
+        raise Pkcs11Error(f"{uri!r} is not a pkcs11: URI")
+    path, sep, query = uri.partition("?")
+    if any(p.startswith(("object=", "id=")) for p in path[len(SCHEME):].split(";")):
+        raise Pkcs11Error(f"{_redact(uri)}: name only the token; each key gets its own object= label")
+    parse_uri(f"{path};object=x{sep}{query}")  # the same checks as for a key's URI (token named, no PIN)
+    return uri
+
+
 def _redact(uri: str) -> str:
     """The URI with any pin-value removed, for error messages."""
     path, _, query = uri.partition("?")
@@ -162,6 +176,19 @@ def _module(uri: Pkcs11Uri, module: str | None) -> Any:
         return _libs[path]
 
 
+@dataclass
+class _Login:
+    """A token this process is logged in to. PKCS#11 login is per application and token, not per session:
+    the first session logs in and stays open (so the login does), later sessions share it, and the PIN each
+    later caller brings is compared with the one the token accepted."""
+
+    pin_sha256: bytes
+    anchor: Any
+
+
+_logins: dict[tuple[str, str], _Login] = {}
+
+
 def _open_session(uri: Pkcs11Uri, options: Pkcs11Options, *, rw: bool = False) -> Any:
     lib = _module(uri, options.module)
     pin = read_pin(uri, options)
@@ -171,14 +198,23 @@ def _open_session(uri: Pkcs11Uri, options: Pkcs11Options, *, rw: bool = False) -
         raise Pkcs11Error(f"{uri}: no token labelled {uri.token!r} in the PKCS#11 module") from exc
     except pkcs11.MultipleTokensReturned as exc:
         raise Pkcs11Error(f"{uri}: more than one token labelled {uri.token!r}") from exc
-    try:
-        return token.open(user_pin=pin, rw=rw)
-    except pkcs11.PinIncorrect as exc:
-        raise Pkcs11Error(f"{uri}: the PIN is wrong (token {uri.token!r} refused the login)") from exc
-    except pkcs11.PinLocked as exc:
-        raise Pkcs11Error(f"{uri}: the token's user PIN is locked") from exc
-    except pkcs11.PKCS11Error as exc:
-        raise Pkcs11Error(f"{uri}: cannot log in to token {uri.token!r}: {type(exc).__name__}") from exc
+    pin_sha256 = hashlib.sha256(pin.encode("utf-8")).digest()
+    key = (str(uri.module_path or options.module), uri.token)
+    with _libs_lock:
+        login = _logins.get(key)
+        try:
+            if login is None:
+                anchor = token.open(user_pin=pin, rw=True)
+                _logins[key] = login = _Login(pin_sha256, anchor)
+            elif not hmac.compare_digest(login.pin_sha256, pin_sha256):
+                raise Pkcs11Error(f"{uri}: the PIN is wrong (token {uri.token!r} is logged in with another)")
+            return token.open(rw=rw)
+        except pkcs11.PinIncorrect as exc:
+            raise Pkcs11Error(f"{uri}: the PIN is wrong (token {uri.token!r} refused the login)") from exc
+        except pkcs11.PinLocked as exc:
+            raise Pkcs11Error(f"{uri}: the token's user PIN is locked") from exc
+        except pkcs11.PKCS11Error as exc:
+            raise Pkcs11Error(f"{uri}: cannot log in to token {uri.token!r}: {type(exc).__name__}") from exc
 
 
 def _find(session: Any, uri: Pkcs11Uri, cls: ObjectClass) -> list[Any]:
@@ -253,7 +289,7 @@ def open_signer(uri_text: str, options: Pkcs11Options | None = None) -> Pkcs11Si
                 raise Pkcs11Error(f"{uri}: the EC key is not on P-256 (ES256 needs P-256)")
             alg = "ES256"
         elif key_type == KeyType.EC_EDWARDS:
-            if bytes(key[Attribute.EC_PARAMS]) != encode_named_curve_parameters(_ED25519_OID):
+            if bytes(key[Attribute.EC_PARAMS]) not in _ED25519_PARAMS:
                 raise Pkcs11Error(f"{uri}: the EdDSA key is not Ed25519")
             alg = "EdDSA"
         else:
