@@ -37,6 +37,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                       help="only this participant's signing key goes into the token (repeatable; default: all)")
     init.add_argument("--pkcs11-node-keys", action="store_true",
                       help="also generate the node token-issuer/checkpoint keys inside the token")
+    init.add_argument("--pkcs11-label-prefix", metavar="TEXT", default="",
+                      help="put before every key label (several federations or environments sharing one token)")
     init.add_argument("--pkcs11-module", metavar="FILE", help="PKCS#11 module when the URI has no module-path")
     init.add_argument("--pkcs11-pin-file", metavar="FILE", type=Path,
                       help="file holding the user PIN when the URI has no pin-source")
@@ -56,7 +58,7 @@ def _init(args: argparse.Namespace) -> int:
                 args.pkcs11,
                 Pkcs11Options(module=args.pkcs11_module, pin_file=args.pkcs11_pin_file, pin_env=args.pkcs11_pin_env),
                 participants=frozenset(args.pkcs11_participants) if args.pkcs11_participants else None,
-                node_token_keys=args.pkcs11_node_keys)
+                node_token_keys=args.pkcs11_node_keys, label_prefix=args.pkcs11_label_prefix)
         paths = pki.generate_federation(
             args.out,
             nodes=tuple(args.nodes or pki.DEFAULT_NODES),

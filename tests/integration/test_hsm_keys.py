@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
+import grpc
 import pytest
 
 from gateway import envelope
@@ -147,3 +149,46 @@ def test_gateway_serve_exits_non_zero_with_one_line_on_a_wrong_pin(hsm: SoftHsm,
     assert proc.returncode != 0
     assert "PIN is wrong" in proc.stderr and "Traceback" not in proc.stderr
     assert hsm.pin not in proc.stderr + proc.stdout
+
+
+def _gateway(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ}, stdin=subprocess.DEVNULL)
+
+
+def test_pki_init_pkcs11_then_a_node_and_its_token_cli_use_the_keys_in_the_token(hsm: SoftHsm, tmp_path: Path
+                                                                                 ) -> None:
+    from gateway.crypto.trust import TrustStore
+    from gateway.testing.federation import Federation
+
+    prefix = f"{uuid.uuid4().hex[:8]}-"  # the process-wide token also holds other tests' keys
+    proc = _gateway("pki", "init", "--out", str(tmp_path / "pki"), "--pkcs11", hsm.token_uri(),
+                    "--pkcs11-participant", POST, "--pkcs11-node-keys", "--pkcs11-label-prefix", prefix,
+                    "--days", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert f"key in token: pkcs11:token=swg-test;object={prefix}de-post-main-signing" in proc.stdout
+    assert f"key in token: pkcs11:token=swg-test;object={prefix}de-node-token" in proc.stdout
+    paths = pki.FederationPaths.of(tmp_path / "pki", ["de-node", "fr-node"], list(pki.DEFAULT_PARTICIPANTS))
+    assert not paths.participants[POST].signing_key.exists() and not paths.nodes["de-node"].token_key.exists()
+    assert paths.participants[CUSTOMS].signing_key.is_file()
+    fed = Federation(paths, pki.load_authority(paths.ca_dir), TrustStore.from_files(paths.ca_cert, paths.crl))
+
+    node = SingleNode(fed, tmp_path)  # participants, receipts and checkpoints signed in the token
+    try:
+        _round_trip(node, fed)
+        issued = _gateway("token", "issue", "--config", str(node.config), "--participant", POST, "--scope", "status",
+                          "--cert", str(paths.participants[POST].client_cert))
+        assert issued.returncode == 0, issued.stderr
+        client = node.client(POST, token=issued.stdout.strip())  # the node accepts the token the HSM signed
+        with pytest.raises(grpc.RpcError) as err:
+            client.exchange.GetStatus(exchange_pb2.GetStatusRequest(message_id="no-such-message"),
+                                      metadata=client.metadata, timeout=30)
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND  # authenticated: refused for the id, not the token
+        forged = issued.stdout.strip()[:-4] + ("AAAA" if not issued.stdout.strip().endswith("AAAA") else "BBBB")
+        other = node.client(POST, token=forged)
+        with pytest.raises(grpc.RpcError) as err:
+            other.exchange.GetStatus(exchange_pb2.GetStatusRequest(message_id="no-such-message"),
+                                     metadata=other.metadata, timeout=30)
+        assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    finally:
+        node.close()
