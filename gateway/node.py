@@ -110,3 +110,11 @@ class Node:
     def close(self) -> None:
         self.codec.close()
         self.store.close()
+        # Sessions of keys in a PKCS#11 token (file keys have nothing to close).
+        signers = [k.signing_key for k in self.keys.values()]
+        if self.checkpoint_signer is not None:
+            signers.append(self.checkpoint_signer.key)
+        for signer in signers:
+            close = getattr(signer, "close", None)
+            if callable(close):
+                close()

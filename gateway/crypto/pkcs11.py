@@ -14,6 +14,7 @@ no such object, module not loadable), so a node refuses to start with one clear 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -30,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
 
-from gateway.errors import InvalidArgument
+from gateway.errors import InvalidArgument, Unavailable
 
 SCHEME = "pkcs11:"
 # Where Debian and Ubuntu install SoftHSM2; used only when neither the URI nor the config names a module.
@@ -245,26 +246,56 @@ class Pkcs11Signer:
 
     One logged-in session per signer, used under a lock (a PKCS#11 session runs one operation at a time).
     ``public_key`` is the token's public key object when it has one (None otherwise); keys.py checks the key
-    against its certificate by a signature either way.
+    against its certificate by a signature either way. A session the token dropped (an HSM restarted, a
+    network HSM reconnected) is opened again, with a fresh login, once per signature; if that fails too the
+    signature is refused ``Unavailable`` (retryable: the submit or delivery is tried again later).
     """
 
     def __init__(self, uri: Pkcs11Uri, session: Any, key: Any, alg: str,
-                 public_key: ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | None):
+                 public_key: ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | None,
+                 options: Pkcs11Options | None = None):
         self.uri = uri
         self.alg = alg
         self.public_key = public_key
         self._session = session
         self._key = key
+        self._options = options or Pkcs11Options()
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Pkcs11Signer({self.uri.text!r}, {self.alg})"
 
+    def _sign_once(self, data: bytes) -> bytes:
+        if self.alg == "ES256":
+            return bytes(self._key.sign(hashlib.sha256(data).digest(), mechanism=Mechanism.ECDSA))
+        return bytes(self._key.sign(data, mechanism=Mechanism.EDDSA))
+
     def sign(self, data: bytes) -> bytes:
         with self._lock:
-            if self.alg == "ES256":
-                return bytes(self._key.sign(hashlib.sha256(data).digest(), mechanism=Mechanism.ECDSA))
-            return bytes(self._key.sign(data, mechanism=Mechanism.EDDSA))
+            try:
+                return self._sign_once(data)
+            except pkcs11.PKCS11Error as first:
+                try:
+                    self._reopen()
+                    return self._sign_once(data)
+                except (pkcs11.PKCS11Error, Pkcs11Error) as exc:
+                    raise Unavailable(f"{self.uri}: the token cannot sign ({type(first).__name__}, then "
+                                      f"{type(exc).__name__} after logging in again)") from exc
+
+    def _reopen(self) -> None:
+        with contextlib.suppress(pkcs11.PKCS11Error):
+            self._session.close()
+        with _libs_lock:  # the login may be what was lost: log in afresh
+            login = _logins.pop((str(self.uri.module_path or self._options.module), self.uri.token), None)
+        if login is not None:
+            with contextlib.suppress(pkcs11.PKCS11Error):
+                login.anchor.close()
+        session = _open_session(self.uri, self._options)
+        found = _find(session, self.uri, ObjectClass.PRIVATE_KEY)
+        if len(found) != 1:
+            session.close()
+            raise Pkcs11Error(f"{self.uri}: the key is no longer in token {self.uri.token!r}")
+        self._session, self._key = session, found[0]
 
     def close(self) -> None:
         with self._lock:
@@ -294,7 +325,7 @@ def open_signer(uri_text: str, options: Pkcs11Options | None = None) -> Pkcs11Si
             alg = "EdDSA"
         else:
             raise Pkcs11Error(f"{uri}: unsupported key type {key_type.name}; use ECDSA P-256 or Ed25519")
-        return Pkcs11Signer(uri, session, key, alg, _public_key_of(session, uri, key_type))
+        return Pkcs11Signer(uri, session, key, alg, _public_key_of(session, uri, key_type), options)
     except BaseException:
         session.close()
         raise

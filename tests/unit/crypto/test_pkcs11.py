@@ -163,3 +163,13 @@ def test_pki_generates_participant_keys_inside_the_token_and_certifies_them(hsm:
     with pytest.raises(Pkcs11Error, match="already holds this key"):
         pki.generate_federation(tmp_path / "pki2", ["de-node"], ["DE/POST/MAIN"],
                                 pkcs11=pki.Pkcs11Keys(hsm.token_uri(), label_prefix="gen-"))
+
+
+def test_a_session_the_token_dropped_is_opened_again_and_signing_goes_on(hsm: SoftHsm, ca: pki.Authority,
+                                                                         tmp_path: Path) -> None:
+    uri, public = hsm.new_key()
+    signer = Signer.from_files(uri, _cert(ca, public, tmp_path))
+    token_key = signer.key
+    assert not isinstance(token_key, (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey))
+    token_key._session.close()  # type: ignore[union-attr]  # as an HSM restart would
+    assert verify_signature(signer.sign(b"after the drop", typ="t"), "t")[0] == b"after the drop"
