@@ -39,6 +39,8 @@ class Node:
     keks: envelope.KekRing = field(default_factory=envelope.KekRing)
     # Decode/encode of documents; large ones in worker processes once the server starts the pool.
     codec: Codec = field(default_factory=Codec)
+    # Signs audit checkpoints and evidence bundles ([tokens] signing_key, a file or a pkcs11: URI); None = unsigned.
+    checkpoint_signer: envelope.Signer | None = None
 
     @property
     def name(self) -> str:
@@ -68,9 +70,16 @@ class Node:
         for i, p in enumerate(cfg.participants):
             try:
                 keys[p.id] = envelope.ParticipantKeys.from_files(
-                    p.id, p.signing_key, p.signing_cert, p.encryption_key, p.encryption_cert)
+                    p.id, p.signing_key, p.signing_cert, p.encryption_key, p.encryption_cert, cfg.pkcs11)
             except Exception as exc:  # noqa: BLE001 - reported per participant with its config key
                 problems.append(FieldViolation(f"participants[{i}]", f"keys of {p.id} are unusable: {exc}"))
+        checkpoint_signer = None
+        if cfg.tokens.signing_key is not None:
+            try:
+                checkpoint_signer = envelope.Signer.from_files(
+                    cfg.tokens.signing_key, cfg.tokens.signing_certificate, cfg.pkcs11)
+            except Exception as exc:  # noqa: BLE001 - reported with its config key
+                problems.append(FieldViolation("tokens.signing_key", f"unusable: {exc}"))
         if problems:
             raise ConfigError(problems)
         store = Store(cfg.database_url, busy_timeout_ms=cfg.database_busy_timeout_ms,
@@ -83,7 +92,7 @@ class Node:
             leeway_s=cfg.tokens.leeway_s)
         keks = envelope.KekRing(cfg.envelope.kek_max_messages, cfg.envelope.kek_max_age_s)
         return cls(config=cfg, view=DirectoryView.of(directory, store), trust=trust, store=store, keys=keys,
-                   authenticator=authenticator, keks=keks,
+                   authenticator=authenticator, keks=keks, checkpoint_signer=checkpoint_signer,
                    codec=Codec(cfg.limits.offload_bytes, cfg.limits.codec_processes))
 
     def keys_of(self, participant: str) -> envelope.ParticipantKeys:
@@ -101,3 +110,11 @@ class Node:
     def close(self) -> None:
         self.codec.close()
         self.store.close()
+        # Sessions of keys in a PKCS#11 token (file keys have nothing to close).
+        signers = [k.signing_key for k in self.keys.values()]
+        if self.checkpoint_signer is not None:
+            signers.append(self.checkpoint_signer.key)
+        for signer in signers:
+            close = getattr(signer, "close", None)
+            if callable(close):
+                close()

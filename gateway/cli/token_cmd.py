@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gateway.crypto.keys import Signer
 from gateway.crypto.tokens import SCOPES, issue_token
 from gateway.config import load_node_config
 
@@ -31,7 +32,9 @@ def _issue(args: Any) -> int:
     if args.lifetime > cfg.tokens.max_lifetime_s:
         print(f"--lifetime exceeds tokens.max_lifetime_s ({cfg.tokens.max_lifetime_s})", file=sys.stderr)
         return 2
-    token = issue_token(signing_key_pem=cfg.tokens.signing_key.read_bytes(), issuer=cfg.tokens.issuer,
+    # A PEM file or a pkcs11: URI, checked against the token certificate before it signs anything.
+    signer = Signer.from_files(cfg.tokens.signing_key, cfg.tokens.signing_certificate, cfg.pkcs11).key
+    token = issue_token(signer=signer, issuer=cfg.tokens.issuer,
                         audience=cfg.tokens.audience, participant=args.participant, scopes=args.scope,
                         client_cert_pem=Path(args.cert).read_bytes(), lifetime_s=args.lifetime)
     if args.output:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config.reader import ADDRESS, NODE_NAME, PARTICIPANT_ID, Reader, load_toml
+from gateway.crypto.pkcs11 import Pkcs11Error, Pkcs11Options, is_uri, parse_uri
 from gateway.crypto.rotation import KEK_MAX_AGE_S, KEK_MAX_MESSAGES
 from gateway.errors import ConfigError, FieldViolation
 
@@ -46,7 +47,8 @@ class TokenSettings:
     audience: str
     # Certificate of the key that signs bearer tokens for this node; the key is needed only to issue.
     signing_certificate: Path
-    signing_key: Path | None
+    # A PEM file, or a pkcs11: URI (str) naming a key in a token (see [pkcs11]).
+    signing_key: Path | str | None
     max_lifetime_s: int
     # Leeway for clock skew between the token issuer and this node.
     leeway_s: int
@@ -117,7 +119,8 @@ class EnvelopeSettings:
 @dataclass(frozen=True)
 class HostedParticipant:
     id: str
-    signing_key: Path
+    # A PEM file, or a pkcs11: URI (str) naming a key in a token (see [pkcs11]).
+    signing_key: Path | str
     signing_cert: Path
     encryption_key: Path
     encryption_cert: Path
@@ -159,6 +162,8 @@ class NodeConfig:
     directory_poll_s: float = 5.0
     # Worker processes sharing the listen port (SO_REUSEPORT); 1 = the node is one process.
     processes: int = 1
+    # The [pkcs11] table: module and PIN source for signing keys named by pkcs11: URIs.
+    pkcs11: Pkcs11Options = field(default_factory=Pkcs11Options)
 
 
 
@@ -259,6 +264,39 @@ def _database(r: Reader, data: dict[str, Any]) -> _DatabaseTable:
     return _DatabaseTable(url, auto_migrate, busy_timeout_ms, max_pages, group_commit_wait_ms)
 
 
+_PIN_KEYS = ("pin", "pin_value", "user_pin", "pin-value")
+
+
+def _signing_key(r: Reader, data: dict[str, Any], key: str, prefix: str, required: bool = True) -> Path | str | None:
+    """A signing key: a PEM file path, or a pkcs11: URI (checked here for form and for a PIN in it)."""
+    value = data.get(key)
+    if isinstance(value, str) and is_uri(value):
+        try:
+            parse_uri(value)
+        except Pkcs11Error as exc:
+            r.problem(prefix + key, str(exc))
+        return value
+    return r.path(data, key, prefix, required=required)
+
+
+def _pkcs11(r: Reader, data: dict[str, Any]) -> Pkcs11Options:
+    t = r.table(data, "pkcs11", required=False)
+    for k in _PIN_KEYS:
+        if k in t:
+            r.problem(f"pkcs11.{k}", "a PIN must not be written into the node config; name a file with "
+                      "pkcs11.pin_file (or pin-source=file: in the URI) or an environment variable with pkcs11.pin_env")
+    r.unknown(t, {"module", "pin_file", "pin_env", *_PIN_KEYS}, "pkcs11.")
+    module = t.get("module")
+    if module is not None:
+        module_path = r.path(t, "module", "pkcs11.")
+        module = str(module_path) if module_path is not None else None
+    pin_env = t.get("pin_env")
+    if pin_env is not None and (not isinstance(pin_env, str) or not pin_env):
+        r.problem("pkcs11.pin_env", "must be the name of an environment variable")
+        pin_env = None
+    return Pkcs11Options(module=module, pin_file=r.path(t, "pin_file", "pkcs11.", required=False), pin_env=pin_env)
+
+
 def _tokens(r: Reader, data: dict[str, Any]) -> TokenSettings:
     tok = r.table(data, "tokens")
     r.unknown(tok, {"issuer", "audience", "signing_certificate", "signing_key", "max_lifetime_s", "leeway_s"},
@@ -267,7 +305,7 @@ def _tokens(r: Reader, data: dict[str, Any]) -> TokenSettings:
         issuer=r.str_(tok, "issuer", "tokens."),
         audience=r.str_(tok, "audience", "tokens."),
         signing_certificate=r.path(tok, "signing_certificate", "tokens.") or Path(),
-        signing_key=r.path(tok, "signing_key", "tokens.", required=False),
+        signing_key=_signing_key(r, tok, "signing_key", "tokens.", required=False),
         max_lifetime_s=r.num(tok, "max_lifetime_s", "tokens.", 3600, minimum=1),
         leeway_s=r.num(tok, "leeway_s", "tokens.", 30),
     )
@@ -376,7 +414,7 @@ def _participants(r: Reader, data: dict[str, Any]) -> tuple[HostedParticipant, .
         seen.add(pid)
         participants.append(HostedParticipant(
             id=pid,
-            signing_key=r.path(p, "signing_key", prefix) or Path(),
+            signing_key=_signing_key(r, p, "signing_key", prefix) or Path(),
             signing_cert=r.path(p, "signing_cert", prefix) or Path(),
             encryption_key=r.path(p, "encryption_key", prefix) or Path(),
             encryption_cert=r.path(p, "encryption_cert", prefix) or Path(),
@@ -390,7 +428,7 @@ def load_node_config(path: str | Path) -> NodeConfig:
     problems: list[FieldViolation] = []
     r = Reader(path.parent, problems)
     r.unknown(data, {"node", "tls", "database", "tokens", "limits", "delivery", "participants", "logging", "audit",
-                     "envelope", "peering"},
+                     "envelope", "peering", "pkcs11"},
               "")
     # One section after the other, in this order, so problems are listed in the order of the file's sections.
     node = _node(r, data)
@@ -404,6 +442,7 @@ def load_node_config(path: str | Path) -> NodeConfig:
     envelope = _envelope(r, data)
     level, log_format = _logging(r, data)
     participants = _participants(r, data)
+    pkcs11 = _pkcs11(r, data)
     if problems:
         raise ConfigError(problems)
     assert node.directory is not None
@@ -418,5 +457,5 @@ def load_node_config(path: str | Path) -> NodeConfig:
         audit=audit, envelope=envelope, peering=peering,
         directory_signature=node.directory_signature or signature_path(node.directory),
         allow_unsigned_directory=node.allow_unsigned_directory, directory_poll_s=node.directory_poll_s,
-        processes=node.processes,
+        processes=node.processes, pkcs11=pkcs11,
     )

@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, Protocol, Union
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -32,6 +32,20 @@ ALGORITHMS = frozenset({"ES256", "EdDSA"})
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 
 SigningKey = Union[ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey]
+
+
+class KeySigner(Protocol):
+    """A signing key that may live outside this process (a PKCS#11 token): its JWS ``alg`` and
+    ``sign(data)`` returning the JWS signature bytes (raw r||s for ES256)."""
+
+    @property
+    def alg(self) -> str: ...
+
+    def sign(self, data: bytes) -> bytes: ...
+
+
+# What sign_jws accepts: a key in memory (loaded from a PEM file) or a KeySigner (gateway.crypto.pkcs11).
+AnySigningKey = Union[SigningKey, KeySigner]
 
 
 def b64url_decode(text: str, what: str) -> bytes:
@@ -89,14 +103,25 @@ def _protected_header(alg: str, typ: str, chain: tuple[x509.Certificate, ...]) -
     return b64url(canonical_json({"alg": alg, "typ": typ, "x5c": x5c}))
 
 
-def sign_jws(payload: bytes, signer_key: SigningKey, cert_chain: Sequence[x509.Certificate], *, typ: str) -> str:
+def signing_alg(key: AnySigningKey) -> str:
+    """The JWS alg of a file key (ES256 / EdDSA by its type) or of a KeySigner."""
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
+        return alg_for(key)
+    if key.alg not in ALGORITHMS:
+        raise InvalidArgument(f"unsupported signing algorithm {key.alg!r}; use ES256 or EdDSA")
+    return key.alg
+
+
+def sign_jws(payload: bytes, signer_key: AnySigningKey, cert_chain: Sequence[x509.Certificate], *, typ: str) -> str:
     """Sign ``payload`` as a compact JWS whose x5c carries ``cert_chain`` (leaf first)."""
     if not cert_chain:
         raise InvalidArgument("a JWS needs the signer certificate in x5c")
-    alg = alg_for(signer_key)
+    alg = signing_alg(signer_key)
     signing_input = _protected_header(alg, typ, tuple(cert_chain)) + "." + b64url(payload)
     data = signing_input.encode("ascii")
-    if alg == "ES256":
+    if not isinstance(signer_key, (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
+        signature = signer_key.sign(data)
+    elif alg == "ES256":
         assert isinstance(signer_key, ec.EllipticCurvePrivateKey)
         r, s = decode_dss_signature(signer_key.sign(data, ec.ECDSA(hashes.SHA256())))
         signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")

@@ -1,4 +1,8 @@
-"""Key types and their loading from PEM files: signers, a hosted participant's keys, recipient certificates.
+"""Key types and their loading from PEM files or PKCS#11 tokens: signers, a hosted participant's keys,
+recipient certificates.
+
+A signing key is named either by a PEM file path or by an RFC 7512 ``pkcs11:`` URI (gateway.crypto.pkcs11);
+both give a key ``sign_jws`` accepts, and both are checked against their certificate at load.
 
 Loading checks that each key matches its certificate and that participant certificates name the
 participant, so a misconfigured node fails at start, not on its first message.
@@ -18,8 +22,9 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from gateway.crypto import trust as trust_mod
 from gateway.crypto.certificates import fingerprint
-from gateway.crypto.jws import SigningKey, alg_for, sign_jws
-from gateway.errors import InvalidArgument, TrustError
+from gateway.crypto import pkcs11 as pkcs11_mod
+from gateway.crypto.jws import AnySigningKey, alg_for, sign_jws, verify_signature
+from gateway.errors import BadSignature, InvalidArgument, MalformedEnvelope, TrustError
 
 
 def _public_raw(key: PublicKeyTypes) -> bytes:
@@ -35,19 +40,48 @@ def _load_cert(path: Path | str) -> x509.Certificate:
     return x509.load_pem_x509_certificate(Path(path).read_bytes())
 
 
+def load_signing_key(spec: Path | str, pkcs11: pkcs11_mod.Pkcs11Options | None = None) -> AnySigningKey:
+    """A signing key from a PEM file, or from a PKCS#11 token when ``spec`` is a ``pkcs11:`` URI."""
+    if isinstance(spec, str) and pkcs11_mod.is_uri(spec):
+        return pkcs11_mod.open_signer(spec, pkcs11)
+    key = _load_key(spec)
+    alg_for(key)
+    return key  # type: ignore[no-any-return]
+
+
+_KEY_CHECK_TYP = "swg-key-check"
+
+
+def check_key_matches(key: AnySigningKey, cert: x509.Certificate, key_name: object, cert_name: object) -> None:
+    """Refuse a key whose public half is not the certificate's. A key in memory is compared directly; a
+    token key signs a check statement that must verify with the certificate (this also proves the token
+    can sign with it, so a node with an unusable HSM key fails at start, not on its first message)."""
+    if isinstance(key, pkcs11_mod.Pkcs11Signer):
+        if key.public_key is not None and _public_raw(key.public_key) != _public_raw(cert.public_key()):
+            raise InvalidArgument(f"{key_name}: the token's key does not match the certificate {cert_name}")
+        try:
+            verify_signature(sign_jws(b"key check", key, (cert,), typ=_KEY_CHECK_TYP), _KEY_CHECK_TYP)
+        except (BadSignature, MalformedEnvelope) as exc:
+            raise InvalidArgument(f"{key_name}: the token's key does not match the certificate {cert_name}"
+                                  ) from exc
+        return
+    if _public_raw(key.public_key()) != _public_raw(cert.public_key()):  # type: ignore[union-attr]
+        raise InvalidArgument(f"{key_name} does not match {cert_name}")
+
+
 @dataclass(frozen=True)
 class Signer:
     """A non-participant signer (a node's token key, the CA) for sign_jws: key + x5c chain."""
 
-    key: SigningKey
+    key: AnySigningKey
     chain: tuple[x509.Certificate, ...]
 
     @classmethod
-    def from_files(cls, key_path: Path | str, cert_path: Path | str) -> Signer:
-        key, cert = _load_key(key_path), _load_cert(cert_path)
-        alg_for(key)
-        if _public_raw(key.public_key()) != _public_raw(cert.public_key()):
-            raise InvalidArgument(f"{key_path} does not match {cert_path}")
+    def from_files(cls, key_path: Path | str, cert_path: Path | str,
+                   pkcs11: pkcs11_mod.Pkcs11Options | None = None) -> Signer:
+        """``key_path`` is a PEM file or a ``pkcs11:`` URI."""
+        key, cert = load_signing_key(key_path, pkcs11), _load_cert(cert_path)
+        check_key_matches(key, cert, key_path, cert_path)
         return cls(key, (cert,))
 
     def sign(self, payload: bytes, *, typ: str) -> str:
@@ -59,7 +93,7 @@ class ParticipantKeys:
     """The keys a node holds for one hosted participant."""
 
     participant: str
-    signing_key: SigningKey
+    signing_key: AnySigningKey
     signing_cert: x509.Certificate
     encryption_key: x25519.X25519PrivateKey
     encryption_cert: x509.Certificate
@@ -72,11 +106,12 @@ class ParticipantKeys:
         signing_cert: Path | str,
         encryption_key: Path | str,
         encryption_cert: Path | str,
+        pkcs11: pkcs11_mod.Pkcs11Options | None = None,
     ) -> ParticipantKeys:
-        """Load PEM files; checks both certificates name ``participant`` and each key matches its cert."""
-        skey, scert = _load_key(signing_key), _load_cert(signing_cert)
+        """Load PEM files (``signing_key`` may be a ``pkcs11:`` URI); checks both certificates name
+        ``participant`` and each key matches its cert."""
+        scert = _load_cert(signing_cert)
         ekey, ecert = _load_key(encryption_key), _load_cert(encryption_cert)
-        alg_for(skey)
         if not isinstance(ekey, x25519.X25519PrivateKey):
             raise InvalidArgument(f"{encryption_key}: encryption key must be X25519")
         for path, cert in ((signing_cert, scert), (encryption_cert, ecert)):
@@ -86,8 +121,8 @@ class ParticipantKeys:
                 raise InvalidArgument(f"{path}: {exc}") from exc
             if named != participant:
                 raise InvalidArgument(f"{path} names {named!r}, not {participant!r}")
-        if _public_raw(skey.public_key()) != _public_raw(scert.public_key()):
-            raise InvalidArgument(f"{signing_key} does not match {signing_cert}")
+        skey = load_signing_key(signing_key, pkcs11)
+        check_key_matches(skey, scert, signing_key, signing_cert)
         if _public_raw(ekey.public_key()) != _public_raw(ecert.public_key()):
             raise InvalidArgument(f"{encryption_key} does not match {encryption_cert}")
         return cls(participant, skey, scert, ekey, ecert)

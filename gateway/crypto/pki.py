@@ -6,6 +6,9 @@ The layout under a federation directory is fixed because other code (config, tes
     ca/ca.crt ca/ca.key ca/crl.pem
     nodes/<node>/tls.crt|key token.crt|key
     participants/<slug>/signing.crt|key encryption.crt|key client.crt|key
+
+A signing key generated in a PKCS#11 token (``gateway pki init --pkcs11 URI``) has no ``.key`` file: its
+``pkcs11:`` URI is written to ``<name>.key.uri`` instead (``key_reference`` reads either).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import datetime as dt
 import enum
 import ipaddress
 import shutil
+import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gateway import ids
+from gateway.crypto import pkcs11 as pkcs11_mod
 from gateway.errors import InvalidArgument
 
 PARTICIPANT_URI_PREFIX = "urn:swg:participant:"
@@ -278,6 +283,48 @@ def key_pem(key: PrivateKey) -> bytes:
     )
 
 
+URI_SUFFIX = ".uri"
+
+
+def key_reference(key_path: Path) -> Path | str:
+    """What a node config names as this key: the PEM file, or the ``pkcs11:`` URI of a key in a token."""
+    uri_file = key_path.with_name(key_path.name + URI_SUFFIX)
+    if uri_file.is_file():
+        return uri_file.read_text(encoding="utf-8").strip()
+    return key_path
+
+
+@dataclass(frozen=True)
+class Pkcs11Keys:
+    """Generate signing keys inside a token: ``uri`` names the token (and module / pin-source, no object);
+    each key gets ``object=<slug>-signing`` (participants) or ``object=<node>-token`` (nodes)."""
+
+    uri: str
+    options: pkcs11_mod.Pkcs11Options = field(default_factory=pkcs11_mod.Pkcs11Options)
+    # Participants whose signing key goes into the token (None = all); node token keys only if asked.
+    participants: frozenset[str] | None = None
+    node_token_keys: bool = False
+    # Put before every label, so several federations can share one token (tests do).
+    label_prefix: str = ""
+
+    def key_uri(self, label: str) -> str:
+        base = pkcs11_mod.parse_uri_base(self.uri)
+        path, sep, query = base.partition("?")
+        return f"{path};object={urllib.parse.quote(self.label_prefix + label, safe='-_.')}{sep}{query}"
+
+
+def _token_pair(ca: Authority, cert_path: Path, key_path: Path, kind: str, profile: Profile, days: int,
+                keys: Pkcs11Keys, label: str, *, participant: str | None = None, node: str | None = None) -> str:
+    uri = keys.key_uri(label)
+    public = pkcs11_mod.generate_key(uri, kind, keys.options)
+    write_cert(cert_path, issue_certificate(ca, public, profile=profile, participant=participant, node=node,
+                                            days=days))
+    key_path.unlink(missing_ok=True)
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    key_path.with_name(key_path.name + URI_SUFFIX).write_text(uri + "\n", encoding="utf-8")
+    return uri
+
+
 def write_key(path: Path, key: PrivateKey) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(key_pem(key))
@@ -409,8 +456,12 @@ def generate_federation(
     force: bool = False,
     progress: Callable[[str], None] | None = None,
     ca_name: str = DEFAULT_CA_NAME,
+    pkcs11: Pkcs11Keys | None = None,
 ) -> FederationPaths:
-    """Create a complete federation PKI under ``out`` in the fixed layout; returns its paths."""
+    """Create a complete federation PKI under ``out`` in the fixed layout; returns its paths.
+
+    With ``pkcs11``, the signing keys it selects are generated inside the token (not extractable) and
+    only their certificates (and ``.key.uri`` files) are written."""
     out = Path(out)
     for p in participants:
         validate_participant_id(p)
@@ -440,14 +491,24 @@ def generate_federation(
         np_ = paths.nodes[node]
         _issue_pair(ca, np_.tls_cert, np_.tls_key, "ecdsa-p256", Profile.NODE_TLS, days, node=node)
         say(f"node tls     {np_.tls_cert}")
-        _issue_pair(ca, np_.token_cert, np_.token_key, "ecdsa-p256", Profile.TOKEN_SIGNING, days, node=node)
-        say(f"node token   {np_.token_cert}")
+        if pkcs11 is not None and pkcs11.node_token_keys:
+            uri = _token_pair(ca, np_.token_cert, np_.token_key, "ecdsa-p256", Profile.TOKEN_SIGNING, days,
+                              pkcs11, f"{node}-token", node=node)
+            say(f"node token   {np_.token_cert} (key in token: {uri})")
+        else:
+            _issue_pair(ca, np_.token_cert, np_.token_key, "ecdsa-p256", Profile.TOKEN_SIGNING, days, node=node)
+            say(f"node token   {np_.token_cert}")
 
     for participant in participants:
         pp = paths.participants[participant]
-        _issue_pair(ca, pp.signing_cert, pp.signing_key, signing_algorithm, Profile.SIGNING, days,
-                    participant=participant)
-        say(f"signing      {pp.signing_cert}")
+        if pkcs11 is not None and (pkcs11.participants is None or participant in pkcs11.participants):
+            uri = _token_pair(ca, pp.signing_cert, pp.signing_key, signing_algorithm, Profile.SIGNING, days,
+                              pkcs11, f"{participant_slug(participant)}-signing", participant=participant)
+            say(f"signing      {pp.signing_cert} (key in token: {uri})")
+        else:
+            _issue_pair(ca, pp.signing_cert, pp.signing_key, signing_algorithm, Profile.SIGNING, days,
+                        participant=participant)
+            say(f"signing      {pp.signing_cert}")
         _issue_pair(ca, pp.encryption_cert, pp.encryption_key, "x25519", Profile.ENCRYPTION, days,
                     participant=participant)
         say(f"encryption   {pp.encryption_cert}")

@@ -30,6 +30,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from gateway.errors import GatewayError, PermissionDenied, Unauthenticated
 from gateway.crypto.certificates import fingerprint
+from gateway.crypto.jws import AnySigningKey, signing_alg
+from gateway.encoding import b64url, canonical_json
 from gateway.crypto.trust import Purpose, TrustStore
 
 ALGORITHMS = ["ES256", "EdDSA"]
@@ -261,12 +263,25 @@ class Authenticator:
         return Identity(peer.principal, "participant", scopes, peer.sha256)
 
 
-def issue_token(*, signing_key_pem: bytes, issuer: str, audience: str, participant: str, scopes: Iterable[str],
-                client_cert_pem: bytes, lifetime_s: int = 600, now: float | None = None) -> str:
-    """Mint a certificate-bound bearer token (for the demo and tests; production uses the agency's IdP)."""
-    key = serialization.load_pem_private_key(signing_key_pem, password=None)
+def issue_token(*, signing_key_pem: bytes | None = None, issuer: str, audience: str, participant: str,
+                scopes: Iterable[str], client_cert_pem: bytes, lifetime_s: int = 600, now: float | None = None,
+                signer: AnySigningKey | None = None) -> str:
+    """Mint a certificate-bound bearer token (for the demo and tests; production uses the agency's IdP).
+
+    The key is a PEM (``signing_key_pem``) or a ``signer`` whose key stays elsewhere (a PKCS#11 token)."""
+    key: Any
+    if signer is not None:
+        key = signer
+        if isinstance(signer, (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
+            signer = None
+    elif signing_key_pem is not None:
+        key = serialization.load_pem_private_key(signing_key_pem, password=None)
+    else:
+        raise ValueError("issue_token needs signing_key_pem or signer")
     cert = x509.load_pem_x509_certificate(client_cert_pem)
-    if isinstance(key, ec.EllipticCurvePrivateKey):
+    if signer is not None:
+        alg = signing_alg(signer)
+    elif isinstance(key, ec.EllipticCurvePrivateKey):
         alg = "ES256"
     elif isinstance(key, ed25519.Ed25519PrivateKey):
         alg = "EdDSA"
@@ -281,6 +296,10 @@ def issue_token(*, signing_key_pem: bytes, issuer: str, audience: str, participa
         "jti": str(uuid.uuid4()), "scope": " ".join(scopes),
         "cnf": {"x5t#S256": cert_thumbprint(cert.public_bytes(serialization.Encoding.DER))},
     }
+    if signer is not None:
+        # The JWS compact form pyjwt would produce, signed by the token (pyjwt needs the private key itself).
+        signing_input = b64url(canonical_json({"alg": alg, "typ": "JWT"})) + "." + b64url(canonical_json(claims))
+        return signing_input + "." + b64url(signer.sign(signing_input.encode("ascii")))
     return jwt.encode(claims, key, algorithm=alg)
 
 

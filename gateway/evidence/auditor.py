@@ -32,7 +32,7 @@ def _now_us() -> int:
 def checkpoint_signer(cfg: NodeConfig) -> envelope.Signer | None:
     if cfg.tokens.signing_key is None:
         return None
-    return envelope.Signer.from_files(cfg.tokens.signing_key, cfg.tokens.signing_certificate)
+    return envelope.Signer.from_files(cfg.tokens.signing_key, cfg.tokens.signing_certificate, cfg.pkcs11)
 
 
 def make_checkpoint(store: Store, signer: envelope.Signer, node: str, at_us: int | None = None

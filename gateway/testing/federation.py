@@ -38,7 +38,7 @@ class Federation:
         if participant not in self._keys:
             p = self.paths.participants[participant]
             self._keys[participant] = envelope.ParticipantKeys.from_files(
-                participant, p.signing_key, p.signing_cert, p.encryption_key, p.encryption_cert
+                participant, pki.key_reference(p.signing_key), p.signing_cert, p.encryption_key, p.encryption_cert
             )
         return self._keys[participant]
 
@@ -63,9 +63,10 @@ def make_federation(
     participants: Sequence[str] = PARTICIPANTS,
     signing_algorithm: str = "ecdsa-p256",
     days: int = 30,
+    pkcs11: pki.Pkcs11Keys | None = None,
 ) -> Federation:
     paths = pki.generate_federation(
-        root, nodes, participants, signing_algorithm=signing_algorithm, days=days, force=True
+        root, nodes, participants, signing_algorithm=signing_algorithm, days=days, force=True, pkcs11=pkcs11
     )
     return Federation(paths, pki.load_authority(paths.ca_dir), TrustStore.from_files(paths.ca_cert, paths.crl))
 

@@ -18,6 +18,7 @@ from typing import Any
 import grpc
 
 from gateway import envelope
+from gateway.crypto import pki
 from gateway.federation import signature as directory_signature
 from gateway.api.swg.v1 import exchange_pb2, exchange_pb2_grpc
 from gateway.crypto.tokens import issue_token
@@ -127,7 +128,7 @@ def write_node_config(fed: Federation, out: Path, node: str, port: int, director
         parts.append(f"""
 [[participants]]
 id = "{pid}"
-signing_key = "{pp.signing_key}"
+signing_key = "{pki.key_reference(pp.signing_key)}"
 signing_cert = "{pp.signing_cert}"
 encryption_key = "{pp.encryption_key}"
 encryption_cert = "{pp.encryption_cert}"
@@ -152,7 +153,7 @@ url = "{db}"
 issuer = "swg:{node}"
 audience = "swg:{node}"
 signing_certificate = "{np.token_cert}"
-signing_key = "{np.token_key}"
+signing_key = "{pki.key_reference(np.token_key)}"
 max_lifetime_s = 3600
 
 [limits]
@@ -259,7 +260,9 @@ def connect(fed: Federation, node: str, address: str, participant: str,
     creds = grpc.ssl_channel_credentials(root_certificates=(ca or fed.paths.ca_cert).read_bytes(),
                                          private_key=(key or pp.client_key).read_bytes(), certificate_chain=cert_pem)
     if token is None:
-        token = issue_token(signing_key_pem=np.token_key.read_bytes(), issuer=f"swg:{node}", audience=f"swg:{node}",
+        # The node's token key is a PEM file or a key in a PKCS#11 token (pki init --pkcs11-node-keys).
+        token = issue_token(signer=envelope.Signer.from_files(pki.key_reference(np.token_key), np.token_cert).key,
+                            issuer=f"swg:{node}", audience=f"swg:{node}",
                             participant=participant, scopes=scopes, client_cert_pem=cert_pem, lifetime_s=lifetime_s)
     return Client(participant, grpc.secure_channel(address, creds), token)
 

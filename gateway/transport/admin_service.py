@@ -68,7 +68,7 @@ class EvidenceAdmin:
         if not request.message_id:
             raise InvalidArgument("message_id required", violations=[FieldViolation("message_id", "required")])
         bundle = await asyncio.to_thread(auditor.export_evidence, node.store, request.message_id,
-                                         auditor.checkpoint_signer(node.config), node.name)
+                                         node.checkpoint_signer, node.name)
         return admin_pb2.ExportEvidenceResponse(bundle=bundle)
 
 

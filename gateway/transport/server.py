@@ -210,7 +210,7 @@ class GatewayServer:
     def _start_evidence(self) -> None:
         """Audit checkpoints and the Prometheus endpoint."""
         cfg = self.node.config
-        signer = auditor.checkpoint_signer(cfg)
+        signer = self.node.checkpoint_signer
         if signer is None:
             log.warning("no tokens.signing_key: audit checkpoints are not signed on this node")
         else:
