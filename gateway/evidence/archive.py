@@ -105,13 +105,19 @@ def build_archive(*, signer: envelope.Signer, node: str, seq: int, created_us: i
     payload = manifest_payload(node=node, seq=seq, created_us=created_us, prev=prev,
                                messages=[(m.message_id, m.envelope_sha256) for m in messages], members=members,
                                checkpoint_seq=checkpoint.seq)
+    return _zip_bytes(signer.sign(payload, typ=MANIFEST_TYP).encode("ascii"), members)
+
+
+def _zip_bytes(manifest: bytes, members: dict[str, bytes]) -> bytes:
+    # One canonical form (manifest first, then members by name, stored, fixed times, no comment) so that the
+    # verifier can rebuild the file and leave no byte unchecked: zip metadata outside the members (times,
+    # comments, padding) is covered by no digest. Stored, not deflated: compressed bytes depend on the zlib
+    # build, and the envelopes (ciphertext) do not compress anyway.
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        # Fixed times: the same content gives the same bytes, so a re-run after a crash is comparable.
-        zf.writestr(zipfile.ZipInfo(MANIFEST, date_time=_FIXED_ZIP_TIME), signer.sign(payload, typ=MANIFEST_TYP))
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr(zipfile.ZipInfo(MANIFEST, date_time=_FIXED_ZIP_TIME), manifest)
         for name in sorted(members):
-            zf.writestr(zipfile.ZipInfo(name, date_time=_FIXED_ZIP_TIME), members[name],
-                        compress_type=zipfile.ZIP_DEFLATED)
+            zf.writestr(zipfile.ZipInfo(name, date_time=_FIXED_ZIP_TIME), members[name])
     return out.getvalue()
 
 
@@ -200,8 +206,9 @@ def verify_archive(data: bytes, trust: TrustStore) -> ArchiveManifest:
         raise ArchiveInvalid(f"not a readable zip archive ({type(exc).__name__}: {exc})") from None
     if MANIFEST not in files:
         raise ArchiveInvalid(f"no {MANIFEST}")
+    manifest_bytes = files.pop(MANIFEST)
     try:
-        body = _manifest(files.pop(MANIFEST).decode("ascii"), trust)
+        body = _manifest(manifest_bytes.decode("ascii"), trust)
     except UnicodeDecodeError:
         raise ArchiveInvalid(f"{MANIFEST}: not a JWS") from None
     listed: dict[str, str] = body["members"]
@@ -242,6 +249,8 @@ def verify_archive(data: bytes, trust: TrustStore) -> ArchiveManifest:
         if m["id"] in intake and intake[m["id"]] != m["envelope_sha256"]:
             raise ArchiveInvalid(f"{_message_dir(n)}envelope.bin: differs from the digest its audit entry logged")
         ids.append(m["id"])
+    if _zip_bytes(manifest_bytes, files) != data:
+        raise ArchiveInvalid("not the canonical zip of its members: bytes outside the members were changed")
     prev = body["prev"]
     link: tuple[str, bytes] | None = None
     if prev is not None:
