@@ -106,6 +106,9 @@ class AuditSettings:
     checkpoint_interval_s: float = 60.0
 
 
+MAX_KEEP_DAYS = 36_500
+
+
 @dataclass(frozen=True)
 class RetentionSettings:
     # Final messages accepted more than this many days ago are archived and pruned (0: as soon as final).
@@ -354,8 +357,12 @@ def _retention(r: Reader, data: dict[str, Any]) -> RetentionSettings | None:
     archive_dir = r.path(ret, "archive_dir", "retention.", must_exist=False)
     if archive_dir is not None and archive_dir.exists() and not archive_dir.is_dir():
         r.problem("retention.archive_dir", f"not a folder: {archive_dir}")
+    keep_days = r.num(ret, "keep_days", "retention.", 0, integer=False)
+    if not keep_days <= MAX_KEEP_DAYS:  # also refuses nan
+        r.problem("retention.keep_days", f"must be a number of days <= {MAX_KEEP_DAYS}")
+        keep_days = 0
     return RetentionSettings(
-        keep_days=r.num(ret, "keep_days", "retention.", 0, integer=False),
+        keep_days=keep_days,
         archive_dir=archive_dir or Path(),
         interval_s=r.num(ret, "interval_s", "retention.", 3600.0, minimum=1, integer=False),
         batch=r.num(ret, "batch", "retention.", 1000, minimum=1),
