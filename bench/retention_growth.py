@@ -37,7 +37,7 @@ def main(n: int) -> None:
         fed = make_federation(tmp / "fed")
         port = free_port()
         directory = write_directory(fed, tmp, {"de-node": port, "fr-node": free_port()})
-        cfg_path = write_node_config(fed, tmp, "de-node", port, directory)
+        cfg_path = write_node_config(fed, tmp, "de-node", port, directory, log_level="warning")
         cfg_path.write_text(cfg_path.read_text() + f'\n[retention]\nkeep_days = 1\narchive_dir = "{tmp / "arch"}"\n')
         cfg = load_node_config(cfg_path)
         runner = NodeRunner(cfg_path).start()
@@ -55,7 +55,7 @@ def main(n: int) -> None:
                     print(f"  {i + 1}/{count} submitted", file=sys.stderr)
             got = 0
             while got < count:
-                batch = customs.receive(min(100, count - got))
+                batch = customs.receive(min(10, count - got))
                 customs.exchange.Acknowledge(exchange_pb2.AcknowledgeRequest(message_ids=[d.message_id for d in batch]),
                                              metadata=customs.metadata, timeout=30)
                 got += len(batch)
@@ -67,6 +67,8 @@ def main(n: int) -> None:
             full, file_full, _ = _sizes(store)
             rep = archiver.run_configured(store, cfg, at_us=now_us() + 2 * archiver.DAY_US)
             pruned, file_after, free_after = _sizes(store)
+            traffic(n, 30_000_000)
+            _, file_reused, free_reused = _sizes(store)
             archives = sum(p.stat().st_size for p in (tmp / "arch").glob("archive-*.zip"))
         finally:
             post.close()
@@ -81,6 +83,8 @@ def main(n: int) -> None:
     print(f"{'tables, per message':<20} {(sum(full.values()) - sum(before.values())) / n:>12,.0f} "
           f"{sum(pruned.values()) / total:>13,.0f}")
     print(f"file: {file_full:,} B before the run, {file_after:,} B after ({free_after:,} B of it free pages)")
+    print(f"then {n} more messages: file {file_reused:,} B ({free_reused:,} B free): "
+          f"{(file_reused - file_after) / n:,.0f} B of file growth per message")
     print(f"archives: {archives:,} B, {archives / total:,.0f} B per message")
 
 

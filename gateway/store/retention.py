@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Exists, exists, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Exists, delete, exists, func, insert, select, update
 
 import gateway.store.schema as t
 from gateway.errors import FailedPrecondition
@@ -136,12 +136,28 @@ def record_archive(rec: ArchiveRecord, message_ids: Sequence[str], actor: str) -
             ids = pruned[k:k + _CHUNK]
             conn.execute(insert(t.archived_messages),
                          [{"message_id": i, "archive_seq": rec.seq, "archived_us": rec.created_us} for i in ids])
-            conn.execute(update(m).where(m.c.message_id.in_(ids)).values(envelope=b""))
+            _empty_envelopes(conn, ids)
         append_audit(conn, AuditEvent(ARCHIVED, actor=actor, subject=rec.name, detail={
             "seq": rec.seq, "sha256": rec.sha256.hex(), "messages": rec.messages, "pruned": len(pruned)}),
             rec.created_us)
         return pruned
     return op
+
+
+def _empty_envelopes(conn: Connection, ids: list[str]) -> None:
+    m = t.messages
+    if conn.dialect.name != "sqlite":
+        # PostgreSQL keeps large values out of line (TOAST): the update frees them for autovacuum to reuse.
+        conn.execute(update(m).where(m.c.message_id.in_(ids)).values(envelope=b""))
+        return
+    # SQLite keeps an envelope inside its row, about one row per page, and an update leaves the page
+    # allocated; rows are appended in rowid order, so that space would never be used again. Deleting the
+    # row frees its page for new messages, and the row is written again at the end, small. The foreign
+    # keys that point at it (deliveries, receipts, ...) are checked at commit, when it is back.
+    conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+    rows = [dict(r._mapping) for r in conn.execute(select(m).where(m.c.message_id.in_(ids)))]
+    conn.execute(delete(m).where(m.c.message_id.in_(ids)))
+    conn.execute(insert(m), [{**r, "envelope": b""} for r in rows])
 
 
 def is_archived(conn: Connection, message_id: str) -> bool:
