@@ -18,7 +18,7 @@ import sqlalchemy
 from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2
 from gateway.clock import now_us
 from gateway.config import load_node_config
-from gateway.evidence import archive, archiver, auditor
+from gateway.evidence import archive, archiver, audit, auditor
 from gateway.store import DeliveryState
 from gateway.testing.documents import aed_batch
 from gateway.testing.federation import Federation
@@ -252,3 +252,14 @@ def test_archive_run_cli_and_a_folder_that_lost_a_recorded_archive(node: Retenti
     assert run.returncode == 2
     assert "archive 1 is recorded in the database but missing from the archive folder" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_a_failed_message_is_final_and_once_archived_a_retry_leaves_it_alone(node: RetentionNode) -> None:
+    mid = node.submit(12345678, "failed-a").message_id
+    delivery = node.store.status(mid).deliveries[0]
+    node.store.fail(delivery.id, "recipient gone", audit.AuditEvent(audit.FAILED, mid, subject=CUSTOMS),
+                    now_us()).result()
+    assert node.run(days_later=2).pruned == 1
+    assert node.envelope_sizes()[mid] == 0
+    assert node.store.retry([mid], None, now_us(), "operator").result() == 0, "no envelope left to deliver"
+    assert node.status(mid).recipients[0].state == DeliveryState.FAILED
