@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,14 +31,14 @@ DAY_US = 86_400 * 1_000_000
 
 
 class RetentionNode:
-    def __init__(self, fed: Federation, tmp: Path):
+    def __init__(self, fed: Federation, tmp: Path, keep_days: float = 1, interval_s: float = 3600):
         self.fed, self.tmp = fed, tmp
         port = free_port()
         directory = write_directory(fed, tmp, {"de-node": port, "fr-node": free_port()})
         cfg = write_node_config(fed, tmp, "de-node", port, directory)
         self.archive_dir = tmp / "archives"
-        cfg.write_text(cfg.read_text() + f'\n[retention]\nkeep_days = 1\narchive_dir = "{self.archive_dir}"\n'
-                       "interval_s = 3600\n")
+        cfg.write_text(cfg.read_text() + f'\n[retention]\nkeep_days = {keep_days}\n'
+                       f'archive_dir = "{self.archive_dir}"\ninterval_s = {interval_s}\n')
         self.config = cfg
         self.cfg = load_node_config(cfg)
         self.runner = NodeRunner(cfg).start()
@@ -263,3 +264,20 @@ def test_a_failed_message_is_final_and_once_archived_a_retry_leaves_it_alone(nod
     assert node.envelope_sizes()[mid] == 0
     assert node.store.retry([mid], None, now_us(), "operator").result() == 0, "no envelope left to deliver"
     assert node.status(mid).recipients[0].state == DeliveryState.FAILED
+
+
+def test_the_node_archives_in_the_background(federation: Federation, tmp_path: Path) -> None:
+    n = RetentionNode(federation, tmp_path, keep_days=0, interval_s=1)
+    try:
+        mid = n.submit(12345678, "bg-a").message_id
+        open_ = n.submit(22345678, "bg-open").message_id
+        n.customs.receive(2)
+        n.ack(mid)
+        deadline = time.monotonic() + 30
+        while n.store.archive_of(mid) is None:
+            assert time.monotonic() < deadline, "the background task archived nothing within 30 s"
+            time.sleep(0.1)
+        assert n.envelope_sizes()[mid] == 0 and n.envelope_sizes()[open_] > 0
+        assert n.store.archive_of(open_) is None
+    finally:
+        n.close()
