@@ -16,7 +16,7 @@ COMMAND_OWNERS = {
     "submit": "gateway.cli.exchange_cmd", "receive": "gateway.cli.exchange_cmd", "status": "gateway.cli.exchange_cmd",
     "item": "gateway.cli.item_cmd",
     "token": "gateway.cli.token_cmd", "pki": "gateway.cli.pki_cmd", "convert": "gateway.cli.convert_cmd",
-    "audit": "gateway.cli.audit_cmd", "evidence": "gateway.cli.evidence_cmd", "kpi": "gateway.cli.kpi_cmd",
+    "audit": "gateway.cli.audit_cmd", "archive": "gateway.cli.archive_cmd", "evidence": "gateway.cli.evidence_cmd", "kpi": "gateway.cli.kpi_cmd",
     "deliveries": "gateway.cli.federation_cmd", "assist": "gateway.cli.federation_cmd",
     "db": "gateway.cli.db_cmd", "directory": "gateway.cli.directory_cmd",
 }

@@ -15,6 +15,7 @@ from gateway.config.settings import (
     MAX_PROCESSES,
     SCOPES,
     AuditSettings,
+    RetentionSettings,
     DeliverySettings,
     EnvelopeSettings,
     HostedParticipant,
@@ -29,7 +30,7 @@ from gateway.config.settings import (
 
 __all__ = [
     "ADDRESS", "NODE_NAME", "PARTICIPANT_ID", "DEFAULT_GROUP_COMMIT_WAIT_MS", "MAX_GROUP_COMMIT_WAIT_MS",
-    "MAX_KEK_AGE_S", "MAX_KEK_MESSAGES", "MAX_PROCESSES", "SCOPES", "AuditSettings", "DeliverySettings",
+    "MAX_KEK_AGE_S", "MAX_KEK_MESSAGES", "MAX_PROCESSES", "SCOPES", "AuditSettings", "RetentionSettings", "DeliverySettings",
     "EnvelopeSettings", "HostedParticipant", "Limits", "NodeConfig", "PeeringSettings", "TlsSettings", "TokenSettings",
     "load_node_config", "signature_path",
 ]

@@ -108,6 +108,20 @@ class AuditSettings:
     checkpoint_interval_s: float = 60.0
 
 
+MAX_KEEP_DAYS = 36_500
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    # Final messages accepted more than this many days ago are archived and pruned (0: as soon as final).
+    keep_days: float
+    archive_dir: Path
+    # How often the node's background task runs; `gateway archive run` runs it at once.
+    interval_s: float = 3600.0
+    # Messages per archive file.
+    batch: int = 1000
+
+
 @dataclass(frozen=True)
 class EnvelopeSettings:
     # A sender's key-encryption key per recipient certificate is replaced after this many messages or
@@ -154,6 +168,8 @@ class NodeConfig:
     audit: AuditSettings = field(default_factory=AuditSettings)
     envelope: EnvelopeSettings = field(default_factory=EnvelopeSettings)
     peering: PeeringSettings = field(default_factory=PeeringSettings)
+    # None: no [retention] section, messages stay in the database for good.
+    retention: RetentionSettings | None = None
     # The federation CA's detached JWS over the directory file (default: <directory>.jws beside it).
     directory_signature: Path | None = None
     # Development only: run with an unsigned directory (loudly logged). Never in production.
@@ -369,6 +385,28 @@ def _audit(r: Reader, data: dict[str, Any]) -> AuditSettings:
     )
 
 
+def _retention(r: Reader, data: dict[str, Any]) -> RetentionSettings | None:
+    if "retention" not in data:
+        return None
+    ret = r.table(data, "retention")
+    r.unknown(ret, {"keep_days", "archive_dir", "interval_s", "batch"}, "retention.")
+    if "keep_days" not in ret:
+        r.problem("retention.keep_days", "missing (days a final message stays in the database)")
+    archive_dir = r.path(ret, "archive_dir", "retention.", must_exist=False)
+    if archive_dir is not None and archive_dir.exists() and not archive_dir.is_dir():
+        r.problem("retention.archive_dir", f"not a folder: {archive_dir}")
+    keep_days = r.num(ret, "keep_days", "retention.", 0, integer=False)
+    if not keep_days <= MAX_KEEP_DAYS:  # also refuses nan
+        r.problem("retention.keep_days", f"must be a number of days <= {MAX_KEEP_DAYS}")
+        keep_days = 0
+    return RetentionSettings(
+        keep_days=keep_days,
+        archive_dir=archive_dir or Path(),
+        interval_s=r.num(ret, "interval_s", "retention.", 3600.0, minimum=1, integer=False),
+        batch=r.num(ret, "batch", "retention.", 1000, minimum=1),
+    )
+
+
 def _envelope(r: Reader, data: dict[str, Any]) -> EnvelopeSettings:
     env = r.table(data, "envelope", required=False)
     r.unknown(env, {"kek_max_messages", "kek_max_age_s"}, "envelope.")
@@ -428,7 +466,7 @@ def load_node_config(path: str | Path) -> NodeConfig:
     problems: list[FieldViolation] = []
     r = Reader(path.parent, problems)
     r.unknown(data, {"node", "tls", "database", "tokens", "limits", "delivery", "participants", "logging", "audit",
-                     "envelope", "peering", "pkcs11"},
+                     "envelope", "peering", "pkcs11", "retention"},
               "")
     # One section after the other, in this order, so problems are listed in the order of the file's sections.
     node = _node(r, data)
@@ -440,6 +478,7 @@ def load_node_config(path: str | Path) -> NodeConfig:
     peering = _peering(r, data)
     audit = _audit(r, data)
     envelope = _envelope(r, data)
+    retention = _retention(r, data)
     level, log_format = _logging(r, data)
     participants = _participants(r, data)
     pkcs11 = _pkcs11(r, data)
@@ -454,7 +493,7 @@ def load_node_config(path: str | Path) -> NodeConfig:
         log_format=log_format,
         database_busy_timeout_ms=db.busy_timeout_ms, database_max_pages=db.max_pages,
         database_group_commit_wait_ms=db.group_commit_wait_ms,
-        audit=audit, envelope=envelope, peering=peering,
+        audit=audit, envelope=envelope, peering=peering, retention=retention,
         directory_signature=node.directory_signature or signature_path(node.directory),
         allow_unsigned_directory=node.allow_unsigned_directory, directory_poll_s=node.directory_poll_s,
         processes=node.processes, pkcs11=pkcs11,

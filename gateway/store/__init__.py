@@ -18,10 +18,11 @@ from gateway.store.records import (
     PeerReceipt,
     ReceiptRecord,
 )
+from gateway.store.retention import ARCHIVED, ArchivableMessage, ArchiveRecord
 from gateway.store.states import DeliveryState
 from gateway.store.tracking import TrackedMessage, TrackedReceipt
 
-__all__ = ["Accepted", "AckOutcome", "AssistanceCaseRecord", "Claimed", "DeliveryFact", "DeliveryRecord",
+__all__ = ["ARCHIVED", "Accepted", "ArchivableMessage", "ArchiveRecord", "AckOutcome", "AssistanceCaseRecord", "Claimed", "DeliveryFact", "DeliveryRecord",
            "DeliveryState", "KpiFact", "KpiItemRow", "MessageRecord", "MessageStatus", "NewDelivery", "NewMessage",
            "PeerReceipt", "Pending", "ReceiptRecord", "Store", "TrackedMessage",
            "TrackedReceipt"]

@@ -163,7 +163,9 @@ def retry(message_ids: Sequence[str], recipient: str | None, now_us: int, actor:
     count of attempts ([delivery] max_attempts would fail them again at once); the audit keeps the history."""
     def op(conn: Connection) -> int:
         d = t.deliveries
-        cond: list[ColumnElement[bool]] = [d.c.message_id.in_(list(message_ids)), d.c.state.in_([FAILED, EXPIRED])]
+        cond: list[ColumnElement[bool]] = [d.c.message_id.in_(list(message_ids)), d.c.state.in_([FAILED, EXPIRED]),
+                                           # an archived message has no envelope left to deliver
+                                           d.c.message_id.not_in(select(t.archived_messages.c.message_id))]
         if recipient:
             cond.append(d.c.recipient == recipient)
         rows = conn.execute(select(d.c.id, d.c.message_id, d.c.recipient, d.c.expires_us).where(*cond)).all()

@@ -18,7 +18,9 @@ from sqlalchemy import Connection, delete, func, insert, make_url, select
 from sqlalchemy.exc import SQLAlchemyError
 
 import gateway.store.schema as t
-from gateway.store import assistance, audit_queries, deliveries, kpi, messages, relay, stats, tracking
+from gateway.store import (
+    assistance, audit_queries, deliveries, kpi, messages, relay, retention, stats, tracking,
+)
 from gateway.store.audit_log import AuditEntry, AuditEvent, Checkpoint
 from gateway.store.batch import BatchBuffer, lock_audit_head
 from gateway.errors import ResourceExhausted, Unavailable
@@ -29,6 +31,7 @@ from gateway.store.records import (
     Accepted, AckOutcome, AssistanceCaseRecord, Claimed, DeliveryFact, DeliveryRecord, KpiItemRow, MessageRecord,
     MessageStatus, NewMessage, PeerReceipt, ReceiptRecord,
 )
+from gateway.store.retention import ArchivableMessage, ArchiveRecord
 from gateway.store.tracking import TrackedMessage
 
 
@@ -327,6 +330,29 @@ class Store:
     def audit_events_between(self, event: str, from_us: int, to_us: int) -> list[AuditEntry]:
         with self._read() as conn:
             return audit_queries.events_between(conn, event, from_us, to_us)
+
+    # -- retention ---------------------------------------------------------------------------------
+
+    def archivable(self, accepted_before_us: int, limit: int) -> list[str]:
+        """Messages accepted before the cut-off whose deliveries are all final and not yet archived."""
+        with self._read() as conn:
+            return retention.archivable(conn, accepted_before_us, limit)
+
+    def archive_contents(self, message_ids: Sequence[str]) -> list[ArchivableMessage]:
+        with self._read() as conn:
+            return retention.contents(conn, message_ids)
+
+    def last_archive(self) -> ArchiveRecord | None:
+        with self._read() as conn:
+            return retention.last_archive(conn)
+
+    def archive_of(self, message_id: str) -> ArchiveRecord | None:
+        with self._read() as conn:
+            return retention.archive_of(conn, message_id)
+
+    def record_archive(self, rec: ArchiveRecord, message_ids: Sequence[str], actor: str) -> Pending[list[str]]:
+        """Record a durable archive file as the next link of the chain and prune the messages it holds."""
+        return self._writer.submit(retention.record_archive(rec, message_ids, actor), "archive not recorded")
 
     # -- item tracking -----------------------------------------------------------------------------
 

@@ -257,6 +257,14 @@ def envelope(conn: Connection, message_id: str) -> bytes:
                         .where(t.messages.c.message_id == message_id)).scalar_one_or_none()
     if data is None:
         raise NotFound(f"no message {message_id!r}")
+    if not data:
+        # Retention moved it to an archive file (gateway.store.retention): say where, not "empty".
+        a, am = t.archives, t.archived_messages
+        name = conn.execute(select(a.c.name).join(am, am.c.archive_seq == a.c.seq)
+                            .where(am.c.message_id == message_id)).scalar_one_or_none()
+        if name is not None:
+            raise FailedPrecondition(f"message {message_id!r} was archived to {name}; its envelope, receipts "
+                                     "and audit entries are in that file")
     return bytes(data)
 
 

@@ -218,3 +218,26 @@ assistance_cases = Table(
     Column("answer_message_id", String(128), nullable=False, default=""),
     Column("answered_us", BigInteger, nullable=True),
 )
+
+# The chain of archive files written by retention (gateway.evidence.archive): one row per file, in order.
+# The database's copy of the chain head, so that a run can tell a file written before a crash (not yet
+# recorded here) from one missing from the archive folder.
+archives = Table(
+    "archives",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("sha256", LargeBinary(32), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("messages", Integer, nullable=False),
+)
+
+# Messages whose envelope was moved to an archive file: the ``messages`` row stays (dedup reads its submit
+# digest, GetStatus its metadata, deliveries and receipts) with an empty envelope; this says where it went.
+archived_messages = Table(
+    "archived_messages",
+    metadata,
+    Column("message_id", String(128), ForeignKey("messages.message_id"), primary_key=True),
+    Column("archive_seq", BigInteger, ForeignKey("archives.seq"), nullable=False, index=True),
+    Column("archived_us", BigInteger, nullable=False),
+)

@@ -21,7 +21,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from gateway.exchange import assistance
-from gateway.evidence import auditor
+from gateway.evidence import archiver, auditor
 from gateway.exchange import revenue
 from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2, exchange_pb2_grpc, peering_pb2, peering_pb2_grpc
 from gateway.transport.auth import AuthInterceptor
@@ -217,6 +217,12 @@ class GatewayServer:
             self.checkpoints = auditor.CheckpointWorker(self.node.store, signer, self.node.name,
                                                         cfg.audit.checkpoint_every, cfg.audit.checkpoint_interval_s)
             self._tasks.append(asyncio.create_task(self.checkpoints.run(), name="audit-checkpoints"))
+        if cfg.retention is not None:
+            if signer is None:
+                log.warning("[retention] is set but there is no tokens.signing_key to sign archives: not archiving")
+            else:
+                self._tasks.append(asyncio.create_task(archiver.ArchiveWorker(self.node.store, cfg).run(),
+                                                       name="retention"))
         self.node.metrics.watch_queues(self.node.store.queue_depths)
         if cfg.metrics_listen:
             self.metrics_port = self.node.metrics.serve(cfg.metrics_listen)
