@@ -33,6 +33,10 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
 }
 
 
+# The certificates a TSA certificate must chain to ([audit] tsa_ca).
+TrustAnchors = tuple[x509.Certificate, ...]
+
+
 class TimestampInvalid(Exception):
     """The TSA's answer is not a valid stamp of what we asked for; the message says which rule failed."""
 
@@ -71,7 +75,7 @@ def request(data: bytes, *, policy: str | None = None, nonce: int | None = None)
     return TimestampRequest(tsp.TimeStampReq(fields).dump(), digest, nonce, policy or None)
 
 
-def load_ca_file(path: Path) -> tuple[x509.Certificate, ...]:
+def load_ca_file(path: Path) -> TrustAnchors:
     """The certificates a TSA certificate must chain to (PEM, one or more); ValueError says why not."""
     try:
         certs = x509.load_pem_x509_certificates(path.read_bytes())

@@ -19,9 +19,10 @@ from gateway.store.records import (
     ReceiptRecord,
 )
 from gateway.store.states import DeliveryState
+from gateway.store.timestamps import StampStatus, StoredStamp, WaitingStamp
 from gateway.store.tracking import TrackedMessage, TrackedReceipt
 
 __all__ = ["Accepted", "AckOutcome", "AssistanceCaseRecord", "Claimed", "DeliveryFact", "DeliveryRecord",
            "DeliveryState", "KpiFact", "KpiItemRow", "MessageRecord", "MessageStatus", "NewDelivery", "NewMessage",
-           "PeerReceipt", "Pending", "ReceiptRecord", "Store", "TrackedMessage",
-           "TrackedReceipt"]
+           "PeerReceipt", "Pending", "ReceiptRecord", "StampStatus", "Store", "StoredStamp", "TrackedMessage",
+           "TrackedReceipt", "WaitingStamp"]
