@@ -200,7 +200,8 @@ def test_a_waiting_checkpoint_survives_a_restart(federation: Federation, tmp_pat
         n.close()
 
 
-def test_a_bad_tsa_config_fails_at_start_with_the_key_named(federation: Federation, tmp_path: Path) -> None:
+def test_a_bad_tsa_config_fails_at_start_with_the_key_named(federation: Federation, tmp_path: Path,
+                                                             capsys: Any) -> None:
     port = free_port()
     directory = write_directory(federation, tmp_path, {"de-node": port, "fr-node": free_port()})
     cfg = write_node_config(federation, tmp_path, "de-node", port, directory)
@@ -217,4 +218,6 @@ def test_a_bad_tsa_config_fails_at_start_with_the_key_named(federation: Federati
     cfg.write_text(base + '\n[audit]\ntsa_url = "http://127.0.0.1:1/tsa"\ntsa_ca = "not-a-cert.pem"\n')
     with pytest.raises(ConfigError, match="audit.tsa_ca: .*not-a-cert.pem"):
         Node.load(cfg)
+    assert cli(["config", "check", str(cfg)]) == 2
+    assert "audit.tsa_ca" in (err_text := capsys.readouterr().err) and "not a PEM certificate file" in err_text
 
