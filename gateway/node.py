@@ -13,6 +13,7 @@ import structlog
 from gateway import envelope
 from gateway.codec import Codec
 from gateway.crypto.tokens import Authenticator
+from gateway.evidence.timestamping import TsaClient
 from gateway.config import NodeConfig
 from gateway.federation import Directory, check
 from gateway.errors import ConfigError, FieldViolation, PermissionDenied
@@ -41,6 +42,8 @@ class Node:
     codec: Codec = field(default_factory=Codec)
     # Signs audit checkpoints and evidence bundles ([tokens] signing_key, a file or a pkcs11: URI); None = unsigned.
     checkpoint_signer: envelope.Signer | None = None
+    # The RFC 3161 TSA that stamps checkpoints ([audit] tsa_url); None = checkpoints are not stamped.
+    tsa: TsaClient | None = None
 
     @property
     def name(self) -> str:
@@ -65,6 +68,7 @@ class Node:
                         "anyone who can write the directory file can reroute messages; development only",
                         directory=str(cfg.directory))
         trust = TrustStore.from_files(cfg.tls.ca, cfg.tls.crl)
+        tsa = TsaClient.from_settings(cfg.audit)
         keys: dict[str, envelope.ParticipantKeys] = {}
         problems: list[FieldViolation] = []
         for i, p in enumerate(cfg.participants):
@@ -93,7 +97,7 @@ class Node:
         keks = envelope.KekRing(cfg.envelope.kek_max_messages, cfg.envelope.kek_max_age_s)
         return cls(config=cfg, view=DirectoryView.of(directory, store), trust=trust, store=store, keys=keys,
                    authenticator=authenticator, keks=keks, checkpoint_signer=checkpoint_signer,
-                   codec=Codec(cfg.limits.offload_bytes, cfg.limits.codec_processes))
+                   codec=Codec(cfg.limits.offload_bytes, cfg.limits.codec_processes), tsa=tsa)
 
     def keys_of(self, participant: str) -> envelope.ParticipantKeys:
         keys = self.keys.get(participant)

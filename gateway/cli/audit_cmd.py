@@ -1,10 +1,12 @@
-"""`gateway audit verify`: re-walk a node's audit chain and signed checkpoints, straight from its database."""
+"""`gateway audit verify`: re-walk a node's audit chain and signed checkpoints, straight from its database.
+`gateway audit status`: how stale the node's newest checkpoint time-stamp is (Admin.GetAuditStatus)."""
 
 from __future__ import annotations
 
 import sys
 from typing import Any
 
+from gateway.cli._common import add_client_arg
 from gateway.errors import GatewayError
 
 
@@ -15,6 +17,10 @@ def register(sub: Any) -> None:
                                        "([audit] checkpoint_interval_s); exit 0 if intact, 1 if not")
     v.add_argument("--config", required=True, metavar="FILE", help="node config TOML (reads its database directly)")
     v.set_defaults(func=_verify)
+    st = asub.add_parser("status", help="RFC 3161 time-stamps of checkpoints: age of the newest stamp, checkpoints "
+                                        "waiting for the TSA")
+    add_client_arg(st)
+    st.set_defaults(func=_status)
 
 
 def _verify(args: Any) -> int:
@@ -42,3 +48,41 @@ def _verify(args: Any) -> int:
     for warning in rep.warnings:
         print(f"warning: {warning}")
     return 0 if rep.ok else 1
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _status(args: Any) -> int:
+    import grpc
+
+    from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc
+    from gateway.cli._common import connect, fail
+
+    _, channel, tokens = connect(args.client, "admin")
+    try:
+        resp = admin_pb2_grpc.AdminStub(channel).GetAuditStatus(admin_pb2.GetAuditStatusRequest(),
+                                                                metadata=tokens.metadata())
+    except grpc.RpcError as err:
+        return fail(err)
+    if not resp.timestamping_enabled:
+        print(f"time-stamping: off (no [audit] tsa_url); {resp.waiting} checkpoint(s) not stamped")
+        return 0
+    print(f"time-stamping: {resp.tsa_url}")
+    if resp.HasField("newest_stamp_time"):
+        print(f"newest stamp: checkpoint at entry {resp.newest_stamped_checkpoint}, "
+              f"{resp.newest_stamp_time.ToDatetime().isoformat()}Z, {_age(resp.newest_stamp_age_seconds)} ago")
+    else:
+        print("newest stamp: none yet")
+    if resp.waiting:
+        print(f"waiting: {resp.waiting} checkpoint(s), the oldest for {_age(resp.oldest_waiting_seconds)}")
+        if resp.last_error:
+            print(f"last error: {resp.last_error}")
+    else:
+        print("waiting: 0")
+    return 0

@@ -88,9 +88,12 @@ def _wait_for_go() -> bool:
 
 
 def _check(args: Any) -> int:
+    from gateway.evidence.timestamping import TsaClient
     from gateway.federation import check
 
     cfg, directory = check(args.file)
+    # The TSA's CA file is read as the node reads it at start, so a bad one is named here, not at serve.
+    TsaClient.from_settings(cfg.audit)
     print(f"{args.file}: OK — node {cfg.name} on {cfg.listen}, {len(cfg.participants)} hosted participant(s); "
           f"directory {directory.name} v{directory.version}: {len(directory.nodes)} node(s), "
           f"{len(directory.participants)} participant(s), {len(directory.routes)} route(s)")

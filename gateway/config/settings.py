@@ -7,6 +7,7 @@ Relative paths are resolved against the directory of the file that names them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,9 @@ class PeeringSettings:
     hang_timeout_s: float = 15.0
 
 
+_TSA_URL = re.compile(r"https?://[^\s/?#]+(?:/[^\s#]*)?")
+_OID = re.compile(r"[0-2](?:\.(?:0|[1-9][0-9]*))+")
+MAX_TSA_TIMEOUT_S = 300.0
 MIN_HANG_TIMEOUT_S = 0.5
 MAX_HANG_TIMEOUT_S = 600.0
 
@@ -106,6 +110,15 @@ class AuditSettings:
     # A signed checkpoint after this many new entries, or after this many seconds with new entries.
     checkpoint_every: int = 1000
     checkpoint_interval_s: float = 60.0
+    # RFC 3161 time-stamping of every checkpoint (gateway.evidence.timestamping); None = no TSA.
+    tsa_url: str | None = None
+    # The CA certificate(s) (PEM) a TSA certificate must chain to; required with tsa_url.
+    tsa_ca: Path | None = None
+    tsa_timeout_s: float = 10.0
+    # The TSA policy OID to ask for (reqPolicy) and to require in every stamp; None = the TSA's default.
+    tsa_policy: str | None = None
+    # How long the worker waits before asking again after the TSA was unreachable or answered wrong.
+    tsa_retry_s: float = 30.0
 
 
 MAX_KEEP_DAYS = 36_500
@@ -378,10 +391,30 @@ def _peering(r: Reader, data: dict[str, Any]) -> PeeringSettings:
 
 def _audit(r: Reader, data: dict[str, Any]) -> AuditSettings:
     aud = r.table(data, "audit", required=False)
-    r.unknown(aud, {"checkpoint_every", "checkpoint_interval_s"}, "audit.")
+    r.unknown(aud, {"checkpoint_every", "checkpoint_interval_s", "tsa_url", "tsa_ca", "tsa_timeout_s", "tsa_policy",
+                    "tsa_retry_s"}, "audit.")
+    tsa_url = aud.get("tsa_url")
+    tsa_ca = None
+    if tsa_url is not None:
+        tsa_url = r.str_(aud, "tsa_url", "audit.", pattern=_TSA_URL, what="an http:// or https:// URL") or None
+        tsa_ca = r.path(aud, "tsa_ca", "audit.", required=False)
+        if "tsa_ca" not in aud:
+            r.problem("audit.tsa_ca", "required with audit.tsa_url: the CA certificate (PEM) that the TSA's "
+                                      "certificate must chain to")
+    elif "tsa_ca" in aud:
+        r.problem("audit.tsa_ca", "only meaningful with audit.tsa_url")
+    tsa_policy = aud.get("tsa_policy")
+    if tsa_policy is not None:
+        tsa_policy = r.str_(aud, "tsa_policy", "audit.", pattern=_OID, what="a dotted object identifier (1.2.3.4)")
+    timeout = r.num(aud, "tsa_timeout_s", "audit.", 10.0, minimum=0.1, integer=False)
+    if not timeout <= MAX_TSA_TIMEOUT_S:
+        r.problem("audit.tsa_timeout_s", f"must be <= {MAX_TSA_TIMEOUT_S:g}")
+        timeout = 10.0
     return AuditSettings(
         checkpoint_every=r.num(aud, "checkpoint_every", "audit.", 1000, minimum=1),
         checkpoint_interval_s=r.num(aud, "checkpoint_interval_s", "audit.", 60.0, minimum=0.05, integer=False),
+        tsa_url=tsa_url, tsa_ca=tsa_ca, tsa_timeout_s=timeout, tsa_policy=tsa_policy or None,
+        tsa_retry_s=r.num(aud, "tsa_retry_s", "audit.", 30.0, minimum=0.05, integer=False),
     )
 
 

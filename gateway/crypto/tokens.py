@@ -53,6 +53,7 @@ METHOD_SCOPES: dict[str, str | None] = {
     "/swg.v1.Admin/ListDeliveries": "admin",
     "/swg.v1.Admin/RetryDeliveries": "admin",
     "/swg.v1.Admin/ExportEvidence": "admin",
+    "/swg.v1.Admin/GetAuditStatus": "admin",
     "/swg.v1.Admin/ListAssistanceCases": "assist",
 }
 OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.v1alpha.ServerReflection/",

@@ -15,7 +15,7 @@ import time
 import structlog
 
 from gateway import envelope
-from gateway.evidence import audit
+from gateway.evidence import audit, timestamping
 from gateway.evidence import bundle as evidence
 from gateway.config import NodeConfig
 from gateway.errors import FailedPrecondition, NotFound
@@ -52,6 +52,8 @@ def make_checkpoint(store: Store, signer: envelope.Signer, node: str, at_us: int
         cp = audit.sign_checkpoint(signer, node, head[0], head[1], at_us if at_us is not None else _now_us(),
                                    prev=last.seq if last is not None else 0)
         if store.add_checkpoint(cp).result():
+            timestamping.checkpoint_stored(store, cp.seq, audit.checkpoint_payload(node, cp.seq, cp.head_hash,
+                                                                                   cp.at_us, cp.prev))
             return cp
     raise FailedPrecondition("audit checkpoint: other processes kept signing checkpoints in between")
 

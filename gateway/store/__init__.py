@@ -20,9 +20,10 @@ from gateway.store.records import (
 )
 from gateway.store.retention import ARCHIVED, ArchivableMessage, ArchiveRecord
 from gateway.store.states import DeliveryState
+from gateway.store.timestamps import StampStatus, StoredStamp, WaitingStamp
 from gateway.store.tracking import TrackedMessage, TrackedReceipt
 
 __all__ = ["ARCHIVED", "Accepted", "ArchivableMessage", "ArchiveRecord", "AckOutcome", "AssistanceCaseRecord", "Claimed", "DeliveryFact", "DeliveryRecord",
            "DeliveryState", "KpiFact", "KpiItemRow", "MessageRecord", "MessageStatus", "NewDelivery", "NewMessage",
-           "PeerReceipt", "Pending", "ReceiptRecord", "Store", "TrackedMessage",
-           "TrackedReceipt"]
+           "PeerReceipt", "Pending", "ReceiptRecord", "StampStatus", "Store", "StoredStamp", "TrackedMessage",
+           "TrackedReceipt", "WaitingStamp"]

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import gateway.store.schema as t
 from gateway.store import (
-    assistance, audit_queries, deliveries, kpi, messages, relay, retention, stats, tracking,
+    assistance, audit_queries, deliveries, kpi, messages, relay, retention, stats, timestamps, tracking,
 )
 from gateway.store.audit_log import AuditEntry, AuditEvent, Checkpoint
 from gateway.store.batch import BatchBuffer, lock_audit_head
@@ -298,6 +298,32 @@ class Store:
     def add_checkpoint(self, cp: Checkpoint) -> Pending[bool]:
         """Store a signed checkpoint; False if one for the same head is stored already."""
         return self._writer.submit(audit_queries.add_checkpoint(cp), "audit checkpoint not stored")
+
+    # -- RFC 3161 stamps of checkpoints (gateway.evidence.timestamping) -------------------------------
+
+    def queue_stamp(self, checkpoint: int, signed: bytes, now_us: int) -> Pending[bool]:
+        """Queue a stored checkpoint for a TSA stamp over ``signed`` (the bytes its signature covers)."""
+        return self._writer.submit(timestamps.enqueue(checkpoint, signed, now_us), "checkpoint stamp not queued")
+
+    def record_stamp(self, checkpoint: int, token: bytes, gen_time_us: int, now_us: int) -> Pending[bool]:
+        return self._writer.submit(timestamps.record_stamp(checkpoint, token, gen_time_us, now_us),
+                                   "checkpoint stamp not stored")
+
+    def record_stamp_failure(self, checkpoint: int, reason: str) -> Pending[None]:
+        return self._writer.submit(timestamps.record_failure(checkpoint, reason))
+
+    def waiting_stamps(self, limit: int = 100) -> list[timestamps.WaitingStamp]:
+        """Checkpoints without a stamp, oldest first."""
+        with self._read() as conn:
+            return timestamps.waiting(conn, limit)
+
+    def checkpoint_stamp(self, checkpoint: int) -> timestamps.StoredStamp | None:
+        with self._read() as conn:
+            return timestamps.stamp_of(conn, checkpoint)
+
+    def stamp_status(self) -> timestamps.StampStatus:
+        with self._read() as conn:
+            return timestamps.status(conn)
 
     def audit_entries(self, batch: int = 5000, first: int = 1, last_seq: int | None = None) -> Iterator[AuditEntry]:
         """Audit entries in storage (primary key) order, read in pages; all of them by default."""

@@ -164,6 +164,24 @@ audit_checkpoints = Table(
     Column("jws", Text, nullable=False),
 )
 
+# RFC 3161 stamps of signed checkpoints (gateway.evidence.timestamping): a row is queued when a checkpoint
+# is stored and stamped when the TSA answers, so that a TSA outage queues stamps durably instead of
+# halting anything. ``checkpoint`` names the checkpoint (its seq today); ``signed`` is the exact bytes its
+# signature covers, which is what the TSA stamps (SHA-256 imprint). ``token`` is the TimeStampToken (DER).
+checkpoint_stamps = Table(
+    "checkpoint_stamps",
+    metadata,
+    Column("checkpoint", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("signed", LargeBinary, nullable=False),
+    Column("queued_us", BigInteger, nullable=False),
+    Column("stamped_us", BigInteger, nullable=True),
+    Column("gen_time_us", BigInteger, nullable=True),
+    Column("token", LargeBinary, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=False, default=""),
+    Index("ix_checkpoint_stamps_waiting", "stamped_us", "checkpoint"),
+)
+
 # Plaintext facts the FoS KPIs need but the sealed envelope hides from the node: one row per item
 # of an accepted AED or inspection message. Item ids, times and decision category only; no
 # personal data (docs/kpi.md).

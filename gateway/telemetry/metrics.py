@@ -33,6 +33,22 @@ class _QueueDepth(Collector):
         yield g
 
 
+class _Stamps(Collector):
+    def __init__(self, read: Callable[[], tuple[int, float]]):
+        self._read = read
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            waiting, age = self._read()
+        except Exception:  # noqa: BLE001 - a scrape must not fail because the database is briefly busy
+            return
+        yield GaugeMetricFamily("swg_audit_stamps_waiting", "Signed audit checkpoints waiting for an RFC 3161 "
+                                "time-stamp (TSA down or answering wrong)", value=waiting)
+        yield GaugeMetricFamily("swg_audit_stamp_age_seconds", "Seconds since the genTime of the newest "
+                                "checkpoint time-stamp (before the first: how long the oldest checkpoint waits)",
+                                value=age)
+
+
 class NodeMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -58,6 +74,13 @@ class NodeMetrics:
                                         "storage is full (health NOT_SERVING), else 0", registry=r)
         self._server: Any = None
         self._watching = False
+        self._watching_stamps = False
+
+    def watch_stamps(self, read: Callable[[], tuple[int, float]]) -> None:
+        """``read``: (checkpoints waiting for a time-stamp, age of the newest stamp in seconds)."""
+        if not self._watching_stamps:
+            self.registry.register(_Stamps(read))
+            self._watching_stamps = True
 
     def watch_queues(self, depths: Callable[[], dict[str, int]]) -> None:
         if not self._watching:

@@ -19,6 +19,7 @@ from gateway.evidence import auditor, kpi
 from gateway.errors import FieldViolation, InvalidArgument
 from gateway.node import Node
 from gateway.transport.admin_deliveries import DeliveriesAdmin
+from gateway.transport.admin_timestamps import TimestampsAdmin
 from gateway.transport.status import grpc_errors
 
 
@@ -72,7 +73,7 @@ class EvidenceAdmin:
         return admin_pb2.ExportEvidenceResponse(bundle=bundle)
 
 
-class AdminServicer(EvidenceAdmin, DeliveriesAdmin, admin_pb2_grpc.AdminServicer):
+class AdminServicer(EvidenceAdmin, DeliveriesAdmin, TimestampsAdmin, admin_pb2_grpc.AdminServicer):
     def __init__(self, node: Node, wake_relay: Callable[[], None] | None = None):
         self._node = node
         self.init_deliveries_admin(node, wake_relay)

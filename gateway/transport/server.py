@@ -21,7 +21,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from gateway.exchange import assistance
-from gateway.evidence import archiver, auditor
+from gateway.evidence import archiver, auditor, timestamping
 from gateway.exchange import revenue
 from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2, exchange_pb2_grpc, peering_pb2, peering_pb2_grpc
 from gateway.transport.auth import AuthInterceptor
@@ -224,6 +224,15 @@ class GatewayServer:
                 self._tasks.append(asyncio.create_task(archiver.ArchiveWorker(self.node.store, cfg).run(),
                                                        name="retention"))
         self.node.metrics.watch_queues(self.node.store.queue_depths)
+        tsa = self.node.tsa
+        if tsa is not None:
+            if signer is None:
+                log.warning("audit.tsa_url is set but no checkpoints are signed here (no tokens.signing_key): "
+                            "nothing to time-stamp")
+            worker = timestamping.StampWorker(self.node.store, tsa, cfg.audit.tsa_retry_s)
+            self._tasks.append(asyncio.create_task(worker.run(), name="audit-timestamps"))
+        if tsa is not None:
+            self.node.metrics.watch_stamps(lambda: timestamping.gauges(self.node.store, tsa))
         if cfg.metrics_listen:
             self.metrics_port = self.node.metrics.serve(cfg.metrics_listen)
             log.info("metrics serving", address=cfg.metrics_listen, port=self.metrics_port)

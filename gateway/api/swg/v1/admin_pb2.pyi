@@ -205,3 +205,27 @@ class ListAssistanceCasesResponse(_message.Message):
     CASES_FIELD_NUMBER: _ClassVar[int]
     cases: _containers.RepeatedCompositeFieldContainer[AssistanceCase]
     def __init__(self, cases: _Optional[_Iterable[_Union[AssistanceCase, _Mapping]]] = ...) -> None: ...
+
+class GetAuditStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetAuditStatusResponse(_message.Message):
+    __slots__ = ("timestamping_enabled", "tsa_url", "waiting", "newest_stamp_time", "newest_stamped_checkpoint", "newest_stamp_age_seconds", "oldest_waiting_seconds", "last_error")
+    TIMESTAMPING_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    TSA_URL_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FIELD_NUMBER: _ClassVar[int]
+    NEWEST_STAMP_TIME_FIELD_NUMBER: _ClassVar[int]
+    NEWEST_STAMPED_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    NEWEST_STAMP_AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    OLDEST_WAITING_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    timestamping_enabled: bool
+    tsa_url: str
+    waiting: int
+    newest_stamp_time: _timestamp_pb2.Timestamp
+    newest_stamped_checkpoint: int
+    newest_stamp_age_seconds: float
+    oldest_waiting_seconds: float
+    last_error: str
+    def __init__(self, timestamping_enabled: _Optional[bool] = ..., tsa_url: _Optional[str] = ..., waiting: _Optional[int] = ..., newest_stamp_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., newest_stamped_checkpoint: _Optional[int] = ..., newest_stamp_age_seconds: _Optional[float] = ..., oldest_waiting_seconds: _Optional[float] = ..., last_error: _Optional[str] = ...) -> None: ...

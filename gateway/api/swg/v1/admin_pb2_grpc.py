@@ -70,6 +70,11 @@ class AdminStub:
                 request_serializer=swg_dot_v1_dot_admin__pb2.ListAssistanceCasesRequest.SerializeToString,
                 response_deserializer=swg_dot_v1_dot_admin__pb2.ListAssistanceCasesResponse.FromString,
                 _registered_method=True)
+        self.GetAuditStatus = channel.unary_unary(
+                '/swg.v1.Admin/GetAuditStatus',
+                request_serializer=swg_dot_v1_dot_admin__pb2.GetAuditStatusRequest.SerializeToString,
+                response_deserializer=swg_dot_v1_dot_admin__pb2.GetAuditStatusResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -125,6 +130,13 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetAuditStatus(self, request, context):
+        """RFC 3161 time-stamping of audit checkpoints: how stale the newest stamp is, how many checkpoints wait.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -162,6 +174,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.ListAssistanceCases,
                     request_deserializer=swg_dot_v1_dot_admin__pb2.ListAssistanceCasesRequest.FromString,
                     response_serializer=swg_dot_v1_dot_admin__pb2.ListAssistanceCasesResponse.SerializeToString,
+            ),
+            'GetAuditStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAuditStatus,
+                    request_deserializer=swg_dot_v1_dot_admin__pb2.GetAuditStatusRequest.FromString,
+                    response_serializer=swg_dot_v1_dot_admin__pb2.GetAuditStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -354,6 +371,33 @@ class Admin:
             '/swg.v1.Admin/ListAssistanceCases',
             swg_dot_v1_dot_admin__pb2.ListAssistanceCasesRequest.SerializeToString,
             swg_dot_v1_dot_admin__pb2.ListAssistanceCasesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAuditStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/swg.v1.Admin/GetAuditStatus',
+            swg_dot_v1_dot_admin__pb2.GetAuditStatusRequest.SerializeToString,
+            swg_dot_v1_dot_admin__pb2.GetAuditStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,
