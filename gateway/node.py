@@ -68,7 +68,8 @@ class Node:
         for i, p in enumerate(cfg.participants):
             try:
                 keys[p.id] = envelope.ParticipantKeys.from_files(
-                    p.id, p.signing_key, p.signing_cert, p.encryption_key, p.encryption_cert)
+                    p.id, p.signing_key, p.signing_cert, p.encryption_key, p.encryption_cert,
+                    p.pq_signing_key, p.pq_encryption_key)
             except Exception as exc:  # noqa: BLE001 - reported per participant with its config key
                 problems.append(FieldViolation(f"participants[{i}]", f"keys of {p.id} are unusable: {exc}"))
         if problems:

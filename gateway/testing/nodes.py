@@ -131,6 +131,8 @@ signing_key = "{pp.signing_key}"
 signing_cert = "{pp.signing_cert}"
 encryption_key = "{pp.encryption_key}"
 encryption_cert = "{pp.encryption_cert}"
+pq_signing_key = "{pp.pq_signing_key}"
+pq_encryption_key = "{pp.pq_encryption_key}"
 """)
     text = f"""
 [node]
