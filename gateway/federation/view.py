@@ -20,6 +20,17 @@ from gateway.federation.routing import Lookup, Router
 
 
 @dataclass(frozen=True)
+class DirectoryPqKeys:
+    """envelope.PqSigningKeys of one directory: the ML-DSA-65 keys it binds (offline verification)."""
+
+    directory: Directory
+
+    def pq_signing_key(self, participant: str) -> Any:
+        entry = self.directory.participants.get(participant)
+        return composite.load_mldsa_public(entry.pq_signing_key) if entry and entry.pq_signing_key else None
+
+
+@dataclass(frozen=True)
 class DirectoryView:
     directory: Directory
     router: Router

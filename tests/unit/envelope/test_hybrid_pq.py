@@ -182,3 +182,23 @@ def test_classic_receipt_refused_after_the_window(federation: Federation) -> Non
         env.verify_receipt(rc, federation.trust, policy=closed)
     # A hybrid receipt is still taken.
     env.verify_receipt(_receipt(federation, env.HYBRID_PQ), federation.trust, pq_keys=federation, policy=closed)
+
+
+def test_gateway_evidence_verify_checks_a_hybrid_envelope_with_the_signed_directory(
+        federation: Federation, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from gateway.cli import main
+    from gateway.testing.nodes import write_directory
+
+    directory = write_directory(federation, tmp_path, {"de-node": 50051, "fr-node": 50052})
+    sealed = _seal(federation)
+    path = tmp_path / "envelope.bin"
+    path.write_bytes(sealed.data)
+    ca = str(federation.paths.ca_cert)
+    assert main(["evidence", "verify", str(path), "--ca", ca]) == 1
+    assert "binds none" in capsys.readouterr().out
+    assert main(["evidence", "verify", str(path), "--ca", ca, "--directory", str(directory)]) == 0
+    assert f"{SENDER} signed message" in capsys.readouterr().out
+    # A directory the CA did not sign binds nothing.
+    directory.write_text(directory.read_text() + "\n# edited\n")
+    assert main(["evidence", "verify", str(path), "--ca", ca, "--directory", str(directory)]) == 1
+    assert "INVALID" in capsys.readouterr().out
