@@ -72,6 +72,8 @@ class Node:
                     p.pq_signing_key, p.pq_encryption_key)
             except Exception as exc:  # noqa: BLE001 - reported per participant with its config key
                 problems.append(FieldViolation(f"participants[{i}]", f"keys of {p.id} are unusable: {exc}"))
+                continue
+            problems += _pq_key_problems(i, keys[p.id], directory)
         if problems:
             raise ConfigError(problems)
         store = Store(cfg.database_url, busy_timeout_ms=cfg.database_busy_timeout_ms,
@@ -102,3 +104,18 @@ class Node:
     def close(self) -> None:
         self.codec.close()
         self.store.close()
+
+
+def _pq_key_problems(i: int, keys: envelope.ParticipantKeys, directory: Directory) -> list[FieldViolation]:
+    """A hosted participant's PQ private keys must be the halves of the public keys the directory binds to it
+    (else hybrid-pq envelopes to it never open and its composite signatures never verify)."""
+    entry = directory.participants.get(keys.participant)
+    out: list[FieldViolation] = []
+    if entry is None:
+        return out
+    for key, held, pin in (("pq_signing_key", keys.pq_signing_sha256, entry.pq_signing_key_sha256),
+                           ("pq_encryption_key", keys.pq_encryption_sha256, entry.pq_encryption_key_sha256)):
+        if held and pin and held.hex() != pin:
+            out.append(FieldViolation(f"participants[{i}].{key}", f"is not the private half of the {key} the "
+                                      f"directory binds to {keys.participant}"))
+    return out

@@ -135,3 +135,21 @@ def test_federation_moves_to_hybrid_pq_under_load_with_nothing_lost(federation: 
     customs.close()
     for r in runners.values():
         r.close()
+
+
+def test_a_node_refuses_to_start_with_pq_keys_the_directory_does_not_bind(federation: Federation,
+                                                                          tmp_path: Path) -> None:
+    import pytest
+
+    from gateway.errors import ConfigError
+    from gateway.node import Node
+
+    ports = {"de-node": free_port(), "fr-node": free_port()}
+    path = write_directory(federation, tmp_path, ports)
+    config = write_node_config(federation, tmp_path, "de-node", ports["de-node"], path)
+    mine = federation.paths.participants["DE/POST/MAIN"].pq_signing_key
+    other = federation.paths.participants["FR/POST/MAIN"].pq_signing_key
+    config.write_text(config.read_text().replace(str(mine), str(other)))
+    with pytest.raises(ConfigError) as exc:
+        Node.load(config)
+    assert any(p.field.endswith(".pq_signing_key") and "DE/POST/MAIN" in p.description for p in exc.value.problems)
