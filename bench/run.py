@@ -69,9 +69,10 @@ class Bench:
         self.fed: Federation = make_federation(work / "pki")
         self.port = free_port()
         self.directory = write_directory(self.fed, work, {NODE: self.port, "fr-node": free_port()}, EXTRA_ROUTE)
-        if args.crypto_profile != CLASSIC:  # every participant announces PQ keys: hybrid only, no window
+        profile = getattr(args, "crypto_profile", CLASSIC)  # bench.memory builds its own arguments
+        if profile != CLASSIC:  # every participant announces PQ keys: hybrid only, no window
             sign_directory(self.fed, self.directory, self.directory.read_text().replace(
-                'profile = "classic"', f'profile = "{args.crypto_profile}"'))
+                'profile = "classic"', f'profile = "{profile}"'))
         self.start_times: list[float] = []
         self.extra_spec: dict[str, Any] = {}
         self.tokens = {p: self._token(p) for p in (SENDER, *RECEIVERS)}
