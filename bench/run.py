@@ -5,6 +5,11 @@ SQLite database, so one scenario's backlog does not slow the next) and the load 
 PKI is generated into a temp dir. Results: a table on stdout and ``bench/results/latest.json``.
 
     python -m bench.run [--duration 10] [--concurrency 64] [--rate 500] [--database-url URL]
+                        [--crypto-profile classic|hybrid-pq]
+
+Every run also measures seal/open CPU, envelope bytes and throughput of both crypto profiles side by side
+(bench.crypto_micro; "crypto" in latest.json); ``--crypto-profile`` chooses the profile of the node
+scenarios (the directory's ``[crypto] profile``).
 """
 
 from __future__ import annotations
@@ -26,8 +31,10 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bench import crypto_micro
 from gateway.crypto.tokens import issue_token
-from gateway.testing.nodes import write_directory, write_node_config
+from gateway.envelope.profiles import CLASSIC, PROFILES
+from gateway.testing.nodes import sign_directory, write_directory, write_node_config
 from gateway.testing.federation import Federation, make_federation
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,6 +69,10 @@ class Bench:
         self.fed: Federation = make_federation(work / "pki")
         self.port = free_port()
         self.directory = write_directory(self.fed, work, {NODE: self.port, "fr-node": free_port()}, EXTRA_ROUTE)
+        profile = getattr(args, "crypto_profile", CLASSIC)  # bench.memory builds its own arguments
+        if profile != CLASSIC:  # every participant announces PQ keys: hybrid only, no window
+            sign_directory(self.fed, self.directory, self.directory.read_text().replace(
+                'profile = "classic"', f'profile = "{profile}"'))
         self.start_times: list[float] = []
         self.extra_spec: dict[str, Any] = {}
         self.tokens = {p: self._token(p) for p in (SENDER, *RECEIVERS)}
@@ -259,6 +270,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limits", action="append", default=[], metavar="KEY=VALUE",
                    help="an extra [limits] line of the node config, e.g. 'codec_processes = 0' (everything "
                         "inline, as before the worker pool); repeatable")
+    p.add_argument("--crypto-profile", choices=PROFILES, default=CLASSIC,
+                   help="crypto profile of the node scenarios (default classic); both profiles' seal/open "
+                        "figures are measured in every run")
+    p.add_argument("--crypto-messages", type=int, default=200,
+                   help="messages per crypto profile in the seal/open comparison (default 200; 0 skips it)")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = p.parse_args(argv)
     names = [s for s in args.scenarios.split(",") if s]
@@ -273,6 +289,10 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench(args, Path(tmp))
         for i, name in enumerate(names):
             results[name] = bench.scenario(name, i)
+        crypto: list[dict[str, Any]] = []
+        if args.crypto_messages > 0:
+            say(f"crypto profiles: sealing and opening {args.crypto_messages} messages each ...")
+            crypto = crypto_micro.compare(bench.fed, args.crypto_messages, len(RECEIVERS))
     echo = results["echo"]["items_per_s"] or 1.0
     for r in results.values():
         r["ratio_to_echo"] = round(r["items_per_s"] / echo, 3)
@@ -286,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         **results,
         "targets": target_lines(results),
+        "crypto": {r["profile"]: r for r in crypto},
         "node_start_to_serving_s": {"median": round(statistics.median(starts), 3), "max": round(max(starts), 3),
                                     "runs": len(starts)} if starts else {},
         "meta": {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "git": git_revision(),
@@ -297,6 +318,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(table(results))
+    if crypto:
+        print(f"crypto profiles (node scenarios above ran {args.crypto_profile}; {len(RECEIVERS)} recipients, "
+              "µs CPU per message):")
+        print(crypto_micro.table(crypto))
     if starts:
         print(f"node start to SERVING: median {report['node_start_to_serving_s']['median']} s, "
               f"max {report['node_start_to_serving_s']['max']} s over {len(starts)} starts")

@@ -201,3 +201,9 @@ class CommitmentMismatch(EnvelopeError):
 
 class ReceiptMismatch(EnvelopeError):
     """A Receipt's proto fields differ from its authoritative JWS payload."""
+
+
+class ProfileRefused(EnvelopeError):
+    """The envelope or signature uses a crypto profile the federation's directory no longer accepts (a
+    classic envelope or signature after the hybrid-pq transition window closed), or claims a profile its
+    contents do not have."""

@@ -74,9 +74,12 @@ class Node:
         for i, p in enumerate(cfg.participants):
             try:
                 keys[p.id] = envelope.ParticipantKeys.from_files(
-                    p.id, p.signing_key, p.signing_cert, p.encryption_key, p.encryption_cert, cfg.pkcs11)
+                    p.id, p.signing_key, p.signing_cert, p.encryption_key, p.encryption_cert, cfg.pkcs11,
+                    pq_signing_key=p.pq_signing_key, pq_encryption_key=p.pq_encryption_key)
             except Exception as exc:  # noqa: BLE001 - reported per participant with its config key
                 problems.append(FieldViolation(f"participants[{i}]", f"keys of {p.id} are unusable: {exc}"))
+                continue
+            problems += _pq_key_problems(i, keys[p.id], directory)
         checkpoint_signer = None
         if cfg.tokens.signing_key is not None:
             try:
@@ -122,3 +125,18 @@ class Node:
             close = getattr(signer, "close", None)
             if callable(close):
                 close()
+
+
+def _pq_key_problems(i: int, keys: envelope.ParticipantKeys, directory: Directory) -> list[FieldViolation]:
+    """A hosted participant's PQ private keys must be the halves of the public keys the directory binds to it
+    (else hybrid-pq envelopes to it never open and its composite signatures never verify)."""
+    entry = directory.participants.get(keys.participant)
+    out: list[FieldViolation] = []
+    if entry is None:
+        return out
+    for key, held, pin in (("pq_signing_key", keys.pq_signing_sha256, entry.pq_signing_key_sha256),
+                           ("pq_encryption_key", keys.pq_encryption_sha256, entry.pq_encryption_key_sha256)):
+        if held and pin and held.hex() != pin:
+            out.append(FieldViolation(f"participants[{i}].{key}", f"is not the private half of the {key} the "
+                                      f"directory binds to {keys.participant}"))
+    return out

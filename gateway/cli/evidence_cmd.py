@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.cli._common import when
-from gateway.errors import GatewayError
+from gateway.errors import ConfigError, GatewayError
 
 
 def register(sub: Any) -> None:
@@ -18,6 +18,7 @@ def register(sub: Any) -> None:
     v.add_argument("file")
     v.add_argument("--ca", required=True, metavar="CA.crt")
     v.add_argument("--crl", metavar="CRL.pem", help="the federation's current CRL (recommended)")
+    v.add_argument("--directory", metavar="federation.toml", help=_DIRECTORY_HELP)
     v.set_defaults(func=_verify)
 
     x = esub.add_parser("export", help="export the evidence bundle of one message from a node's database")
@@ -30,7 +31,27 @@ def register(sub: Any) -> None:
     b.add_argument("bundle")
     b.add_argument("--ca", required=True, metavar="CA.crt")
     b.add_argument("--crl", metavar="CRL.pem")
+    b.add_argument("--directory", metavar="federation.toml", help=_DIRECTORY_HELP)
     b.set_defaults(func=_verify_bundle)
+
+
+_DIRECTORY_HELP = ("the CA-signed directory (with its .jws beside it) that binds the participants' ML-DSA-65 keys: "
+                   "needed for hybrid-pq envelopes and receipts")
+
+
+def _pq_keys(args: Any, trust: Any) -> Any:
+    """The ML-DSA-65 keys a CA-signed directory binds (hybrid-pq), or none without --directory."""
+    from gateway import envelope
+    from gateway.federation import signature as directory_signature
+    from gateway.federation.parse import parse_directory_bytes
+    from gateway.federation.view import DirectoryPqKeys
+
+    if not args.directory:
+        return envelope.NO_PQ_KEYS
+    path = Path(args.directory).resolve()
+    data = path.read_bytes()
+    directory_signature.verify(data, directory_signature.signature_path(path).read_text(), trust)
+    return DirectoryPqKeys(parse_directory_bytes(data, path))
 
 
 def _trust(args: Any) -> Any:
@@ -45,8 +66,8 @@ def _verify(args: Any) -> int:
     data = Path(args.file).read_bytes()  # a missing file is one line from gateway.cli.main, exit 2
     trust = _trust(args)
     try:
-        rep = verify_file(data, trust)
-    except (EvidenceInvalid, GatewayError, OSError, ValueError) as exc:
+        rep = verify_file(data, trust, _pq_keys(args, trust))
+    except (EvidenceInvalid, GatewayError, ConfigError, OSError, ValueError) as exc:
         print(f"INVALID: {exc}")
         return 1
     print(f"VALID {rep.kind}")
@@ -80,8 +101,8 @@ def _verify_bundle(args: Any) -> int:
     data = Path(args.bundle).read_bytes()  # a missing file is one line from gateway.cli.main, exit 2
     trust = _trust(args)
     try:
-        rep = verify_bundle(data, trust)
-    except (EvidenceInvalid, GatewayError, OSError, ValueError) as exc:
+        rep = verify_bundle(data, trust, _pq_keys(args, trust))
+    except (EvidenceInvalid, GatewayError, ConfigError, OSError, ValueError) as exc:
         print(f"INVALID: {exc}")
         return 1
     print(f"VALID evidence of message {rep.message_id} ({rep.document_type})")

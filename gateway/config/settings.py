@@ -151,6 +151,9 @@ class HostedParticipant:
     signing_cert: Path
     encryption_key: Path
     encryption_cert: Path
+    # hybrid-pq (docs/federation.md, "Crypto profiles"): ML-DSA-65 and ML-KEM-768 private keys, PEM.
+    pq_signing_key: Path | None = None
+    pq_encryption_key: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -478,7 +481,8 @@ def _participants(r: Reader, data: dict[str, Any]) -> tuple[HostedParticipant, .
         if not isinstance(p, dict):
             r.problem(f"participants[{i}]", "must be a table")
             continue
-        r.unknown(p, {"id", "signing_key", "signing_cert", "encryption_key", "encryption_cert"}, prefix)
+        r.unknown(p, {"id", "signing_key", "signing_cert", "encryption_key", "encryption_cert", "pq_signing_key",
+                      "pq_encryption_key"}, prefix)
         pid = r.str_(p, "id", prefix, pattern=PARTICIPANT_ID, what="a participant id CC/ROLE/CODE")
         if pid in seen:
             r.problem(prefix + "id", f"{pid} is listed twice")
@@ -489,6 +493,8 @@ def _participants(r: Reader, data: dict[str, Any]) -> tuple[HostedParticipant, .
             signing_cert=r.path(p, "signing_cert", prefix) or Path(),
             encryption_key=r.path(p, "encryption_key", prefix) or Path(),
             encryption_cert=r.path(p, "encryption_cert", prefix) or Path(),
+            pq_signing_key=r.path(p, "pq_signing_key", prefix, required=False),
+            pq_encryption_key=r.path(p, "pq_encryption_key", prefix, required=False),
         ))
     return tuple(participants)
 

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import x25519
+from cryptography.hazmat.primitives import hpke, serialization
+from cryptography.hazmat.primitives.asymmetric import mldsa, mlkem, x25519
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
+from gateway.crypto import composite
 from gateway.crypto import trust as trust_mod
 from gateway.crypto.certificates import fingerprint
 from gateway.crypto import pkcs11 as pkcs11_mod
@@ -97,6 +98,10 @@ class ParticipantKeys:
     signing_cert: x509.Certificate
     encryption_key: x25519.X25519PrivateKey
     encryption_cert: x509.Certificate
+    # hybrid-pq profile (gateway.envelope.profiles): the ML-DSA-65 half of composite signatures and the
+    # ML-KEM-768 half of the hybrid encryption key; their public keys are bound by the directory.
+    pq_signing_key: mldsa.MLDSA65PrivateKey | None = None
+    pq_encryption_key: mlkem.MLKEM768PrivateKey | None = None
 
     @classmethod
     def from_files(
@@ -107,6 +112,8 @@ class ParticipantKeys:
         encryption_key: Path | str,
         encryption_cert: Path | str,
         pkcs11: pkcs11_mod.Pkcs11Options | None = None,
+        pq_signing_key: Path | str | None = None,
+        pq_encryption_key: Path | str | None = None,
     ) -> ParticipantKeys:
         """Load PEM files (``signing_key`` may be a ``pkcs11:`` URI); checks both certificates name
         ``participant`` and each key matches its cert."""
@@ -125,7 +132,26 @@ class ParticipantKeys:
         check_key_matches(skey, scert, signing_key, signing_cert)
         if _public_raw(ekey.public_key()) != _public_raw(ecert.public_key()):
             raise InvalidArgument(f"{encryption_key} does not match {encryption_cert}")
-        return cls(participant, skey, scert, ekey, ecert)
+        pq_s = composite.load_mldsa_private(Path(pq_signing_key)) if pq_signing_key else None
+        pq_e = composite.load_mlkem_private(Path(pq_encryption_key)) if pq_encryption_key else None
+        return cls(participant, skey, scert, ekey, ecert, pq_s, pq_e)
+
+    @functools.cached_property
+    def hybrid_encryption_key(self) -> hpke.MLKEM768X25519PrivateKey | None:
+        """ML-KEM-768 + the certified X25519 key, for HPKE MLKEM768_X25519 (None without a PQ key)."""
+        if self.pq_encryption_key is None:
+            return None
+        return hpke.MLKEM768X25519PrivateKey(self.pq_encryption_key, self.encryption_key)
+
+    @functools.cached_property
+    def pq_encryption_sha256(self) -> bytes:
+        """SHA-256 of the ML-KEM-768 public key's SPKI (b"" without one): the key wraps' pq_key_sha256."""
+        return b"" if self.pq_encryption_key is None else composite.public_key_sha256(
+            self.pq_encryption_key.public_key())
+
+    @functools.cached_property
+    def pq_signing_sha256(self) -> bytes:
+        return b"" if self.pq_signing_key is None else composite.public_key_sha256(self.pq_signing_key.public_key())
 
     @functools.cached_property
     def encryption_cert_sha256(self) -> bytes:
@@ -145,18 +171,31 @@ class RecipientCertificate:
 
     participant: str
     certificate: x509.Certificate
+    # The ML-KEM-768 key the directory binds to the participant (hybrid-pq); None: it announces none.
+    pq_key: mlkem.MLKEM768PublicKey | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.certificate.public_key(), x25519.X25519PublicKey):
             raise InvalidArgument(f"encryption certificate of {self.participant} is not X25519")
 
     @classmethod
-    def from_pem(cls, participant: str, pem: bytes) -> RecipientCertificate:
+    def from_pem(cls, participant: str, pem: bytes, pq_key: mlkem.MLKEM768PublicKey | None = None
+                 ) -> RecipientCertificate:
         try:
             cert = x509.load_pem_x509_certificate(pem)
         except ValueError as exc:
             raise InvalidArgument(f"encryption certificate of {participant}: {exc}") from exc
-        return cls(participant, cert)
+        return cls(participant, cert, pq_key)
+
+    @functools.cached_property
+    def hybrid_public_key(self) -> hpke.MLKEM768X25519PublicKey | None:
+        if self.pq_key is None:
+            return None
+        return hpke.MLKEM768X25519PublicKey(self.pq_key, self.public_key)
+
+    @functools.cached_property
+    def pq_sha256(self) -> bytes:
+        return b"" if self.pq_key is None else composite.public_key_sha256(self.pq_key)
 
     @functools.cached_property
     def sha256(self) -> bytes:

@@ -6,6 +6,7 @@ The layout under a federation directory is fixed because other code (config, tes
     ca/ca.crt ca/ca.key ca/crl.pem
     nodes/<node>/tls.crt|key token.crt|key
     participants/<slug>/signing.crt|key encryption.crt|key client.crt|key
+    participants/<slug>/pq-signing.pub|key pq-encryption.pub|key   (ML-DSA-65, ML-KEM-768: hybrid-pq)
 
 A signing key generated in a PKCS#11 token (``gateway pki init --pkcs11 URI``) has no ``.key`` file: its
 ``pkcs11:`` URI is written to ``<name>.key.uri`` instead (``key_reference`` reads either).
@@ -30,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gateway import ids
+from gateway.crypto import composite
 from gateway.crypto import pkcs11 as pkcs11_mod
 from gateway.errors import InvalidArgument
 
@@ -65,6 +67,9 @@ Layout:
     participants/<slug>/signing.crt, .key       participant signing key ({signing_algorithm})
     participants/<slug>/encryption.crt, .key    participant X25519 encryption key (keyAgreement)
     participants/<slug>/client.crt, .key        TLS client certificate of the participant's application
+    participants/<slug>/pq-signing.pub, .key    ML-DSA-65 key (hybrid-pq composite signatures)
+    participants/<slug>/pq-encryption.pub, .key ML-KEM-768 key (hybrid-pq key wraps, with the X25519 key)
+                                                No X.509 for these: the signed directory pins the .pub files.
 
 Nodes: {nodes}
 Participants: {participants}
@@ -400,6 +405,10 @@ class ParticipantPaths:
     encryption_key: Path
     client_cert: Path
     client_key: Path
+    pq_signing_pub: Path
+    pq_signing_key: Path
+    pq_encryption_pub: Path
+    pq_encryption_key: Path
 
 
 @dataclass(frozen=True)
@@ -443,6 +452,7 @@ def participant_paths(root: Path, participant: str) -> ParticipantPaths:
     return ParticipantPaths(
         d / "signing.crt", d / "signing.key", d / "encryption.crt", d / "encryption.key",
         d / "client.crt", d / "client.key",
+        d / "pq-signing.pub", d / "pq-signing.key", d / "pq-encryption.pub", d / "pq-encryption.key",
     )
 
 
@@ -515,6 +525,8 @@ def generate_federation(
         _issue_pair(ca, pp.client_cert, pp.client_key, "ecdsa-p256", Profile.TLS_CLIENT, days,
                     participant=participant)
         say(f"tls client   {pp.client_cert}")
+        write_pq_keys(pp)
+        say(f"pq keys      {pp.pq_signing_pub} (+ {pp.pq_encryption_pub.name})")
 
     extra = "".join(f" --node {n}" for n in nodes) + "".join(f" --participant {p}" for p in participants)
     extra += f" --signing-algorithm {signing_algorithm} --days {days}"
@@ -526,6 +538,18 @@ def generate_federation(
     )
     say(f"readme       {out / 'README.txt'}")
     return paths
+
+
+def write_pq_keys(pp: ParticipantPaths) -> None:
+    """A participant's ML-DSA-65 and ML-KEM-768 keys (hybrid-pq); ``cryptography`` cannot certify them, so
+    the directory binds the public halves (``pq_signing_key`` / ``pq_encryption_key``, pinned)."""
+    sign, kem = composite.new_mldsa_key(), composite.new_mlkem_key()
+    for key_path, pub_path, key in ((pp.pq_signing_key, pp.pq_signing_pub, sign),
+                                    (pp.pq_encryption_key, pp.pq_encryption_pub, kem)):
+        key_path.parent.mkdir(parents=True, exist_ok=True)
+        key_path.write_bytes(composite.private_pem(key))
+        key_path.chmod(0o600)
+        pub_path.write_bytes(composite.public_pem(key.public_key()))
 
 
 def _issue_pair(

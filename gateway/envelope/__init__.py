@@ -12,6 +12,7 @@ from gateway.crypto.jws import ALGORITHMS, SigningKey, b64url_decode, sign_jws, 
 from gateway.crypto.keys import ParticipantKeys, RecipientCertificate, Signer
 from gateway.encoding import b64url, canonical_json
 from gateway.envelope.kek import KEK_MAX_AGE_S, KEK_MAX_MESSAGES, OPENED_KEKS, KekRing, OpenedKeks
+from gateway.envelope.profiles import CLASSIC, HYBRID_PQ, NO_PQ_KEYS, CryptoPolicy, Phase, PqSigningKeys, receipt_profile
 from gateway.envelope.receipts import RECEIPT_TYP, RECEIPT_VERSION, issue_receipt, verify_receipt
 from gateway.envelope.seal import (
     ENVELOPE_TYP,
@@ -21,6 +22,7 @@ from gateway.envelope.seal import (
     Verified,
     manifest,
     open,
+    profile_of,
     seal,
     sign_envelope,
     verify,
@@ -35,5 +37,6 @@ __all__ = [
     "ENVELOPE_TYP", "RECEIPT_TYP", "ParticipantKeys", "RecipientCertificate", "Signer", "Sealed", "Verified",
     "Opened", "KekRing", "seal", "sign_envelope", "manifest", "verify", "open", "issue_receipt", "verify_receipt",
     "sign_jws", "verify_jws", "canonical_json", "b64url",
+    "CLASSIC", "HYBRID_PQ", "NO_PQ_KEYS", "CryptoPolicy", "Phase", "PqSigningKeys", "profile_of", "receipt_profile",
     "ALGORITHMS", "KEK_MAX_AGE_S", "KEK_MAX_MESSAGES", "MANIFEST_VERSION", "RECEIPT_VERSION", "SigningKey",
 ]

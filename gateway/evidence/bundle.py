@@ -167,7 +167,8 @@ def _detail(e: audit.AuditEntry) -> dict[str, Any]:
     return d if isinstance(d, dict) else {}
 
 
-def verify_bundle(data: bytes, trust: TrustStore) -> BundleReport:
+def verify_bundle(data: bytes, trust: TrustStore, pq_keys: envelope.PqSigningKeys = envelope.NO_PQ_KEYS
+                  ) -> BundleReport:
     """Verify an evidence bundle; raise EvidenceInvalid naming the first file or check that fails."""
     files = _read_zip(data)
     for required in (MANIFEST, ENVELOPE, ENTRIES, CHECKPOINT):
@@ -181,7 +182,7 @@ def verify_bundle(data: bytes, trust: TrustStore) -> BundleReport:
 
     env_bytes = files[ENVELOPE]
     try:
-        verified = envelope.verify(env_bytes, trust)
+        verified = envelope.verify(env_bytes, trust, pq_keys=pq_keys)
     except GatewayError as exc:
         raise EvidenceInvalid(f"{ENVELOPE}: {exc}") from None
     h = verified.header
@@ -190,7 +191,7 @@ def verify_bundle(data: bytes, trust: TrustStore) -> BundleReport:
     for name in receipt_names:
         try:
             jws = files[name].decode("ascii")
-            r = envelope.verify_receipt(jws, trust)
+            r = envelope.verify_receipt(jws, trust, pq_keys=pq_keys)
         except (GatewayError, UnicodeDecodeError) as exc:
             raise EvidenceInvalid(f"{name}: {exc}") from None
         if r.message_id != h.message_id or r.envelope_sha256 != verified.sha256:
@@ -252,7 +253,8 @@ def _jws_typ(text: str) -> str:
     return str(obj.get("typ", "")) if isinstance(obj, dict) else ""
 
 
-def verify_file(data: bytes, trust: TrustStore) -> FileReport:
+def verify_file(data: bytes, trust: TrustStore, pq_keys: envelope.PqSigningKeys = envelope.NO_PQ_KEYS
+                ) -> FileReport:
     """A receipt JWS, a checkpoint JWS or a binary sealed envelope; raise EvidenceInvalid if it fails."""
     stripped = data.strip()
     if stripped.startswith(b"eyJ"):
@@ -266,14 +268,14 @@ def verify_file(data: bytes, trust: TrustStore) -> FileReport:
             return FileReport("checkpoint", (f"node {cp.node} signed audit head entry {cp.seq} = {cp.head_hash.hex()}",
                                              f"at {cp.at_us} µs"))
         try:
-            r = envelope.verify_receipt(text, trust)
+            r = envelope.verify_receipt(text, trust, pq_keys=pq_keys)
         except GatewayError as exc:
             raise EvidenceInvalid(f"receipt: {exc}") from None
         return FileReport("receipt", (f"{r.recipient} received message {r.message_id}",
                                       f"envelope sha256 {r.envelope_sha256.hex()}",
                                       f"at {r.received_at.ToJsonString()} (issued by node {r.issuing_node})"))
     try:
-        v = envelope.verify(data, trust)
+        v = envelope.verify(data, trust, pq_keys=pq_keys)
     except GatewayError as exc:
         raise EvidenceInvalid(f"envelope: {exc}") from None
     h = v.header

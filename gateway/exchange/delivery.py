@@ -123,7 +123,10 @@ class LocalDelivery:
         """Verify and decrypt (a large envelope in a thread); one that does not open never will (FAILED at once)."""
         keys = self.node.keys_of(claimed.recipient)
         codec = self.node.codec
-        opened = await codec.to_thread(len(claimed.envelope), envelope.open, claimed.envelope, keys, self.node.trust)
+        # Stored envelopes were verified when they were accepted (sealed here or relayed under the policy of
+        # the day): a classic one accepted during the transition window is still delivered after it closed.
+        opened = await codec.to_thread(len(claimed.envelope), functools.partial(
+            envelope.open, claimed.envelope, keys, self.node.trust, pq_keys=self.node.view))
         h = opened.header
         doc_cls = registry.DOCUMENT_TYPES[h.document_type]
         return h, doc_cls.FromString(opened.payload), opened.payload
@@ -311,10 +314,17 @@ class LocalDelivery:
         now = now_us()
         receipts: list[ReceiptRecord] = []
         events: list[audit.AuditEvent] = []
+        # Local acknowledgements are read by the sender's node under the same directory: hybrid-pq once the
+        # federation sends it (the recipient holding a PQ key), classic otherwise.
+        view = self.node.view
+        has_pq = keys.pq_signing_key is not None and view.announces_pq(participant)
+        profile = envelope.receipt_profile(
+            view.crypto, envelope.HYBRID_PQ if view.crypto.phase() is not envelope.Phase.CLASSIC else envelope.CLASSIC,
+            has_pq)
         for mid in ids:
             digest = found[mid][0]
             r = envelope.issue_receipt(message_id=mid, envelope_sha256=digest, recipient=keys,
-                                       issuing_node=self.node.name)
+                                       issuing_node=self.node.name, profile=profile)
             receipts.append(ReceiptRecord(mid, participant, "acknowledged", r.jws, digest,
                                           timestamp_us(r.received_at),
                                           self.node.name))

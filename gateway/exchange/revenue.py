@@ -188,7 +188,7 @@ def aed_items(node: Node, customs: str, item_ids: Iterable[str]) -> dict[str, it
         return out
     for message_id in dict.fromkeys(found.values()):
         try:
-            opened = envelope.open(node.store.envelope(message_id), keys, node.trust)
+            opened = envelope.open(node.store.envelope(message_id), keys, node.trust, pq_keys=node.view)
         except GatewayError as exc:
             log.warning("AED not readable for the revenue notice", message_id=message_id, customs=customs,
                         reason=exc.message)

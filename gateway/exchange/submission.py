@@ -82,6 +82,21 @@ def sealing_certificate(node: Node, view: DirectoryView, participant: str) -> en
     return cert
 
 
+def sealing_profile(view: DirectoryView, keys: envelope.ParticipantKeys,
+                    certs: Sequence[envelope.RecipientCertificate]) -> str:
+    """The crypto profile to seal under (docs/federation.md, "Crypto profiles"): hybrid-pq during the
+    transition window when the sender and every recipient announce PQ keys, always after it."""
+    announced = (keys.pq_signing_key is not None and keys.pq_encryption_key is not None
+                 and view.announces_pq(keys.participant) and all(c.pq_key is not None for c in certs))
+    profile = view.crypto.sealing_profile(announced)
+    if profile == envelope.HYBRID_PQ and not announced:
+        lacking = [c.participant for c in certs if c.pq_key is None]
+        who = ", ".join(lacking) if lacking else f"{keys.participant} (its ML-DSA-65/ML-KEM-768 keys on this node)"
+        raise FailedPrecondition(f"the federation accepts only hybrid-pq envelopes, but {who} has no post-quantum "
+                                 "keys; nothing can be sealed until the directory and node config list them")
+    return profile
+
+
 def _ts(us: int) -> timestamp_pb2.Timestamp:
     return timestamp_pb2.Timestamp(seconds=us // 1_000_000, nanos=(us % 1_000_000) * 1000)
 
@@ -227,7 +242,7 @@ class Submitter:
         await sizes.check_encoded_size(node.config.limits, document_type, doc, len(payload), items,
                                        [node.preferred_format(r, document_type) for r in decision.recipients])
         certs = [sealing_certificate(node, view, r) for r in sealed_for]
-        sealed = envelope.seal(header, payload, keys, certs, node.keks)
+        sealed = envelope.seal(header, payload, keys, certs, node.keks, profile=sealing_profile(view, keys, certs))
         routes = tuple(NewDelivery(r, route_for(view.directory, r, node.name)) for r in whole)
         parts = tuple(self._part(header, document_type, doc, rcpt, indices, keys, view, reply_parties)
                       for rcpt, indices in decision.partial)
@@ -267,8 +282,9 @@ class Submitter:
         header.recipients.append(recipient)
         header.ClearField("routing_attributes")
         header.routing_attributes.update(attributes)
-        sealed = envelope.seal(header, part_doc.SerializeToString(deterministic=True), keys,
-                               [sealing_certificate(node, view, recipient)], node.keks)
+        certs = [sealing_certificate(node, view, recipient)]
+        sealed = envelope.seal(header, part_doc.SerializeToString(deterministic=True), keys, certs, node.keks,
+                               profile=sealing_profile(view, keys, certs))
         created, expires = timestamp_us(whole.created_at), timestamp_us(whole.expires_at)
         return NewMessage(
             message_id=part_id, conversation_id=whole.conversation_id, in_reply_to=in_reply_to, sender=whole.sender,

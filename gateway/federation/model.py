@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.envelope.profiles import CryptoPolicy
+
 
 @dataclass(frozen=True)
 class DirectoryNode:
@@ -31,6 +33,16 @@ class DirectoryParticipant:
     # Preferred format per document type, e.g. {"swg.aed.v1": "wco.ecommerce.v1"}.
     formats: dict[str, str]
     encryption_certificate_sha256: str = ""
+    # hybrid-pq: the participant's ML-KEM-768 and ML-DSA-65 public keys (PEM SPKI files, pinned by the
+    # signed directory: cryptography cannot put these keys in X.509 certificates). None: it announces none.
+    pq_encryption_key: Path | None = None
+    pq_encryption_key_sha256: str = ""
+    pq_signing_key: Path | None = None
+    pq_signing_key_sha256: str = ""
+
+    @property
+    def announces_pq(self) -> bool:
+        return self.pq_encryption_key is not None and self.pq_signing_key is not None
 
 
 @dataclass(frozen=True)
@@ -114,3 +126,5 @@ class Directory:
     signature: str = field(repr=False, default="")
     # Certificate keys without a *_sha256 pin; a signed directory must have none.
     unpinned: tuple[str, ...] = ()
+    # [crypto]: the federation's crypto profile and transition window (gateway.envelope.profiles).
+    crypto: CryptoPolicy = field(default_factory=CryptoPolicy)

@@ -16,6 +16,8 @@ from typing import Any
 
 from gateway.config.reader import ADDRESS, NODE_NAME, PARTICIPANT_ID, Reader
 from gateway.crypto.certificates import pem_file_sha256_hex
+from gateway.crypto.composite import public_key_file_sha256_hex
+from gateway.envelope.profiles import CLASSIC, PROFILES, CryptoPolicy
 from gateway.errors import ConfigError, FieldViolation
 from gateway.federation.model import (
     Agreement,
@@ -31,7 +33,7 @@ from gateway.federation.model import (
 def parse_directory(data: dict[str, Any], path: Path) -> Directory:
     problems: list[FieldViolation] = []
     r = Reader(path.parent, problems)
-    r.unknown(data, {"federation", "nodes", "participants", "routes", "agreements", "revenue"}, "")
+    r.unknown(data, {"federation", "crypto", "nodes", "participants", "routes", "agreements", "revenue"}, "")
     fed = r.table(data, "federation")
     r.unknown(fed, {"name", "version"}, "federation.")
     name = r.str_(fed, "name", "federation.")
@@ -57,7 +59,8 @@ def parse_directory(data: dict[str, Any], path: Path) -> Directory:
     participants: dict[str, DirectoryParticipant] = {}
     for i, p in enumerate(data.get("participants", []) or []):
         prefix = f"participants[{i}]."
-        r.unknown(p, {"id", "node", "name", "encryption_certificate", "encryption_certificate_sha256", "formats"},
+        r.unknown(p, {"id", "node", "name", "encryption_certificate", "encryption_certificate_sha256", "formats",
+                      "pq_encryption_key", "pq_encryption_key_sha256", "pq_signing_key", "pq_signing_key_sha256"},
                   prefix)
         pid = r.str_(p, "id", prefix, pattern=PARTICIPANT_ID, what="a participant id CC/ROLE/CODE")
         if pid in participants:
@@ -74,6 +77,10 @@ def parse_directory(data: dict[str, Any], path: Path) -> Directory:
             encryption_certificate=(cert := r.path(p, "encryption_certificate", prefix) or Path()),
             formats=dict(formats),
             encryption_certificate_sha256=_pin(r, p, "encryption_certificate", prefix, cert, unpinned),
+            pq_encryption_key=(pqe := r.path(p, "pq_encryption_key", prefix, required=False)),
+            pq_encryption_key_sha256=_pin(r, p, "pq_encryption_key", prefix, pqe, unpinned) if pqe else "",
+            pq_signing_key=(pqs := r.path(p, "pq_signing_key", prefix, required=False)),
+            pq_signing_key_sha256=_pin(r, p, "pq_signing_key", prefix, pqs, unpinned) if pqs else "",
         )
 
     routes: list[Route] = []
@@ -103,15 +110,48 @@ def parse_directory(data: dict[str, Any], path: Path) -> Directory:
 
     agreements = _agreements(r, data)
     revenue = _revenue(r, data, participants)
+    crypto = _crypto(r, data, participants)
     if problems:
         raise ConfigError(problems)
     return Directory(path=path, name=name, version=version, nodes=nodes, participants=participants,
                      routes=tuple(routes), raw=data, agreements=agreements, revenue=revenue,
-                     unpinned=tuple(unpinned))
+                     unpinned=tuple(unpinned), crypto=crypto)
+
+
+def _instant(r: Reader, table: dict[str, Any], key: str) -> dt.datetime | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dt.datetime) or value.tzinfo is None:
+        r.problem("crypto." + key, "must be an offset date-time, e.g. 2027-01-01T00:00:00Z")
+        return None
+    return value
+
+
+def _crypto(r: Reader, data: dict[str, Any], participants: dict[str, DirectoryParticipant]) -> CryptoPolicy:
+    """``[crypto] profile = "classic" | "hybrid-pq"``, optionally with ``transition_from``/``transition_until``."""
+    table = r.table(data, "crypto", required=False)
+    r.unknown(table, {"profile", "transition_from", "transition_until"}, "crypto.")
+    profile = r.str_(table, "profile", "crypto.", default=CLASSIC)
+    if profile and profile not in PROFILES:
+        r.problem("crypto.profile", f"must be one of {', '.join(PROFILES)}")
+        profile = CLASSIC
+    start, until = _instant(r, table, "transition_from"), _instant(r, table, "transition_until")
+    if (start or until) and profile == CLASSIC:
+        r.problem("crypto.transition_until", "a transition window needs profile = \"hybrid-pq\"")
+    if start and until and until <= start:
+        r.problem("crypto.transition_until", "must be after transition_from")
+    if profile != CLASSIC and until is None:
+        # Hybrid only at once: everyone must be able to receive and sign hybrid-pq.
+        for pid, entry in participants.items():
+            if not entry.announces_pq:
+                r.problem("crypto.profile", f"hybrid-pq without a transition window, but {pid} has no "
+                          "pq_encryption_key and pq_signing_key")
+    return CryptoPolicy(profile or CLASSIC, start, until)
 
 
 def _pin(r: Reader, data: dict[str, Any], key: str, prefix: str, cert: Path, unpinned: list[str]) -> str:
-    """The certificate's SHA-256 (hex); a mismatch with the directory's own pin is a problem."""
+    """The certificate's (or PQ public key's) SHA-256 (hex); a mismatch with the directory's pin is a problem."""
     pin = data.get(key + "_sha256")
     if pin is None:
         unpinned.append(prefix + key + "_sha256")
@@ -120,9 +160,9 @@ def _pin(r: Reader, data: dict[str, Any], key: str, prefix: str, cert: Path, unp
     if not cert.is_file():
         return ""
     try:
-        actual = pem_file_sha256_hex(cert)
+        actual = public_key_file_sha256_hex(cert) if key.startswith("pq_") else pem_file_sha256_hex(cert)
     except ValueError as exc:
-        r.problem(prefix + key, f"not a PEM certificate: {exc}")
+        r.problem(prefix + key, f"not a PEM {'public key' if key.startswith('pq_') else 'certificate'}: {exc}")
         return ""
     if isinstance(pin, str) and pin != actual:
         r.problem(prefix + key + "_sha256", f"{cert} is not the pinned certificate (its SHA-256 is {actual})")

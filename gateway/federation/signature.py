@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gateway.config.settings import NodeConfig, signature_path
 from gateway.crypto.certificates import pem_file_sha256_hex
+from gateway.crypto.composite import public_key_file_sha256_hex
 from gateway.crypto.jws import verify_jws
 from gateway.crypto.keys import Signer
 from gateway.crypto.trust import Purpose, TrustStore
@@ -27,9 +28,12 @@ __all__ = ["DIRECTORY_TYP", "PINNED_KEYS", "DirectorySignatureError", "pin_certi
 
 DIRECTORY_TYP = "swg-directory+jws"
 # Certificate keys of the directory and the key holding each one's pin.
-PINNED_KEYS = {"tls_certificate": "tls_certificate_sha256", "encryption_certificate": "encryption_certificate_sha256"}
-_CERT_LINE = re.compile(r'^(?P<indent>\s*)(?P<key>tls_certificate|encryption_certificate)\s*=\s*"(?P<path>[^"]+)"\s*$')
-_PIN_LINE = re.compile(r"^\s*(tls_certificate_sha256|encryption_certificate_sha256)\s*=")
+PINNED_KEYS = {"tls_certificate": "tls_certificate_sha256", "encryption_certificate": "encryption_certificate_sha256",
+               "pq_encryption_key": "pq_encryption_key_sha256", "pq_signing_key": "pq_signing_key_sha256"}
+_CERT_LINE = re.compile(r'^(?P<indent>\s*)(?P<key>tls_certificate|encryption_certificate|pq_encryption_key|'
+                        r'pq_signing_key)\s*=\s*"(?P<path>[^"]+)"\s*$')
+_PIN_LINE = re.compile(r"^\s*(tls_certificate_sha256|encryption_certificate_sha256|pq_encryption_key_sha256|"
+                       r"pq_signing_key_sha256)\s*=")
 
 
 class DirectorySignatureError(GatewayError):
@@ -69,7 +73,8 @@ def pin_certificates(text: str, base: Path) -> str:
             cert = (base / m["path"]).resolve()
             if not cert.is_file():
                 raise InvalidArgument(f"{m['key']} = {m['path']!r}: file not found: {cert}")
-            out.append(f'{m["indent"]}{PINNED_KEYS[m["key"]]} = "{pem_file_sha256_hex(cert)}"\n')
+            pin = public_key_file_sha256_hex(cert) if m["key"].startswith("pq_") else pem_file_sha256_hex(cert)
+            out.append(f'{m["indent"]}{PINNED_KEYS[m["key"]]} = "{pin}"\n')
     return "".join(out)
 
 

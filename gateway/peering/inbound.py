@@ -15,6 +15,7 @@ REJECTED with the reason (field paths included) and are audited.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -96,7 +97,10 @@ class Inbound:
     async def _envelope(self, peer: str, req: peering_pb2.RelayRequest,
                         seen: dict[str, str]) -> peering_pb2.RelayResponse:
         node = self.node
-        verified = await asyncio.to_thread(envelope.verify, req.envelope, node.trust)
+        # The directory binds the sender's ML-DSA key and says whether classic is still accepted (no downgrade).
+        view = node.view
+        verified = await asyncio.to_thread(functools.partial(envelope.verify, req.envelope, node.trust,
+                                                             pq_keys=view, policy=view.crypto))
         h = verified.header
         limits = node.config.limits
         _check_header_ids(h, limits.max_recipients)
@@ -114,7 +118,8 @@ class Inbound:
         await asyncio.to_thread(self._check_reply, h)
         # Only a recipient's node opens the envelope: to check the document as a local submit would, and the
         # access right on the document itself.
-        opened = await asyncio.to_thread(envelope.open, req.envelope, node.keys[hosted[0]], node.trust)
+        opened = await asyncio.to_thread(functools.partial(envelope.open, req.envelope, node.keys[hosted[0]],
+                                                           node.trust, pq_keys=view, policy=view.crypto))
         doc = _document(h, opened.payload, profile, limits.max_message_bytes)
         decision = await asyncio.to_thread(node.router.route, sender=h.sender, document_type=h.document_type,
                                            doc=doc, explicit=hosted, in_reply_to=h.in_reply_to,
@@ -126,8 +131,11 @@ class Inbound:
                                                             f"({', '.join(sorted(decision.attributes)) or 'none'})")])
         receipts = []
         for r in hosted:
+            keys = node.keys[r]
             rc = envelope.issue_receipt(message_id=h.message_id, envelope_sha256=verified.sha256,
-                                        recipient=node.keys[r], issuing_node=node.name)
+                                        recipient=keys, issuing_node=node.name,
+                                        profile=envelope.receipt_profile(view.crypto, envelope.profile_of(h),
+                                                                         keys.pq_signing_key is not None))
             receipts.append(record(rc, "delivered"))
         msg = NewMessage(
             message_id=h.message_id, conversation_id=h.conversation_id, in_reply_to=h.in_reply_to, sender=h.sender,
@@ -171,7 +179,8 @@ class Inbound:
                            seen: dict[str, str]) -> peering_pb2.RelayResponse:
         node = self.node
         # The signature is checked against the recipient's own certificate (the JWS signer must be rcp).
-        rc = await asyncio.to_thread(envelope.verify_receipt, req.receipt, node.trust)
+        rc = await asyncio.to_thread(functools.partial(envelope.verify_receipt, req.receipt, node.trust,
+                                                       pq_keys=node.view, policy=node.view.crypto))
         if is_message_id(rc.message_id):
             seen["message_id"] = rc.message_id
         entry = node.directory.participants.get(rc.recipient)

@@ -310,7 +310,7 @@ class PeerLink:
         expected = {c.recipient for c in group}
         records = []
         for r in resp.receipts:
-            rc = envelope.verify_receipt(r, node.trust)
+            rc = envelope.verify_receipt(r, node.trust, pq_keys=node.view, policy=node.view.crypto)
             if rc.message_id != first.message_id or rc.envelope_sha256 != first.envelope_sha256 \
                     or rc.recipient not in expected:
                 raise PermissionDenied(f"receipt for {rc.recipient}/{rc.message_id} does not match what was sent")

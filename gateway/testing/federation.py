@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import mldsa
 
 from gateway import envelope
-from gateway.crypto import pki
+from gateway.crypto import composite, pki
 from gateway.api.swg.v1.envelope_pb2 import EnvelopeHeader
 from gateway.crypto.trust import TrustStore
 
@@ -38,16 +39,25 @@ class Federation:
         if participant not in self._keys:
             p = self.paths.participants[participant]
             self._keys[participant] = envelope.ParticipantKeys.from_files(
-                participant, pki.key_reference(p.signing_key), p.signing_cert, p.encryption_key, p.encryption_cert
+                participant, pki.key_reference(p.signing_key), p.signing_cert, p.encryption_key, p.encryption_cert,
+                pq_signing_key=p.pq_signing_key, pq_encryption_key=p.pq_encryption_key,
             )
         return self._keys[participant]
 
-    def recipient(self, participant: str) -> envelope.RecipientCertificate:
-        pem = self.paths.participants[participant].encryption_cert.read_bytes()
-        return envelope.RecipientCertificate.from_pem(participant, pem)
+    def recipient(self, participant: str, *, hybrid: bool = False) -> envelope.RecipientCertificate:
+        """The encryption certificate (and with ``hybrid`` the ML-KEM-768 key, as the directory binds it)."""
+        p = self.paths.participants[participant]
+        pq = composite.load_mlkem_public(p.pq_encryption_pub) if hybrid else None
+        return envelope.RecipientCertificate.from_pem(participant, p.encryption_cert.read_bytes(), pq)
 
-    def recipients(self, participants: Sequence[str]) -> list[envelope.RecipientCertificate]:
-        return [self.recipient(p) for p in participants]
+    def recipients(self, participants: Sequence[str], *, hybrid: bool = False
+                   ) -> list[envelope.RecipientCertificate]:
+        return [self.recipient(p, hybrid=hybrid) for p in participants]
+
+    def pq_signing_key(self, participant: str) -> mldsa.MLDSA65PublicKey | None:
+        """envelope.PqSigningKeys over the federation's files: what a directory listing them all binds."""
+        p = self.paths.participants.get(participant)
+        return composite.load_mldsa_public(p.pq_signing_pub) if p is not None else None
 
     def trust_with_crl(self, revoked: Sequence[x509.Certificate]) -> TrustStore:
         """A fresh TrustStore whose CRL revokes ``revoked`` (files on disk are left alone)."""

@@ -132,6 +132,8 @@ signing_key = "{pki.key_reference(pp.signing_key)}"
 signing_cert = "{pp.signing_cert}"
 encryption_key = "{pp.encryption_key}"
 encryption_cert = "{pp.encryption_cert}"
+pq_signing_key = "{pp.pq_signing_key}"
+pq_encryption_key = "{pp.pq_encryption_key}"
 """)
     text = f"""
 [node]

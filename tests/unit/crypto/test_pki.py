@@ -23,6 +23,11 @@ FILES = ["README.txt", "ca/ca.crt", "ca/ca.key", "ca/crl.pem"] + [
     for s in ("de-customs-main", "de-post-main", "de-tax-main", "fr-customs-main", "fr-post-main")
     for k in ("signing", "encryption", "client")
     for e in ("crt", "key")
+] + [  # hybrid-pq keys: no X.509 for ML-DSA / ML-KEM, the directory pins the .pub files
+    f"participants/{s}/pq-{k}.{e}"
+    for s in ("de-customs-main", "de-post-main", "de-tax-main", "fr-customs-main", "fr-post-main")
+    for k in ("signing", "encryption")
+    for e in ("pub", "key")
 ]
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from types import SimpleNamespace
+
+from gateway.envelope import CryptoPolicy
 from typing import Any
 
 import pytest
@@ -35,7 +37,8 @@ def fake_node() -> Any:
                        tls_certificate_sha256=PIN.hex())
     return SimpleNamespace(name="de-node", directory=SimpleNamespace(nodes={"fr-node": peer, "de-node": me},
                                                                     participants={}),
-                           store=AuditLog(), trust=None, keys={})
+                           store=AuditLog(), trust=None, keys={},
+                           view=SimpleNamespace(crypto=CryptoPolicy(), pq_signing_key=lambda participant: None))
 
 
 def node_identity(name: str, sha256: bytes = PIN) -> Identity:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15swg/v1/envelope.proto\x12\x06swg.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x89\x03\n\x0e\x45nvelopeHeader\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x13\n\x0bin_reply_to\x18\x03 \x01(\t\x12\x0e\n\x06sender\x18\x04 \x01(\t\x12\x12\n\nrecipients\x18\x05 \x03(\t\x12\x15\n\rdocument_type\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rsource_format\x18\t \x01(\t\x12I\n\x12routing_attributes\x18\n \x03(\x0b\x32-.swg.v1.EnvelopeHeader.RoutingAttributesEntry\x1a\x38\n\x16RoutingAttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"a\n\x07KeyWrap\x12\x11\n\trecipient\x18\x01 \x01(\t\x12\x1a\n\x12\x63\x65rtificate_sha256\x18\x02 \x01(\x0c\x12\x13\n\x0bwrapped_key\x18\x03 \x01(\x0c\x12\x12\n\nsealed_kek\x18\x04 \x01(\x0c\"\x90\x01\n\x08\x45nvelope\x12\x0e\n\x06header\x18\x01 \x01(\x0c\x12\r\n\x05nonce\x18\x02 \x01(\x0c\x12\x12\n\nciphertext\x18\x03 \x01(\x0c\x12\"\n\tkey_wraps\x18\x04 \x03(\x0b\x32\x0f.swg.v1.KeyWrap\x12\x1a\n\x12\x63ontent_commitment\x18\x05 \x01(\x0c\x12\x11\n\tsignature\x18\x06 \x01(\t\"\x9d\x01\n\x07Receipt\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x11\n\trecipient\x18\x02 \x01(\t\x12\x17\n\x0f\x65nvelope_sha256\x18\x03 \x01(\x0c\x12/\n\x0breceived_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cissuing_node\x18\x05 \x01(\t\x12\x0b\n\x03jws\x18\x06 \x01(\tB@\n\norg.swg.v1P\x01Z\'swg.example/gateway/gen/go/swg/v1;swgv1\xaa\x02\x06Swg.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15swg/v1/envelope.proto\x12\x06swg.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa1\x03\n\x0e\x45nvelopeHeader\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x13\n\x0bin_reply_to\x18\x03 \x01(\t\x12\x0e\n\x06sender\x18\x04 \x01(\t\x12\x12\n\nrecipients\x18\x05 \x03(\t\x12\x15\n\rdocument_type\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rsource_format\x18\t \x01(\t\x12I\n\x12routing_attributes\x18\n \x03(\x0b\x32-.swg.v1.EnvelopeHeader.RoutingAttributesEntry\x12\x16\n\x0e\x63rypto_profile\x18\x0b \x01(\t\x1a\x38\n\x16RoutingAttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"x\n\x07KeyWrap\x12\x11\n\trecipient\x18\x01 \x01(\t\x12\x1a\n\x12\x63\x65rtificate_sha256\x18\x02 \x01(\x0c\x12\x13\n\x0bwrapped_key\x18\x03 \x01(\x0c\x12\x12\n\nsealed_kek\x18\x04 \x01(\x0c\x12\x15\n\rpq_key_sha256\x18\x05 \x01(\x0c\"\x90\x01\n\x08\x45nvelope\x12\x0e\n\x06header\x18\x01 \x01(\x0c\x12\r\n\x05nonce\x18\x02 \x01(\x0c\x12\x12\n\nciphertext\x18\x03 \x01(\x0c\x12\"\n\tkey_wraps\x18\x04 \x03(\x0b\x32\x0f.swg.v1.KeyWrap\x12\x1a\n\x12\x63ontent_commitment\x18\x05 \x01(\x0c\x12\x11\n\tsignature\x18\x06 \x01(\t\"\x9d\x01\n\x07Receipt\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x11\n\trecipient\x18\x02 \x01(\t\x12\x17\n\x0f\x65nvelope_sha256\x18\x03 \x01(\x0c\x12/\n\x0breceived_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cissuing_node\x18\x05 \x01(\t\x12\x0b\n\x03jws\x18\x06 \x01(\tB@\n\norg.swg.v1P\x01Z\'swg.example/gateway/gen/go/swg/v1;swgv1\xaa\x02\x06Swg.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,13 +36,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ENVELOPEHEADER_ROUTINGATTRIBUTESENTRY']._loaded_options = None
   _globals['_ENVELOPEHEADER_ROUTINGATTRIBUTESENTRY']._serialized_options = b'8\001'
   _globals['_ENVELOPEHEADER']._serialized_start=67
-  _globals['_ENVELOPEHEADER']._serialized_end=460
-  _globals['_ENVELOPEHEADER_ROUTINGATTRIBUTESENTRY']._serialized_start=404
-  _globals['_ENVELOPEHEADER_ROUTINGATTRIBUTESENTRY']._serialized_end=460
-  _globals['_KEYWRAP']._serialized_start=462
-  _globals['_KEYWRAP']._serialized_end=559
-  _globals['_ENVELOPE']._serialized_start=562
-  _globals['_ENVELOPE']._serialized_end=706
-  _globals['_RECEIPT']._serialized_start=709
-  _globals['_RECEIPT']._serialized_end=866
+  _globals['_ENVELOPEHEADER']._serialized_end=484
+  _globals['_ENVELOPEHEADER_ROUTINGATTRIBUTESENTRY']._serialized_start=428
+  _globals['_ENVELOPEHEADER_ROUTINGATTRIBUTESENTRY']._serialized_end=484
+  _globals['_KEYWRAP']._serialized_start=486
+  _globals['_KEYWRAP']._serialized_end=606
+  _globals['_ENVELOPE']._serialized_start=609
+  _globals['_ENVELOPE']._serialized_end=753
+  _globals['_RECEIPT']._serialized_start=756
+  _globals['_RECEIPT']._serialized_end=913
 # @@protoc_insertion_point(module_scope)

@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class EnvelopeHeader(_message.Message):
-    __slots__ = ("message_id", "conversation_id", "in_reply_to", "sender", "recipients", "document_type", "created_at", "expires_at", "source_format", "routing_attributes")
+    __slots__ = ("message_id", "conversation_id", "in_reply_to", "sender", "recipients", "document_type", "created_at", "expires_at", "source_format", "routing_attributes", "crypto_profile")
     class RoutingAttributesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -28,6 +28,7 @@ class EnvelopeHeader(_message.Message):
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FORMAT_FIELD_NUMBER: _ClassVar[int]
     ROUTING_ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    CRYPTO_PROFILE_FIELD_NUMBER: _ClassVar[int]
     message_id: str
     conversation_id: str
     in_reply_to: str
@@ -38,19 +39,22 @@ class EnvelopeHeader(_message.Message):
     expires_at: _timestamp_pb2.Timestamp
     source_format: str
     routing_attributes: _containers.ScalarMap[str, str]
-    def __init__(self, message_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., in_reply_to: _Optional[str] = ..., sender: _Optional[str] = ..., recipients: _Optional[_Iterable[str]] = ..., document_type: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source_format: _Optional[str] = ..., routing_attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    crypto_profile: str
+    def __init__(self, message_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., in_reply_to: _Optional[str] = ..., sender: _Optional[str] = ..., recipients: _Optional[_Iterable[str]] = ..., document_type: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source_format: _Optional[str] = ..., routing_attributes: _Optional[_Mapping[str, str]] = ..., crypto_profile: _Optional[str] = ...) -> None: ...
 
 class KeyWrap(_message.Message):
-    __slots__ = ("recipient", "certificate_sha256", "wrapped_key", "sealed_kek")
+    __slots__ = ("recipient", "certificate_sha256", "wrapped_key", "sealed_kek", "pq_key_sha256")
     RECIPIENT_FIELD_NUMBER: _ClassVar[int]
     CERTIFICATE_SHA256_FIELD_NUMBER: _ClassVar[int]
     WRAPPED_KEY_FIELD_NUMBER: _ClassVar[int]
     SEALED_KEK_FIELD_NUMBER: _ClassVar[int]
+    PQ_KEY_SHA256_FIELD_NUMBER: _ClassVar[int]
     recipient: str
     certificate_sha256: bytes
     wrapped_key: bytes
     sealed_kek: bytes
-    def __init__(self, recipient: _Optional[str] = ..., certificate_sha256: _Optional[bytes] = ..., wrapped_key: _Optional[bytes] = ..., sealed_kek: _Optional[bytes] = ...) -> None: ...
+    pq_key_sha256: bytes
+    def __init__(self, recipient: _Optional[str] = ..., certificate_sha256: _Optional[bytes] = ..., wrapped_key: _Optional[bytes] = ..., sealed_kek: _Optional[bytes] = ..., pq_key_sha256: _Optional[bytes] = ...) -> None: ...
 
 class Envelope(_message.Message):
     __slots__ = ("header", "nonce", "ciphertext", "key_wraps", "content_commitment", "signature")
