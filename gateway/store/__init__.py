@@ -1,5 +1,6 @@
 """Persistence: the only package that speaks SQL. ``Store`` is the way in."""
 
+from gateway.store.browse import MessageFilter, MessageRow, Overview
 from gateway.store.engine import Pending
 from gateway.store.facade import Store
 from gateway.store.records import (
@@ -22,6 +23,6 @@ from gateway.store.states import DeliveryState
 from gateway.store.tracking import TrackedMessage, TrackedReceipt
 
 __all__ = ["Accepted", "AckOutcome", "AssistanceCaseRecord", "Claimed", "DeliveryFact", "DeliveryRecord",
-           "DeliveryState", "KpiFact", "KpiItemRow", "MessageRecord", "MessageStatus", "NewDelivery", "NewMessage",
+           "DeliveryState", "KpiFact", "MessageFilter", "MessageRow", "Overview", "KpiItemRow", "MessageRecord", "MessageStatus", "NewDelivery", "NewMessage",
            "PeerReceipt", "Pending", "ReceiptRecord", "Store", "TrackedMessage",
            "TrackedReceipt"]
