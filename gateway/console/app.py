@@ -100,7 +100,7 @@ def _signed_in(console: Console, handler: Callable[[Console, Request], Response]
             request.state.form = form
         if user is None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+            return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
         if action is not None and not user.may(action):
             console.audit(request, "forbidden", wanted=action, path=request.url.path)
             return console.render(request, "error.html", 403, title="Not allowed",
@@ -120,7 +120,7 @@ async def login_page(request: Request) -> Response:
     console: Console = request.app.state.console
     if "csrf" not in request.session:
         request.session["csrf"] = secrets.token_urlsafe(32)
-    return console.render(request, "login.html", next=_safe_next(request.query_params.get("next", "/")), error="")
+    return console.render(request, "login.html", title="Sign in", next=_safe_next(request.query_params.get("next", "/")), error="")
 
 
 def _safe_next(target: str) -> str:
@@ -141,7 +141,7 @@ async def login_post(request: Request) -> Response:
     if user is None:
         log.warning("console sign-in refused", operator=name,
                     client=request.client.host if request.client else "")
-        return console.render(request, "login.html", 401, next=_safe_next(str(form.get("next", "/"))),
+        return console.render(request, "login.html", 401, title="Sign in", next=_safe_next(str(form.get("next", "/"))),
                               error="Unknown user or wrong password.")
     request.session.clear()  # a fresh session (and CSRF token) per sign-in
     request.session.update(user=user.name, csrf=secrets.token_urlsafe(32))
@@ -247,7 +247,11 @@ def directory(console: Console, request: Request) -> Response:
 
 
 def assistance(console: Console, request: Request) -> Response:
-    return console.render(request, "assistance.html", title="Assistance", cases=console.api.assistance().cases)
+    try:
+        cases, problem = list(console.api.assistance().cases), ""
+    except NodeError as err:  # e.g. the console's profile lacks the assist scope
+        cases, problem = [], f"The node answered {err.code}: {err.message}"
+    return console.render(request, "assistance.html", title="Assistance", cases=cases, problem=problem)
 
 
 def create_app(api: NodeApi, users: Users, *, secret_key: str, tls: bool = False) -> Starlette:
