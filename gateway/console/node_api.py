@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2
+from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc
 from gateway.client import ClientProfile, TokenSource, secure_channel
 
 TIMEOUT_S = 10.0
@@ -66,9 +66,9 @@ class NodeApi:
                           admin_pb2.GetMessageRequest(message_id=message_id),
                           admin_pb2.GetMessageResponse)
 
-    def track(self, item_ids: list[str]) -> exchange_pb2.TrackItemsResponse:
-        return self._call("TrackNodeItems", exchange_pb2.TrackItemsRequest(item_ids=item_ids),
-                          exchange_pb2.TrackItemsResponse)
+    def track(self, item_ids: list[str]) -> admin_pb2.TrackNodeItemsResponse:
+        return self._call("TrackNodeItems", admin_pb2.TrackNodeItemsRequest(item_ids=item_ids),
+                          admin_pb2.TrackNodeItemsResponse)
 
     def dead_letters(self, recipient: str = "", limit: int = 200) -> admin_pb2.ListDeliveriesResponse:
         return self._call("ListDeliveries",

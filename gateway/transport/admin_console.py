@@ -11,7 +11,7 @@ import base64
 import json
 from typing import Any
 
-from gateway.api.swg.v1 import admin_pb2, exchange_pb2
+from gateway.api.swg.v1 import admin_pb2
 from gateway.clock import now_us, timestamp_us
 from gateway.errors import FieldViolation, InvalidArgument
 from gateway.exchange import tracking
@@ -129,7 +129,8 @@ class ConsoleAdmin:
         return await asyncio.to_thread(read)
 
     @grpc_errors
-    async def TrackNodeItems(self, request: exchange_pb2.TrackItemsRequest,
-                             context: Any) -> exchange_pb2.TrackItemsResponse:
-        return await asyncio.to_thread(
+    async def TrackNodeItems(self, request: admin_pb2.TrackNodeItemsRequest,
+                             context: Any) -> admin_pb2.TrackNodeItemsResponse:
+        resp = await asyncio.to_thread(
             lambda: track_response(tracking.track(self._node, None, list(request.item_ids))))
+        return admin_pb2.TrackNodeItemsResponse(items=resp.items)

@@ -378,3 +378,15 @@ class GetMessageResponse(_message.Message):
     item_ids: _containers.RepeatedScalarFieldContainer[str]
     audit: _containers.RepeatedCompositeFieldContainer[AuditEntryInfo]
     def __init__(self, status: _Optional[_Union[_exchange_pb2.GetStatusResponse, _Mapping]] = ..., item_ids: _Optional[_Iterable[str]] = ..., audit: _Optional[_Iterable[_Union[AuditEntryInfo, _Mapping]]] = ...) -> None: ...
+
+class TrackNodeItemsRequest(_message.Message):
+    __slots__ = ("item_ids",)
+    ITEM_IDS_FIELD_NUMBER: _ClassVar[int]
+    item_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, item_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TrackNodeItemsResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[_exchange_pb2.ItemTimeline]
+    def __init__(self, items: _Optional[_Iterable[_Union[_exchange_pb2.ItemTimeline, _Mapping]]] = ...) -> None: ...

@@ -4,7 +4,6 @@ import grpc
 import warnings
 
 from gateway.api.swg.v1 import admin_pb2 as swg_dot_v1_dot_admin__pb2
-from gateway.api.swg.v1 import exchange_pb2 as swg_dot_v1_dot_exchange__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -88,8 +87,8 @@ class AdminStub:
                 _registered_method=True)
         self.TrackNodeItems = channel.unary_unary(
                 '/swg.v1.Admin/TrackNodeItems',
-                request_serializer=swg_dot_v1_dot_exchange__pb2.TrackItemsRequest.SerializeToString,
-                response_deserializer=swg_dot_v1_dot_exchange__pb2.TrackItemsResponse.FromString,
+                request_serializer=swg_dot_v1_dot_admin__pb2.TrackNodeItemsRequest.SerializeToString,
+                response_deserializer=swg_dot_v1_dot_admin__pb2.TrackNodeItemsResponse.FromString,
                 _registered_method=True)
 
 
@@ -229,8 +228,8 @@ def add_AdminServicer_to_server(servicer, server):
             ),
             'TrackNodeItems': grpc.unary_unary_rpc_method_handler(
                     servicer.TrackNodeItems,
-                    request_deserializer=swg_dot_v1_dot_exchange__pb2.TrackItemsRequest.FromString,
-                    response_serializer=swg_dot_v1_dot_exchange__pb2.TrackItemsResponse.SerializeToString,
+                    request_deserializer=swg_dot_v1_dot_admin__pb2.TrackNodeItemsRequest.FromString,
+                    response_serializer=swg_dot_v1_dot_admin__pb2.TrackNodeItemsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -529,8 +528,8 @@ class Admin:
             request,
             target,
             '/swg.v1.Admin/TrackNodeItems',
-            swg_dot_v1_dot_exchange__pb2.TrackItemsRequest.SerializeToString,
-            swg_dot_v1_dot_exchange__pb2.TrackItemsResponse.FromString,
+            swg_dot_v1_dot_admin__pb2.TrackNodeItemsRequest.SerializeToString,
+            swg_dot_v1_dot_admin__pb2.TrackNodeItemsResponse.FromString,
             options,
             channel_credentials,
             insecure,
