@@ -230,6 +230,75 @@ def retry(console: Console, request: Request) -> Response:
                             status_code=303)
 
 
+KPI_COLUMNS = ("partner", "period_start", "items_with_aed", "aed_lead_time_p50_s", "pre_loading_share",
+               "decision_time_p50_s", "decision_time_p90_s", "released_share", "held_share", "do_not_load_share",
+               "seized_share", "delivery_latency_p50_s", "delivery_latency_p99_s", "retries", "decisions")
+
+
+def _kpi_query(request: Request) -> tuple[str, str, str, str, int, int]:
+    q = request.query_params
+    today = dt.datetime.now(dt.timezone.utc).date()
+    try:
+        frm = dt.date.fromisoformat(q.get("from", "")) if q.get("from") else today - dt.timedelta(days=30)
+        to = dt.date.fromisoformat(q.get("to", "")) if q.get("to") else today
+    except ValueError:
+        frm, to = today - dt.timedelta(days=30), today
+    period = q.get("period", "day") if q.get("period") in ("day", "week", "month") else "day"
+    partner = q.get("partner", "").strip()
+
+    def us(d: dt.date) -> int:
+        return int(dt.datetime(d.year, d.month, d.day, tzinfo=dt.timezone.utc).timestamp() * 1_000_000)
+    return frm.isoformat(), to.isoformat(), period, partner, us(frm), us(to + dt.timedelta(days=1))
+
+
+def _kpi_cells(row: Any) -> list[str]:
+    out = []
+    for c in KPI_COLUMNS:
+        if c == "period_start":
+            out.append(_when(row.period_start)[:10])
+        elif c in ("partner", "items_with_aed", "retries", "decisions") or row.HasField(c):
+            v = getattr(row, c)
+            out.append(f"{v:.3f}" if isinstance(v, float) else str(v))
+        else:
+            out.append("")  # no data for it in the period: absent, not 0
+    return out
+
+
+def kpis(console: Console, request: Request) -> Response:
+    frm, to, period, partner, frm_us, to_us = _kpi_query(request)
+    rows = list(console.api.kpis(frm_us, to_us, period, partner).rows)
+    per_period: dict[str, list[Any]] = {}
+    for r in rows:
+        per_period.setdefault(_when(r.period_start)[:10], []).append(r)
+    labels = sorted(per_period)
+    volumes = bar_chart(labels, [("items with AED", [sum(r.items_with_aed for r in per_period[k]) for k in labels],
+                                  "#2b6cb0"),
+                                 ("decisions", [sum(r.decisions for r in per_period[k]) for k in labels], "#dd6b20")],
+                        title=f"Volumes per {period}")
+    p50 = [max([r.decision_time_p50_s for r in per_period[k] if r.HasField("decision_time_p50_s")] or [0])
+           for k in labels]
+    times = bar_chart(labels, [("decision time p50 (s)", [round(v) for v in p50], "#805ad5")],
+                      title="Decision time, median (s, worst partner)")
+    csv_url = "/kpis.csv?" + urlencode({"from": frm, "to": to, "period": period, "partner": partner})
+    return console.render(request, "kpis.html", title="KPIs", frm=frm, to=to, period=period, partner=partner,
+                          columns=KPI_COLUMNS, rows=[_kpi_cells(r) for r in rows], volumes=volumes, times=times,
+                          csv_url=csv_url)
+
+
+def kpis_csv(console: Console, request: Request) -> Response:
+    import csv
+    import io
+    frm, to, period, partner, frm_us, to_us = _kpi_query(request)
+    rows = console.api.kpis(frm_us, to_us, period, partner).rows
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(KPI_COLUMNS)
+    for r in rows:
+        w.writerow(_kpi_cells(r))
+    return Response(buf.getvalue(), media_type="text/csv", headers={
+        **SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="kpis-{frm}-{to}-{period}.csv"'})
+
+
 def evidence(console: Console, request: Request) -> Response:
     return console.render(request, "evidence.html", title="Evidence", result=None)
 
@@ -275,6 +344,8 @@ def create_app(api: NodeApi, users: Users, *, secret_key: str, tls: bool = False
         Route("/evidence", page(evidence)),
         Route("/evidence/verify", page(verify, "verify", post=True), methods=["POST"]),
         Route("/directory", page(directory)),
+        Route("/kpis", page(kpis)),
+        Route("/kpis.csv", page(kpis_csv)),
         Route("/assistance", page(assistance)),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

@@ -88,6 +88,12 @@ class NodeApi:
                           admin_pb2.ExportEvidenceResponse)
         return bytes(resp.bundle)
 
+    def kpis(self, from_us: int, to_us: int, period: str, partner: str = "") -> admin_pb2.GetKpisResponse:
+        req = admin_pb2.GetKpisRequest(period=period, partner=partner)
+        getattr(req, "from").FromMicroseconds(from_us)
+        req.to.FromMicroseconds(to_us)
+        return self._call("GetKpis", req, admin_pb2.GetKpisResponse)
+
     def verify_audit(self) -> admin_pb2.VerifyAuditResponse:
         return self._call("VerifyAudit",
                           admin_pb2.VerifyAuditRequest(),

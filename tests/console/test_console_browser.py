@@ -196,3 +196,16 @@ def test_evidence_directory_and_assistance_pages(page: Any, rig: ConsoleRig) -> 
     page.get_by_role("link", name="Assistance").click()
     expect(page.locator("#cases")).to_be_visible()
     shot(page, "assistance")
+
+
+def test_kpis_show_charts_of_the_volumes_and_download_as_csv(page: Any, rig: ConsoleRig) -> None:
+    submit_aed(rig, 67000001)
+    sign_in(page, rig, "victor", "/kpis")
+    expect(page.locator("svg.chart")).to_have_count(2)
+    expect(page.locator("#kpis")).to_contain_text("DE/POST/MAIN")
+    shot(page, "kpis")
+    with page.expect_download() as dl:
+        page.get_by_role("link", name="Download CSV").click()
+    lines = open(dl.value.path()).read().splitlines()
+    assert lines[0].startswith("partner,period_start,items_with_aed,")
+    assert any(line.startswith("DE/POST/MAIN,") for line in lines[1:])
