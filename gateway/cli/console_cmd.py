@@ -51,12 +51,14 @@ def _console(args: Any) -> int:
     import uvicorn
 
     from gateway.console import NodeApi, Users, create_app
+    from gateway.telemetry.logs import configure_logging
     if not args.client:
         print("gateway console: --client PROFILE is required", file=sys.stderr)
         return 2
     if bool(args.tls_cert) != bool(args.tls_key):
         print("gateway console: --tls-cert and --tls-key go together", file=sys.stderr)
         return 2
+    configure_logging("info")  # JSON lines: each console action with the operator's name
     profile = load_profile(args.client)
     users = Users.load(args.users)
     if not users.users:
