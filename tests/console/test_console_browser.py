@@ -149,6 +149,8 @@ def test_a_dead_letter_is_retried_by_an_operator_and_then_delivered(page: Any, r
                                      timeout=10)
     page.goto(rig.url + "/messages/" + mid)
     expect(page.locator("#recipients td.state")).to_have_text("ACKNOWLEDGED")
+    expect(page.locator("#recipients .receipt")).to_contain_text("signed by de-node")
+    expect(page.locator("#recipients .receipt")).to_contain_text("digest matches")
     # The retry is in the node's audit log with the operator's name.
     expect(page.locator("#audit tr").filter(has_text="retried")).to_contain_text('{"operator":"olga"}')
 
