@@ -167,6 +167,9 @@ def test_a_viewer_cannot_retry(page: Any, rig: ConsoleRig) -> None:
                              form={"csrf": csrf, "message_id": mid, "confirm": "yes"}, max_redirects=0)
     assert resp.status == 403 and "may not retry" in resp.text()
     assert state_of(rig, mid) == S.DELIVERY_STATE_EXPIRED
+    # The overview lists the expiry among the recent refusals and failures.
+    page.goto(rig.url + "/")
+    expect(page.locator("#refusals tr").filter(has_text=mid)).to_contain_text("expired")
 
 
 def test_a_form_without_its_csrf_token_is_refused(page: Any, rig: ConsoleRig) -> None:
