@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, exists, func, or_, select
 
 import gateway.store.audit_log as audit
 import gateway.store.schema as t
@@ -103,28 +103,34 @@ def items_of(conn: Connection, message_id: str) -> list[str]:
                                        .order_by(mi.c.item_id))]
 
 
-def deliveries_by_state(conn: Connection) -> dict[int, int]:
+def delivery_counts(conn: Connection) -> tuple[dict[int, int], dict[str, int], list[RouteCounts]]:
+    """One pass over the deliveries: counts per state, the queue (QUEUED and IN_FLIGHT) per recipient, and per
+    route (a peer node, or "local") what waits, what is dead and the latest error."""
     d = t.deliveries
-    return {int(r[0]): int(r[1]) for r in conn.execute(select(d.c.state, func.count()).group_by(d.c.state))}
+    by_state: dict[int, int] = {}
+    queues: dict[str, int] = {}
+    waiting: dict[str, int] = {}
+    dead: dict[str, int] = {}
+    for route, recipient, state, n in conn.execute(select(d.c.route, d.c.recipient, d.c.state, func.count())
+                                                   .group_by(d.c.route, d.c.recipient, d.c.state)):
+        state, n = int(state), int(n)
+        by_state[state] = by_state.get(state, 0) + n
+        if state in (QUEUED, IN_FLIGHT):
+            queues[recipient] = queues.get(recipient, 0) + n
+            waiting[route] = waiting.get(route, 0) + n
+        elif state in (FAILED, EXPIRED):
+            dead[route] = dead.get(route, 0) + n
+    routes = []
+    for route in sorted(set(waiting) | set(dead)):
+        # The newest delivery of the route with an error (a backwards primary-key walk that stops at the first).
+        err = conn.execute(select(d.c.last_error).where(d.c.route == route, d.c.last_error != "")
+                           .order_by(d.c.id.desc()).limit(1)).scalar()
+        routes.append(RouteCounts(route, waiting.get(route, 0), dead.get(route, 0), err or ""))
+    return by_state, queues, routes
 
 
 def message_count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(t.messages)).scalar_one())
-
-
-def routes(conn: Connection) -> list[RouteCounts]:
-    """Per delivery route (a peer node, or "local"): waiting and dead deliveries and the latest error."""
-    d = t.deliveries
-    waiting = func.sum(case((d.c.state.in_([QUEUED, IN_FLIGHT]), 1), else_=0))
-    dead = func.sum(case((d.c.state.in_([FAILED, EXPIRED]), 1), else_=0))
-    out = []
-    for r in conn.execute(select(d.c.route, waiting, dead).where(d.c.state.in_([QUEUED, IN_FLIGHT, FAILED, EXPIRED]))
-                          .group_by(d.c.route)):
-        err = conn.execute(select(d.c.last_error).where(d.c.route == r[0], d.c.last_error != "",
-                                                         d.c.state.in_([QUEUED, IN_FLIGHT, FAILED, EXPIRED]))
-                           .order_by(d.c.updated_us.desc()).limit(1)).scalar()
-        out.append(RouteCounts(r[0], int(r[1] or 0), int(r[2] or 0), err or ""))
-    return out
 
 
 def throughput(conn: Connection, from_us: int, to_us: int, bucket_us: int) -> list[tuple[int, int, int]]:

@@ -354,9 +354,10 @@ class Store:
     def overview(self, from_us: int, to_us: int, bucket_us: int, refusals: int) -> browse.Overview:
         """Counts for the console's overview page: deliveries per state, routes, throughput, refusals."""
         with self._read() as conn:
+            by_state, queues, routes = browse.delivery_counts(conn)
             return browse.Overview(
-                messages=browse.message_count(conn), deliveries_by_state=browse.deliveries_by_state(conn),
-                queue_depths=deliveries.queue_depths(conn), routes=browse.routes(conn),
+                messages=browse.message_count(conn), deliveries_by_state=by_state, queue_depths=queues,
+                routes=routes,
                 throughput=browse.throughput(conn, from_us, to_us, bucket_us),
                 refusals=browse.recent_refusals(conn, refusals))
 
