@@ -7,38 +7,17 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gateway.testing.federation import Federation
-from gateway.testing.nodes import (
-    Client, NodeRunner, connect, free_port, write_client_profile, write_directory, write_node_config,
+from gateway.testing.nodes import NodeRunner, connect, free_port, write_client_profile, write_directory, \
+    write_node_config
+from tests.support.console_rig import (
+    CHROMIUM, CHROMIUM_ARGS, CUSTOMS, PASSWORDS, POST, ROOT, SCREENSHOTS, ConsoleRig,
 )
 from tests.support.two_nodes import wait_for
-
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "build" / "console-screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-PASSWORDS = {"olga": ("operator", "olga-operator-pass"), "victor": ("viewer", "victor-viewer-pass"),
-             "anna": ("auditor", "anna-auditor-pass")}
-POST, CUSTOMS = "DE/POST/MAIN", "DE/CUSTOMS/MAIN"
-
-
-@dataclass
-class ConsoleRig:
-    url: str
-    runner: NodeRunner
-    post: Client
-    customs: Client
-    users_file: Path
-
-    def node(self) -> Any:
-        return self.runner.node
 
 
 def _gateway(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,7 @@ from gateway.api.swg.v1 import exchange_pb2 as S
 from gateway.testing.documents import aed_batch
 from tests.support.two_nodes import wait_for
 
-from conftest import CUSTOMS, PASSWORDS, SCREENSHOTS, ConsoleRig  # type: ignore[import-not-found]
+from tests.support.console_rig import CUSTOMS, PASSWORDS, SCREENSHOTS, ConsoleRig
 
 
 def sign_in(page: Any, rig: ConsoleRig, name: str, next_path: str = "/") -> None:
