@@ -8,7 +8,7 @@ PKI := certs-example/ca/ca.crt
 NODE ?= de-node
 
 
-.PHONY: typecheck lint run test test-unit test-integration test-security test-faults lint-imports gen pki demo bench bench-memory clean install lint-proto
+.PHONY: console typecheck lint run test test-unit test-integration test-security test-faults lint-imports gen pki demo bench bench-memory clean install lint-proto
 
 install: $(VENV)/.installed
 
@@ -34,6 +34,14 @@ $(PKI): | $(VENV)/.installed $(GENERATED)
 
 run: install gen pki
 	$(BIN)/gateway serve --config examples/$(NODE).toml
+
+# The operator console against `make run`'s node: http://127.0.0.1:8080/ (docs/console.md). The first time, it
+# asks for a password for the user `admin` (operator); add others with `gateway console user add`.
+CONSOLE_USERS ?= var/console-users.toml
+console: install gen pki
+	@mkdir -p $(dir $(CONSOLE_USERS))
+	@test -f $(CONSOLE_USERS) || $(BIN)/gateway console user add admin --role operator --users $(CONSOLE_USERS)
+	$(BIN)/gateway console --client examples/clients/de-node-admin.toml --listen 127.0.0.1:8080 --users $(CONSOLE_USERS)
 
 lint-imports: install gen
 	$(BIN)/lint-imports

@@ -19,6 +19,7 @@ COMMAND_OWNERS = {
     "audit": "gateway.cli.audit_cmd", "archive": "gateway.cli.archive_cmd", "evidence": "gateway.cli.evidence_cmd", "kpi": "gateway.cli.kpi_cmd",
     "deliveries": "gateway.cli.federation_cmd", "assist": "gateway.cli.federation_cmd",
     "db": "gateway.cli.db_cmd", "directory": "gateway.cli.directory_cmd",
+    "console": "gateway.cli.console_cmd",
 }
 # Command modules, in the order `gateway --help` lists them.
 COMMAND_MODULES = list(dict.fromkeys(COMMAND_OWNERS.values()))

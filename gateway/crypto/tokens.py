@@ -55,6 +55,10 @@ METHOD_SCOPES: dict[str, str | None] = {
     "/swg.v1.Admin/ExportEvidence": "admin",
     "/swg.v1.Admin/GetAuditStatus": "admin",
     "/swg.v1.Admin/ListAssistanceCases": "assist",
+    "/swg.v1.Admin/GetOverview": "admin",
+    "/swg.v1.Admin/SearchMessages": "admin",
+    "/swg.v1.Admin/GetMessage": "admin",
+    "/swg.v1.Admin/TrackNodeItems": "admin",
 }
 OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.v1alpha.ServerReflection/",
                  "/grpc.reflection.v1.ServerReflection/")

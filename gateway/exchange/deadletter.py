@@ -20,11 +20,14 @@ def list_deliveries(node: Node, states: Sequence[int], recipient: str, limit: in
 
 
 async def retry(node: Node, message_ids: Sequence[str], recipient: str, actor: str,
-                wake: Callable[[], None] | None = None) -> int:
+                wake: Callable[[], None] | None = None, operator: str = "") -> int:
+    """Put FAILED/EXPIRED deliveries back in the queue; each is audited with ``actor`` (the caller's
+    principal) and, when given, the ``operator`` (a person, e.g. signed in to the console) who asked."""
     if not message_ids:
         raise InvalidArgument("nothing to retry", violations=[FieldViolation("message_ids", "empty")])
     store = node.store
-    n = await store.retry(list(message_ids), recipient or None, now_us(), actor)
+    n = await store.retry(list(message_ids), recipient or None, now_us(), actor,
+                          {"operator": operator} if operator else None)
     if n and wake is not None:
         wake()
     return int(n)

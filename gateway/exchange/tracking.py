@@ -91,13 +91,16 @@ def _events(m: TrackedMessage) -> list[ItemEvent]:
     return out
 
 
-def not_found(item_id: str, caller: str) -> NotFound:
+def not_found(item_id: str, caller: str | None) -> NotFound:
     # One wording for an unknown item and for one known only from others' messages.
+    if caller is None:
+        return NotFound(f"no item {item_id} in messages on this node")
     return NotFound(f"no item {item_id} in messages sent or received by {caller}")
 
 
-def track(node: Node, caller: str, item_ids: Sequence[str]) -> list[ItemTimeline]:
-    """The timeline of each requested item that ``caller`` may see, in request order (blocking: reads the store)."""
+def track(node: Node, caller: str | None, item_ids: Sequence[str]) -> list[ItemTimeline]:
+    """The timeline of each requested item that ``caller`` may see, in request order (blocking: reads the store);
+    ``caller`` None is the node operator's view (Admin.TrackNodeItems): every message on the node."""
     ids = check_item_ids(item_ids)
     per_item: dict[str, list[ItemEvent]] = {i: [] for i in ids}
     for m in node.store.item_messages(caller, ids):

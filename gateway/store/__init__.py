@@ -1,5 +1,6 @@
 """Persistence: the only package that speaks SQL. ``Store`` is the way in."""
 
+from gateway.store.browse import MessageFilter, MessageRow, Overview
 from gateway.store.engine import Pending
 from gateway.store.facade import Store
 from gateway.store.records import (
@@ -23,7 +24,8 @@ from gateway.store.states import DeliveryState
 from gateway.store.timestamps import StampStatus, StoredStamp, WaitingStamp
 from gateway.store.tracking import TrackedMessage, TrackedReceipt
 
-__all__ = ["ARCHIVED", "Accepted", "ArchivableMessage", "ArchiveRecord", "AckOutcome", "AssistanceCaseRecord", "Claimed", "DeliveryFact", "DeliveryRecord",
-           "DeliveryState", "KpiFact", "KpiItemRow", "MessageRecord", "MessageStatus", "NewDelivery", "NewMessage",
-           "PeerReceipt", "Pending", "ReceiptRecord", "StampStatus", "Store", "StoredStamp", "TrackedMessage",
-           "TrackedReceipt", "WaitingStamp"]
+__all__ = ["ARCHIVED", "Accepted", "AckOutcome", "ArchivableMessage", "ArchiveRecord", "AssistanceCaseRecord",
+           "Claimed", "DeliveryFact", "DeliveryRecord", "DeliveryState", "KpiFact", "KpiItemRow", "MessageFilter",
+           "MessageRecord", "MessageRow", "MessageStatus", "NewDelivery", "NewMessage", "Overview", "PeerReceipt",
+           "Pending", "ReceiptRecord", "StampStatus", "Store", "StoredStamp", "TrackedMessage", "TrackedReceipt",
+           "WaitingStamp"]

@@ -26,6 +26,8 @@ RECEIPT_ISSUED = "receipt_issued"
 EXPIRED = "expired"
 FAILED = "failed"
 RETRIED = "retried"
+# An evidence bundle was exported (Admin.ExportEvidence), with the operator who asked.
+EVIDENCE_EXPORTED = "evidence_exported"
 ASSISTANCE_REQUEST = "assistance_request"
 ASSISTANCE_ANSWER = "assistance_answer"
 DIRECTORY_CHANGED = "directory_changed"

@@ -158,7 +158,8 @@ def expire(now_us: int, limit: int = 1000) -> WriteOp[list[DeliveryRecord]]:
     return op
 
 
-def retry(message_ids: Sequence[str], recipient: str | None, now_us: int, actor: str) -> WriteOp[int]:
+def retry(message_ids: Sequence[str], recipient: str | None, now_us: int, actor: str,
+          detail: dict[str, str] | None = None) -> WriteOp[int]:
     """Operator retry: FAILED or EXPIRED deliveries back to QUEUED (expiry extended if it passed), with a fresh
     count of attempts ([delivery] max_attempts would fail them again at once); the audit keeps the history."""
     def op(conn: Connection) -> int:
@@ -173,8 +174,8 @@ def retry(message_ids: Sequence[str], recipient: str | None, now_us: int, actor:
             conn.execute(update(d).where(d.c.id == r.id).values(
                 state=QUEUED, next_attempt_us=now_us, updated_us=now_us, last_error="", attempts=0,
                 expires_us=max(r.expires_us, now_us + 86_400_000_000)))
-            append_audit(conn, audit.AuditEvent(audit.RETRIED, r.message_id, actor=actor, subject=r.recipient),
-                         now_us)
+            append_audit(conn, audit.AuditEvent(audit.RETRIED, r.message_id, actor=actor, subject=r.recipient,
+                                                detail=dict(detail or {})), now_us)
         return len(rows)
     return op
 

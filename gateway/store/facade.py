@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import gateway.store.schema as t
 from gateway.store import (
-    assistance, audit_queries, deliveries, kpi, messages, relay, retention, stats, timestamps, tracking,
+    assistance, audit_queries, browse, deliveries, kpi, messages, relay, retention, stats, timestamps, tracking,
 )
 from gateway.store.audit_log import AuditEntry, AuditEvent, Checkpoint
 from gateway.store.batch import BatchBuffer, lock_audit_head
@@ -209,9 +209,12 @@ class Store:
         """Turn undelivered deliveries past their message's expiry into EXPIRED, each audited."""
         return self._writer.submit(deliveries.expire(now_us, limit))
 
-    def retry(self, message_ids: Sequence[str], recipient: str | None, now_us: int, actor: str) -> Pending[int]:
-        """Operator retry: FAILED or EXPIRED deliveries back to QUEUED (expiry extended if it passed)."""
-        return self._writer.submit(deliveries.retry(message_ids, recipient, now_us, actor), "retry not recorded")
+    def retry(self, message_ids: Sequence[str], recipient: str | None, now_us: int, actor: str,
+              detail: dict[str, str] | None = None) -> Pending[int]:
+        """Operator retry: FAILED or EXPIRED deliveries back to QUEUED (expiry extended if it passed); ``detail``
+        goes into each audit entry (e.g. the console operator who asked)."""
+        return self._writer.submit(deliveries.retry(message_ids, recipient, now_us, actor, detail),
+                                   "retry not recorded")
 
     def deliveries_for(self, recipient: str, message_ids: Sequence[str]) -> dict[str, tuple[DeliveryRecord, bytes]]:
         """Deliveries of ``message_ids`` to ``recipient`` with each message's envelope digest."""
@@ -382,11 +385,37 @@ class Store:
 
     # -- item tracking -----------------------------------------------------------------------------
 
-    def item_messages(self, participant: str, item_ids: Sequence[str]) -> list[TrackedMessage]:
+    def item_messages(self, participant: str | None, item_ids: Sequence[str]) -> list[TrackedMessage]:
         """Messages naming any of ``item_ids`` that ``participant`` sent or received, with the recipients and
         receipts it may see (all for its own messages, its own otherwise) and the items' plaintext facts."""
         with self._read() as conn:
             return tracking.item_messages(conn, participant, item_ids)
+
+    # -- operator console reads ----------------------------------------------------------------------
+
+    def search_messages(self, f: browse.MessageFilter, after: tuple[int, str] | None, limit: int
+                        ) -> list[browse.MessageRow]:
+        """Messages matching ``f``, newest first, keyset-paged after (accepted_us, message_id)."""
+        with self._read() as conn:
+            return browse.search_messages(conn, f, after, limit)
+
+    def items_of(self, message_id: str) -> list[str]:
+        with self._read() as conn:
+            return browse.items_of(conn, message_id)
+
+    def overview(self, from_us: int, to_us: int, bucket_us: int, refusals: int) -> browse.Overview:
+        """Counts for the console's overview page: deliveries per state, routes, throughput, refusals."""
+        with self._read() as conn:
+            by_state, queues, routes = browse.delivery_counts(conn)
+            return browse.Overview(
+                messages=browse.message_count(conn), deliveries_by_state=by_state, queue_depths=queues,
+                routes=routes,
+                throughput=browse.throughput(conn, from_us, to_us, bucket_us),
+                refusals=browse.recent_refusals(conn, refusals))
+
+    def audit_of(self, message_id: str) -> list[AuditEntry]:
+        with self._read() as conn:
+            return list(browse.audit_of(conn, message_id))
 
     # -- KPI reads ---------------------------------------------------------------------------------
 

@@ -40,20 +40,22 @@ class TrackedMessage:
     departure_us: int | None = None
 
 
-def item_messages(conn: Connection, participant: str, item_ids: Sequence[str]) -> list[TrackedMessage]:
-    """Messages naming any of ``item_ids`` that ``participant`` sent or received, in acceptance order."""
+def item_messages(conn: Connection, participant: str | None, item_ids: Sequence[str]) -> list[TrackedMessage]:
+    """Messages naming any of ``item_ids`` that ``participant`` sent or received, in acceptance order; with
+    ``participant`` None (the node operator's view) all of them, with all recipients and receipts."""
     if not item_ids:
         return []
     mi, d, r, k = t.message_items, t.deliveries, t.receipts, t.kpi_items
     is_recipient = exists().where(d.c.message_id == mi.c.message_id, d.c.recipient == participant)
+    visible = [or_(mi.c.sender == participant, is_recipient)] if participant is not None else []
     rows = conn.execute(
         select(mi.c.item_id, mi.c.message_id, mi.c.sender, mi.c.document_type, mi.c.accepted_us)
-        .where(mi.c.item_id.in_(list(item_ids)), or_(mi.c.sender == participant, is_recipient))
+        .where(mi.c.item_id.in_(list(item_ids)), *visible)
         .order_by(mi.c.accepted_us, mi.c.message_id)).all()
     if not rows:
         return []
     message_ids = list(dict.fromkeys(row.message_id for row in rows))
-    own = {row.message_id for row in rows if row.sender == participant}
+    own = {row.message_id for row in rows if participant is None or row.sender == participant}
 
     recipients: dict[str, list[str]] = {}
     for mid, recipient in conn.execute(select(d.c.message_id, d.c.recipient)

@@ -38,7 +38,7 @@ class DeliveriesAdmin:
     async def RetryDeliveries(self, request: admin_pb2.RetryDeliveriesRequest,
                               context: Any) -> admin_pb2.RetryDeliveriesResponse:
         n = await deadletter.retry(self._node, list(request.message_ids), request.recipient,
-                                   current_identity().principal, self._wake_relay)
+                                   current_identity().principal, self._wake_relay, operator=request.operator)
         return admin_pb2.RetryDeliveriesResponse(requeued=n)
 
     @grpc_errors

@@ -18,6 +18,9 @@ from gateway.clock import now_us, timestamp_us
 from gateway.evidence import auditor, kpi
 from gateway.errors import FieldViolation, InvalidArgument
 from gateway.node import Node
+from gateway.store.audit_log import EVIDENCE_EXPORTED, AuditEvent
+from gateway.transport.auth import current_identity
+from gateway.transport.admin_console import ConsoleAdmin
 from gateway.transport.admin_deliveries import DeliveriesAdmin
 from gateway.transport.admin_timestamps import TimestampsAdmin
 from gateway.transport.status import grpc_errors
@@ -70,10 +73,15 @@ class EvidenceAdmin:
             raise InvalidArgument("message_id required", violations=[FieldViolation("message_id", "required")])
         bundle = await asyncio.to_thread(auditor.export_evidence, node.store, request.message_id,
                                          node.checkpoint_signer, node.name)
+        # Who exported what is evidence too; the entry names the message in its detail (not as its message_id,
+        # so that the bundle's own entries stay those of the message's life).
+        await node.store.append_audit([AuditEvent(EVIDENCE_EXPORTED, actor=current_identity().principal,
+                                                  detail={"exported_message_id": request.message_id,
+                                                          "operator": request.operator})], now_us())
         return admin_pb2.ExportEvidenceResponse(bundle=bundle)
 
 
-class AdminServicer(EvidenceAdmin, DeliveriesAdmin, TimestampsAdmin, admin_pb2_grpc.AdminServicer):
+class AdminServicer(EvidenceAdmin, DeliveriesAdmin, TimestampsAdmin, ConsoleAdmin, admin_pb2_grpc.AdminServicer):
     def __init__(self, node: Node, wake_relay: Callable[[], None] | None = None):
         self._node = node
         self.init_deliveries_admin(node, wake_relay)

@@ -145,12 +145,14 @@ class ListDeliveriesResponse(_message.Message):
     def __init__(self, deliveries: _Optional[_Iterable[_Union[DeliveryInfo, _Mapping]]] = ...) -> None: ...
 
 class RetryDeliveriesRequest(_message.Message):
-    __slots__ = ("message_ids", "recipient")
+    __slots__ = ("message_ids", "recipient", "operator")
     MESSAGE_IDS_FIELD_NUMBER: _ClassVar[int]
     RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_FIELD_NUMBER: _ClassVar[int]
     message_ids: _containers.RepeatedScalarFieldContainer[str]
     recipient: str
-    def __init__(self, message_ids: _Optional[_Iterable[str]] = ..., recipient: _Optional[str] = ...) -> None: ...
+    operator: str
+    def __init__(self, message_ids: _Optional[_Iterable[str]] = ..., recipient: _Optional[str] = ..., operator: _Optional[str] = ...) -> None: ...
 
 class RetryDeliveriesResponse(_message.Message):
     __slots__ = ("requeued",)
@@ -159,10 +161,12 @@ class RetryDeliveriesResponse(_message.Message):
     def __init__(self, requeued: _Optional[int] = ...) -> None: ...
 
 class ExportEvidenceRequest(_message.Message):
-    __slots__ = ("message_id",)
+    __slots__ = ("message_id", "operator")
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_FIELD_NUMBER: _ClassVar[int]
     message_id: str
-    def __init__(self, message_id: _Optional[str] = ...) -> None: ...
+    operator: str
+    def __init__(self, message_id: _Optional[str] = ..., operator: _Optional[str] = ...) -> None: ...
 
 class ExportEvidenceResponse(_message.Message):
     __slots__ = ("bundle",)
@@ -229,3 +233,184 @@ class GetAuditStatusResponse(_message.Message):
     oldest_waiting_seconds: float
     last_error: str
     def __init__(self, timestamping_enabled: _Optional[bool] = ..., tsa_url: _Optional[str] = ..., waiting: _Optional[int] = ..., newest_stamp_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., newest_stamped_checkpoint: _Optional[int] = ..., newest_stamp_age_seconds: _Optional[float] = ..., oldest_waiting_seconds: _Optional[float] = ..., last_error: _Optional[str] = ...) -> None: ...
+
+class GetOverviewRequest(_message.Message):
+    __slots__ = ("window_s", "bucket_s")
+    WINDOW_S_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_S_FIELD_NUMBER: _ClassVar[int]
+    window_s: int
+    bucket_s: int
+    def __init__(self, window_s: _Optional[int] = ..., bucket_s: _Optional[int] = ...) -> None: ...
+
+class QueueDepth(_message.Message):
+    __slots__ = ("recipient", "depth")
+    RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    DEPTH_FIELD_NUMBER: _ClassVar[int]
+    recipient: str
+    depth: int
+    def __init__(self, recipient: _Optional[str] = ..., depth: _Optional[int] = ...) -> None: ...
+
+class PeerState(_message.Message):
+    __slots__ = ("node", "address", "queued", "dead", "last_error")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
+    DEAD_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    address: str
+    queued: int
+    dead: int
+    last_error: str
+    def __init__(self, node: _Optional[str] = ..., address: _Optional[str] = ..., queued: _Optional[int] = ..., dead: _Optional[int] = ..., last_error: _Optional[str] = ...) -> None: ...
+
+class ThroughputBucket(_message.Message):
+    __slots__ = ("start", "accepted", "delivered")
+    START_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    DELIVERED_FIELD_NUMBER: _ClassVar[int]
+    start: _timestamp_pb2.Timestamp
+    accepted: int
+    delivered: int
+    def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., accepted: _Optional[int] = ..., delivered: _Optional[int] = ...) -> None: ...
+
+class Refusal(_message.Message):
+    __slots__ = ("at", "event", "message_id", "actor", "reason")
+    AT_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    at: _timestamp_pb2.Timestamp
+    event: str
+    message_id: str
+    actor: str
+    reason: str
+    def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event: _Optional[str] = ..., message_id: _Optional[str] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class GetOverviewResponse(_message.Message):
+    __slots__ = ("node", "directory_version", "directory_issued_at", "participants", "queues", "peers", "deliveries_by_state", "messages", "throughput", "recent_refusals")
+    class DeliveriesByStateEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    DIRECTORY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DIRECTORY_ISSUED_AT_FIELD_NUMBER: _ClassVar[int]
+    PARTICIPANTS_FIELD_NUMBER: _ClassVar[int]
+    QUEUES_FIELD_NUMBER: _ClassVar[int]
+    PEERS_FIELD_NUMBER: _ClassVar[int]
+    DELIVERIES_BY_STATE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    THROUGHPUT_FIELD_NUMBER: _ClassVar[int]
+    RECENT_REFUSALS_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    directory_version: int
+    directory_issued_at: _timestamp_pb2.Timestamp
+    participants: _containers.RepeatedScalarFieldContainer[str]
+    queues: _containers.RepeatedCompositeFieldContainer[QueueDepth]
+    peers: _containers.RepeatedCompositeFieldContainer[PeerState]
+    deliveries_by_state: _containers.ScalarMap[str, int]
+    messages: int
+    throughput: _containers.RepeatedCompositeFieldContainer[ThroughputBucket]
+    recent_refusals: _containers.RepeatedCompositeFieldContainer[Refusal]
+    def __init__(self, node: _Optional[str] = ..., directory_version: _Optional[int] = ..., directory_issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., participants: _Optional[_Iterable[str]] = ..., queues: _Optional[_Iterable[_Union[QueueDepth, _Mapping]]] = ..., peers: _Optional[_Iterable[_Union[PeerState, _Mapping]]] = ..., deliveries_by_state: _Optional[_Mapping[str, int]] = ..., messages: _Optional[int] = ..., throughput: _Optional[_Iterable[_Union[ThroughputBucket, _Mapping]]] = ..., recent_refusals: _Optional[_Iterable[_Union[Refusal, _Mapping]]] = ...) -> None: ...
+
+class SearchMessagesRequest(_message.Message):
+    __slots__ = ("item_id", "message_id", "conversation_id", "participant", "document_type", "state", "accepted_from", "accepted_to", "limit", "page_token")
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTICIPANT_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FROM_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_TO_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    item_id: str
+    message_id: str
+    conversation_id: str
+    participant: str
+    document_type: str
+    state: _exchange_pb2.DeliveryState
+    accepted_from: _timestamp_pb2.Timestamp
+    accepted_to: _timestamp_pb2.Timestamp
+    limit: int
+    page_token: str
+    def __init__(self, item_id: _Optional[str] = ..., message_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., participant: _Optional[str] = ..., document_type: _Optional[str] = ..., state: _Optional[_Union[_exchange_pb2.DeliveryState, str]] = ..., accepted_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., accepted_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., limit: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class MessageSummary(_message.Message):
+    __slots__ = ("message_id", "conversation_id", "sender", "document_type", "accepted_at", "recipients", "states", "item_ids")
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    SENDER_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_AT_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENTS_FIELD_NUMBER: _ClassVar[int]
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    ITEM_IDS_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    conversation_id: str
+    sender: str
+    document_type: str
+    accepted_at: _timestamp_pb2.Timestamp
+    recipients: _containers.RepeatedScalarFieldContainer[str]
+    states: _containers.RepeatedScalarFieldContainer[_exchange_pb2.DeliveryState]
+    item_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, message_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., sender: _Optional[str] = ..., document_type: _Optional[str] = ..., accepted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recipients: _Optional[_Iterable[str]] = ..., states: _Optional[_Iterable[_Union[_exchange_pb2.DeliveryState, str]]] = ..., item_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SearchMessagesResponse(_message.Message):
+    __slots__ = ("messages", "next_page_token")
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    messages: _containers.RepeatedCompositeFieldContainer[MessageSummary]
+    next_page_token: str
+    def __init__(self, messages: _Optional[_Iterable[_Union[MessageSummary, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetMessageRequest(_message.Message):
+    __slots__ = ("message_id",)
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    def __init__(self, message_id: _Optional[str] = ...) -> None: ...
+
+class AuditEntryInfo(_message.Message):
+    __slots__ = ("sequence", "at", "event", "actor", "subject", "detail")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    at: _timestamp_pb2.Timestamp
+    event: str
+    actor: str
+    subject: str
+    detail: str
+    def __init__(self, sequence: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event: _Optional[str] = ..., actor: _Optional[str] = ..., subject: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class GetMessageResponse(_message.Message):
+    __slots__ = ("status", "item_ids", "audit")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ITEM_IDS_FIELD_NUMBER: _ClassVar[int]
+    AUDIT_FIELD_NUMBER: _ClassVar[int]
+    status: _exchange_pb2.GetStatusResponse
+    item_ids: _containers.RepeatedScalarFieldContainer[str]
+    audit: _containers.RepeatedCompositeFieldContainer[AuditEntryInfo]
+    def __init__(self, status: _Optional[_Union[_exchange_pb2.GetStatusResponse, _Mapping]] = ..., item_ids: _Optional[_Iterable[str]] = ..., audit: _Optional[_Iterable[_Union[AuditEntryInfo, _Mapping]]] = ...) -> None: ...
+
+class TrackNodeItemsRequest(_message.Message):
+    __slots__ = ("item_ids",)
+    ITEM_IDS_FIELD_NUMBER: _ClassVar[int]
+    item_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, item_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TrackNodeItemsResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[_exchange_pb2.ItemTimeline]
+    def __init__(self, items: _Optional[_Iterable[_Union[_exchange_pb2.ItemTimeline, _Mapping]]] = ...) -> None: ...

@@ -75,6 +75,26 @@ class AdminStub:
                 request_serializer=swg_dot_v1_dot_admin__pb2.GetAuditStatusRequest.SerializeToString,
                 response_deserializer=swg_dot_v1_dot_admin__pb2.GetAuditStatusResponse.FromString,
                 _registered_method=True)
+        self.GetOverview = channel.unary_unary(
+                '/swg.v1.Admin/GetOverview',
+                request_serializer=swg_dot_v1_dot_admin__pb2.GetOverviewRequest.SerializeToString,
+                response_deserializer=swg_dot_v1_dot_admin__pb2.GetOverviewResponse.FromString,
+                _registered_method=True)
+        self.SearchMessages = channel.unary_unary(
+                '/swg.v1.Admin/SearchMessages',
+                request_serializer=swg_dot_v1_dot_admin__pb2.SearchMessagesRequest.SerializeToString,
+                response_deserializer=swg_dot_v1_dot_admin__pb2.SearchMessagesResponse.FromString,
+                _registered_method=True)
+        self.GetMessage = channel.unary_unary(
+                '/swg.v1.Admin/GetMessage',
+                request_serializer=swg_dot_v1_dot_admin__pb2.GetMessageRequest.SerializeToString,
+                response_deserializer=swg_dot_v1_dot_admin__pb2.GetMessageResponse.FromString,
+                _registered_method=True)
+        self.TrackNodeItems = channel.unary_unary(
+                '/swg.v1.Admin/TrackNodeItems',
+                request_serializer=swg_dot_v1_dot_admin__pb2.TrackNodeItemsRequest.SerializeToString,
+                response_deserializer=swg_dot_v1_dot_admin__pb2.TrackNodeItemsResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -137,6 +157,34 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetOverview(self, request, context):
+        """Operator console: what the node is doing now (directory, queues per recipient and peer, throughput, refusals).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchMessages(self, request, context):
+        """Operator console: stored messages by item, message id, conversation, participant, type, state; paged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMessage(self, request, context):
+        """Operator console: one message with per-recipient states, receipts and its audit entries.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TrackNodeItems(self, request, context):
+        """Operator console: item timelines over all messages on this node (Exchange.TrackItems sees only the caller's).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -179,6 +227,26 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.GetAuditStatus,
                     request_deserializer=swg_dot_v1_dot_admin__pb2.GetAuditStatusRequest.FromString,
                     response_serializer=swg_dot_v1_dot_admin__pb2.GetAuditStatusResponse.SerializeToString,
+            ),
+            'GetOverview': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOverview,
+                    request_deserializer=swg_dot_v1_dot_admin__pb2.GetOverviewRequest.FromString,
+                    response_serializer=swg_dot_v1_dot_admin__pb2.GetOverviewResponse.SerializeToString,
+            ),
+            'SearchMessages': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchMessages,
+                    request_deserializer=swg_dot_v1_dot_admin__pb2.SearchMessagesRequest.FromString,
+                    response_serializer=swg_dot_v1_dot_admin__pb2.SearchMessagesResponse.SerializeToString,
+            ),
+            'GetMessage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMessage,
+                    request_deserializer=swg_dot_v1_dot_admin__pb2.GetMessageRequest.FromString,
+                    response_serializer=swg_dot_v1_dot_admin__pb2.GetMessageResponse.SerializeToString,
+            ),
+            'TrackNodeItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.TrackNodeItems,
+                    request_deserializer=swg_dot_v1_dot_admin__pb2.TrackNodeItemsRequest.FromString,
+                    response_serializer=swg_dot_v1_dot_admin__pb2.TrackNodeItemsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -398,6 +466,114 @@ class Admin:
             '/swg.v1.Admin/GetAuditStatus',
             swg_dot_v1_dot_admin__pb2.GetAuditStatusRequest.SerializeToString,
             swg_dot_v1_dot_admin__pb2.GetAuditStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOverview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/swg.v1.Admin/GetOverview',
+            swg_dot_v1_dot_admin__pb2.GetOverviewRequest.SerializeToString,
+            swg_dot_v1_dot_admin__pb2.GetOverviewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchMessages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/swg.v1.Admin/SearchMessages',
+            swg_dot_v1_dot_admin__pb2.SearchMessagesRequest.SerializeToString,
+            swg_dot_v1_dot_admin__pb2.SearchMessagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMessage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/swg.v1.Admin/GetMessage',
+            swg_dot_v1_dot_admin__pb2.GetMessageRequest.SerializeToString,
+            swg_dot_v1_dot_admin__pb2.GetMessageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TrackNodeItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/swg.v1.Admin/TrackNodeItems',
+            swg_dot_v1_dot_admin__pb2.TrackNodeItemsRequest.SerializeToString,
+            swg_dot_v1_dot_admin__pb2.TrackNodeItemsResponse.FromString,
             options,
             channel_credentials,
             insecure,
