@@ -8,6 +8,7 @@ what it was sent; they never touch a store.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Sequence
 
 from gateway.store.audit_tree import (
@@ -144,3 +145,26 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
                          "(old root differs: history was rewritten)")
     if sr != new_root:
         raise ProofError("consistency proof does not lead to the new root hash")
+
+
+# -- text forms ---------------------------------------------------------------------------------------
+
+PROOF_HEADER = "c2sp.org/tlog-proof@v1"
+
+
+def origin_of(node: str) -> str:
+    """The log's name in checkpoints: schema-less, one per node (node names are [a-z0-9.-])."""
+    return f"swg/audit/{node}"
+
+
+def checkpoint_body(node: str, size: int, root_hash: bytes) -> str:
+    """The C2SP tlog-checkpoint note text: origin, decimal tree size, standard base64 (padded) root hash."""
+    return f"{origin_of(node)}\n{size}\n{base64.b64encode(root_hash).decode()}\n"
+
+
+def proof_text(index: int, entry: bytes, path: Sequence[bytes], checkpoint: str) -> str:
+    """C2SP tlog-proof layout: header, ``extra`` = base64 of the entry bytes (the leaf data), ``index``
+    (0-based leaf index = seq - 1), the audit path in base64 one hash a line, a blank line, the checkpoint."""
+    lines = [PROOF_HEADER, f"extra {base64.b64encode(entry).decode()}", f"index {index}",
+             *(base64.b64encode(h).decode() for h in path)]
+    return "\n".join(lines) + "\n\n" + checkpoint
