@@ -21,6 +21,28 @@ def register(sub: Any) -> None:
                                         "waiting for the TSA")
     add_client_arg(st)
     st.set_defaults(func=_status)
+    p = asub.add_parser("prove", help="print a C2SP tlog-proof style inclusion proof of an audit entry in the "
+                                      "node's Merkle log (docs/evidence.md); exit 0, 1 if there is none")
+    p.add_argument("ref", metavar="ENTRY|MESSAGE_ID", help="an entry seq, or a message id (its latest entry)")
+    p.add_argument("--config", required=True, metavar="FILE", help="node config TOML (reads its database directly)")
+    p.set_defaults(func=_prove)
+
+
+def _prove(args: Any) -> int:
+    from gateway.evidence import auditor
+    from gateway.config import load_node_config
+    from gateway.store import Store
+
+    cfg = load_node_config(args.config)
+    store = Store(cfg.database_url)
+    try:
+        print(auditor.inclusion_text(store, cfg.name, args.ref), end="")
+    except GatewayError as exc:
+        print(f"no proof: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    return 0
 
 
 def _verify(args: Any) -> int:

@@ -15,11 +15,12 @@ import time
 import structlog
 
 from gateway import envelope
-from gateway.evidence import audit, timestamping
+from gateway.evidence import audit, merkle, timestamping
 from gateway.evidence import bundle as evidence
 from gateway.config import NodeConfig
 from gateway.errors import FailedPrecondition, NotFound
 from gateway.store import Store
+from gateway.store.audit_log import leaf_bytes
 from gateway.crypto.trust import TrustStore, certificate_file_sha256
 
 log = structlog.get_logger("gateway.evidence.auditor")
@@ -162,3 +163,30 @@ def record_start(store: Store, cfg: NodeConfig, directory_version: int, at_us: i
         "participants": sorted(p.id for p in cfg.participants), "directory_version": directory_version,
         "keys": keys}))
     store.append_audit(events, at_us if at_us is not None else _now_us()).result()
+
+
+def inclusion_text(store: Store, node: str, ref: str) -> str:
+    """The tlog-proof text of entry ``ref`` (a seq) or of the latest entry of message ``ref``, against the tree
+    of every entry logged so far; the proof is checked before it is returned."""
+    head = store.audit_head()
+    if head is None:
+        raise NotFound("the audit log is empty")
+    if ref.isdigit():
+        seq = int(ref)
+    else:
+        seqs = store.audit_seqs_of(ref)
+        if not seqs:
+            raise NotFound(f"no audit entries for message {ref!r}")
+        seq = seqs[-1]
+    entry = store.audit_entry(seq)
+    if entry is None or not 1 <= seq <= head[0]:
+        raise NotFound(f"no audit entry {seq} (the log has {head[0]})")
+    size = head[0]
+    try:
+        path = merkle.inclusion_proof(seq - 1, size, store.audit_tree_nodes)
+        root = merkle.root(size, store.audit_tree_nodes)
+        data = leaf_bytes(entry)
+        merkle.verify_inclusion(seq - 1, size, merkle.leaf_hash(data), path, root)
+    except merkle.ProofError as exc:
+        raise FailedPrecondition(f"audit entry {seq}: {exc}") from exc
+    return merkle.proof_text(seq - 1, data, path, merkle.checkpoint_body(node, size, root))

@@ -72,15 +72,27 @@ class Checkpoint:
     # The seq of the checkpoint before this one (0 for the first), as signed in a v2 checkpoint; None for a
     # v1 checkpoint or a row read from the database (the signed payload is the authority, not a column).
     prev: int | None = None
+    # The C2SP tlog-checkpoint signed note of the Merkle tree of the first ``seq`` entries, signed with the
+    # node's log key (gateway.evidence.note); None on a node without one and for checkpoints before it.
+    note: str | None = None
 
 
 def canonical_detail(detail: dict[str, Any]) -> str:
     return json.dumps(detail, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
+def entry_bytes(seq: int, at_us: int, event: str, message_id: str, actor: str, subject: str, detail: str,
+                prev_hash: bytes) -> bytes:
+    """The bytes an entry stands for: its chain hash is their SHA-256 and its Merkle leaf hashes them too."""
+    # A JSON array is unambiguous (no field can bleed into the next) and easy to recompute offline.
+    return json.dumps([seq, at_us, event, message_id, actor, subject, detail, prev_hash.hex()],
+                      separators=(",", ":"), ensure_ascii=True).encode()
+
+
 def entry_hash(seq: int, at_us: int, event: str, message_id: str, actor: str, subject: str, detail: str,
                prev_hash: bytes) -> bytes:
-    # A JSON array is unambiguous (no field can bleed into the next) and easy to recompute offline.
-    encoded = json.dumps([seq, at_us, event, message_id, actor, subject, detail, prev_hash.hex()],
-                         separators=(",", ":"), ensure_ascii=True).encode()
-    return hashlib.sha256(encoded).digest()
+    return hashlib.sha256(entry_bytes(seq, at_us, event, message_id, actor, subject, detail, prev_hash)).digest()
+
+
+def leaf_bytes(e: AuditEntry) -> bytes:
+    return entry_bytes(e.seq, e.at_us, e.event, e.message_id, e.actor, e.subject, e.detail, e.prev_hash)

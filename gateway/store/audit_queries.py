@@ -10,7 +10,8 @@ from sqlalchemy import Connection, func, insert, select
 
 import gateway.store.schema as t
 from gateway.store.audit_log import AuditEntry, AuditEvent, Checkpoint
-from gateway.store.batch import append_audit_many
+from gateway.store.audit_tree import Node
+from gateway.store.batch import append_audit_many, read_tree_nodes
 from gateway.store.engine import WriteOp
 
 
@@ -31,7 +32,8 @@ def add_checkpoint(cp: Checkpoint) -> WriteOp[bool]:
             return False
         if conn.execute(select(c.c.seq).where(c.c.seq == cp.seq)).first() is not None:
             return False
-        conn.execute(insert(c).values(seq=cp.seq, head_hash=cp.head_hash, at_us=cp.at_us, node=cp.node, jws=cp.jws))
+        conn.execute(insert(c).values(seq=cp.seq, head_hash=cp.head_hash, at_us=cp.at_us, node=cp.node, jws=cp.jws,
+                                      note=cp.note))
         return True
     return op
 
@@ -44,7 +46,7 @@ def _entry(r: Any) -> AuditEntry:
 
 
 def _checkpoint(r: Any) -> Checkpoint:
-    return Checkpoint(r.seq, bytes(r.head_hash), r.at_us, r.node, r.jws)
+    return Checkpoint(r.seq, bytes(r.head_hash), r.at_us, r.node, r.jws, note=r.note)
 
 
 def entries(connect: Callable[[], contextlib.AbstractContextManager[Connection]], batch: int, first: int, last_seq: int | None
@@ -97,3 +99,7 @@ def events_between(conn: Connection, event: str, from_us: int, to_us: int) -> li
     rows = conn.execute(select(a).where(a.c.event == event, a.c.at_us >= from_us, a.c.at_us < to_us)
                         .order_by(a.c.seq)).all()
     return [_entry(r) for r in rows]
+
+
+def tree_nodes(conn: Connection, nodes: Sequence[Node]) -> dict[Node, bytes]:
+    return read_tree_nodes(conn, nodes)

@@ -16,12 +16,14 @@ writes at once and fails alone with its own precise error.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Executable, insert, select, update
+from sqlalchemy import Connection, Executable, and_, insert, or_, select, update
 
 import gateway.store.audit_log as audit
+import gateway.store.audit_tree as tree
 import gateway.store.schema as t
 
 BUFFER_KEY = "swg.batch_buffer"
@@ -40,6 +42,7 @@ _HEAD_Q_PG = _HEAD_Q.with_for_update()
 _INSERT_AUDIT = insert(t.audit_log)
 _INSERT_HEAD = insert(t.audit_head)
 _UPDATE_HEAD = update(t.audit_head).where(t.audit_head.c.id == 1)
+_INSERT_TREE = insert(t.audit_tree)
 
 
 class BatchBuffer:
@@ -51,6 +54,8 @@ class BatchBuffer:
         self._audit_rows: list[dict[str, Any]] = []
         self._head: tuple[int, bytes] | None = None
         self._head_exists = True
+        self._first_seq = 0
+        self._leaves: list[bytes] = []
         self._deferred: dict[str, Deferred] = {}
 
     def insert(self, stmt: Executable, rows: Sequence[dict[str, Any]] | dict[str, Any]) -> None:
@@ -72,11 +77,12 @@ class BatchBuffer:
     def append_audit(self, conn: Connection, events: Sequence[audit.AuditEvent], at_us: int) -> list[int]:
         if self._head is None:
             self._head, self._head_exists = _read_head(conn)
+            self._first_seq = self._head[0] + 1
         seq, prev = self._head
         seqs = []
         for ev in events:
             seq += 1
-            prev = _audit_row(self._audit_rows, seq, prev, ev, at_us)
+            prev = _audit_row(self._audit_rows, self._leaves, seq, prev, ev, at_us)
             seqs.append(seq)
         self._head = (seq, prev)
         return seqs
@@ -91,6 +97,9 @@ class BatchBuffer:
         if self._audit_rows:
             assert self._head is not None
             executemany(conn, _INSERT_AUDIT, self._audit_rows)
+            nodes = _tree_rows(conn, self._first_seq - 1, self._leaves)
+            if nodes:
+                executemany(conn, _INSERT_TREE, nodes)
             seq, h = self._head
             if self._head_exists:
                 conn.execute(_UPDATE_HEAD, {"seq": seq, "entry_hash": h})
@@ -186,9 +195,32 @@ def _read_head(conn: Connection) -> tuple[tuple[int, bytes], bool]:
     return (head.seq, bytes(head.entry_hash)), True
 
 
-def _audit_row(rows: list[dict[str, Any]], seq: int, prev: bytes, ev: audit.AuditEvent, at_us: int) -> bytes:
+def _audit_row(rows: list[dict[str, Any]], leaves: list[bytes], seq: int, prev: bytes, ev: audit.AuditEvent,
+               at_us: int) -> bytes:
     detail = audit.canonical_detail(ev.detail)
-    h = audit.entry_hash(seq, at_us, ev.event, ev.message_id, ev.actor, ev.subject, detail, prev)
+    data = audit.entry_bytes(seq, at_us, ev.event, ev.message_id, ev.actor, ev.subject, detail, prev)
+    h = hashlib.sha256(data).digest()
+    leaves.append(tree.leaf_hash(data))
     rows.append({"seq": seq, "at_us": at_us, "event": ev.event, "message_id": ev.message_id, "actor": ev.actor,
                  "subject": ev.subject, "detail": detail, "prev_hash": prev, "entry_hash": h})
     return h
+
+
+def read_tree_nodes(conn: Connection, nodes: Sequence[tree.Node]) -> dict[tree.Node, bytes]:
+    """The stored hashes of ``nodes`` (one query); absent nodes are left out."""
+    if not nodes:
+        return {}
+    a = t.audit_tree
+    rows = conn.execute(select(a.c.level, a.c.idx, a.c.hash).where(
+        or_(*(and_(a.c.level == lv, a.c.idx == i) for lv, i in nodes)))).all()
+    return {(r.level, r.idx): bytes(r.hash) for r in rows}
+
+
+def _tree_rows(conn: Connection, size: int, leaves: list[bytes]) -> list[dict[str, Any]]:
+    """The Merkle tree nodes the batch's entries complete. A tree whose right edge is not stored (entries
+    deleted under it) gets no rows: the append goes on, and verify and every proof name the damage."""
+    edge_nodes = tree.frontier(size)
+    edge = read_tree_nodes(conn, edge_nodes)
+    if len(edge) != len(edge_nodes):
+        return []
+    return [{"level": lv, "idx": i, "hash": h} for lv, i, h in tree.append_leaves(size, edge, leaves)]

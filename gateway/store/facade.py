@@ -347,6 +347,11 @@ class Store:
     def audit_entry(self, seq: int) -> AuditEntry | None:
         return next(self.audit_entries(batch=1, first=seq, last_seq=seq), None)
 
+    def audit_tree_nodes(self, nodes: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """Stored Merkle subtree hashes by (level, index) (gateway/store/audit_tree.py), one query."""
+        with self._read() as conn:
+            return audit_queries.tree_nodes(conn, nodes)
+
     def audit_seqs_of(self, message_id: str) -> list[int]:
         with self._read() as conn:
             return audit_queries.seqs_of(conn, message_id)

@@ -154,6 +154,16 @@ audit_head = Table(
     Column("entry_hash", LargeBinary(32), nullable=False),
 )
 
+# Every perfect subtree hash of the audit Merkle tree (gateway/store/audit_tree.py): node (level, idx) covers
+# leaves [idx * 2^level, (idx + 1) * 2^level); written with the entries it completes.
+audit_tree = Table(
+    "audit_tree",
+    metadata,
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
 audit_checkpoints = Table(
     "audit_checkpoints",
     metadata,
@@ -162,6 +172,9 @@ audit_checkpoints = Table(
     Column("at_us", BigInteger, nullable=False),
     Column("node", String(64), nullable=False),
     Column("jws", Text, nullable=False),
+    # The C2SP tlog-checkpoint signed note of the Merkle tree at ``seq`` entries (NULL before version 0005
+    # and on a node without a log key).
+    Column("note", Text, nullable=True),
 )
 
 # RFC 3161 stamps of signed checkpoints (gateway.evidence.timestamping): a row is queued when a checkpoint

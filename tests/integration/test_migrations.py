@@ -82,3 +82,40 @@ def test_upgrade_to_item_owners_makes_the_first_declarer_of_each_item_its_owner(
         ("RR3", customs, fr_post, "m2", 2, 2),
     ]
     assert migrate.pending_changes(url) == []
+
+
+def test_upgrade_to_the_merkle_log_hashes_the_entries_logged_before_it(database_backend: str, tmp_path: Path) -> None:
+    """Migration 0005 fills ``audit_tree`` from the existing log, and the writer then extends that tree."""
+    import sqlalchemy as sa
+
+    import gateway.store.schema as t
+    from gateway.evidence import audit, merkle
+    from gateway.store import Store
+    from gateway.store.audit_log import entry_hash, leaf_bytes
+    from tests.support.rfc9162 import rfc_mth
+
+    url = default_database_url("de-node", tmp_path)
+    migrate.upgrade(url, "0004")
+    engine = sa.create_engine(url)
+    prev = bytes(32)
+    try:
+        with engine.begin() as conn:
+            for seq in range(1, 14):
+                h = entry_hash(seq, seq, "accepted", f"m{seq}", "DE/POST/MAIN", "", "{}", prev)
+                conn.execute(sa.insert(t.audit_log).values(seq=seq, at_us=seq, event="accepted", message_id=f"m{seq}",
+                                                           actor="DE/POST/MAIN", subject="", detail="{}",
+                                                           prev_hash=prev, entry_hash=h))
+                prev = h
+            conn.execute(sa.update(t.audit_head).where(t.audit_head.c.id == 1).values(seq=13, entry_hash=prev))
+        assert migrate.upgrade(url).after == migrate.head_revision()
+    finally:
+        engine.dispose()
+    store = Store(url)
+    try:
+        store.append_audit([audit.AuditEvent(audit.DELIVERED, f"n{i}") for i in range(3)], 100).result()
+        leaves = [leaf_bytes(e) for e in store.audit_entries()]
+        assert len(leaves) == 16
+        for size in (1, 13, 16):
+            assert merkle.root(size, store.audit_tree_nodes) == rfc_mth(leaves[:size])
+    finally:
+        store.close()
