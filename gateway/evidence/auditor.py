@@ -8,6 +8,8 @@ key writes no checkpoints (the chain itself is still kept and verified) and says
 
 from __future__ import annotations
 
+import dataclasses
+
 import asyncio
 import json
 import time
@@ -63,8 +65,21 @@ def verify_store(store: Store, trust: TrustStore, node: str, interval_s: float |
                  now_us: int | None = None) -> audit.AuditReport:
     """``interval_s``: the node's ``[audit] checkpoint_interval_s`` if it signs checkpoints (see
     ``cadence_of``), else None (only the chain is checked)."""
-    return audit.verify_log(store.audit_entries(), store.audit_head(), store.audit_checkpoints(), trust, node,
-                            interval_s=interval_s, now_us=now_us)
+    # A live node appends while this walks: verify the log as it stood when the head was read (entries and
+    # checkpoints up to it), then make sure nothing lies beyond the head as it stands after the walk.
+    head = store.audit_head()
+    last = head[0] if head is not None else 0
+    checkpoints = [c for c in store.audit_checkpoints() if c.seq <= last]
+    report = audit.verify_log(store.audit_entries(last_seq=last), head, checkpoints, trust, node,
+                              interval_s=interval_s, now_us=now_us)
+    if not report.ok:
+        return report
+    after = store.audit_head()
+    beyond = next(store.audit_entries(first=(after[0] if after is not None else 0) + 1), None)
+    if beyond is not None:
+        return dataclasses.replace(report, ok=False, first_bad_seq=beyond.seq,
+                                   reason=f"entry {beyond.seq} lies beyond the chain head (an inserted row)")
+    return report
 
 
 def cadence_of(cfg: NodeConfig) -> float | None:
