@@ -34,6 +34,17 @@ def register(sub: Any) -> None:
 
 def _user_add(args: Any) -> int:
     from gateway.console import Users
+    from gateway.console.users import NAME_RE
+    # Whatever is wrong with the name or the file is said before anyone types a password for it.
+    if not NAME_RE.match(args.name):
+        print(f"gateway console: user name {args.name!r}: letters, digits, '.', '_', '-' (at most 64)",
+              file=sys.stderr)
+        return 2
+    folder = Path(args.users).parent
+    if not folder.is_dir():
+        print(f"gateway console: users file {args.users}: folder {folder} does not exist", file=sys.stderr)
+        return 2
+    users = Users.load(args.users, missing_ok=True)
     if sys.stdin.isatty():
         password = getpass.getpass(f"password for {args.name}: ")
         if getpass.getpass("again: ") != password:
@@ -41,7 +52,6 @@ def _user_add(args: Any) -> int:
             return 2
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    users = Users.load(args.users, missing_ok=True)
     user = users.add(args.name, args.role, password)
     print(f"{user.name} ({user.role}) written to {args.users}")
     return 0
