@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import json
 import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from google.protobuf import timestamp_pb2
@@ -86,11 +88,43 @@ def _ts(us: int) -> timestamp_pb2.Timestamp:
     return timestamp_pb2.Timestamp(seconds=us // 1_000_000, nanos=(us % 1_000_000) * 1000)
 
 
-def _response(acc: Accepted, warnings: Sequence[Violation] = ()) -> exchange_pb2.SubmitResponse:
+def _response(acc: Accepted, warnings: Sequence[Violation] = (),
+              items: Sequence[exchange_pb2.ItemOutcome] = ()) -> exchange_pb2.SubmitResponse:
     return exchange_pb2.SubmitResponse(
         message_id=acc.message_id, conversation_id=acc.conversation_id, duplicate=acc.duplicate,
         document_type=acc.document_type, recipients=list(acc.recipients), accepted_at=_ts(acc.accepted_us),
-        warnings=[exchange_pb2.FieldWarning(field=w.path, description=w.reason) for w in warnings])
+        warnings=[exchange_pb2.FieldWarning(field=w.path, description=w.reason) for w in warnings],
+        items=items)
+
+
+def _fields(found: Sequence[Violation]) -> list[exchange_pb2.FieldWarning]:
+    return [exchange_pb2.FieldWarning(field=v.path, description=v.reason) for v in found]
+
+
+def item_outcomes(checked: registry.PerItem, message_id: str) -> list[exchange_pb2.ItemOutcome]:
+    """One outcome per item of a document accepted (wholly or in part) as ``message_id``."""
+    return [exchange_pb2.ItemOutcome(index=i.index, item_id=i.item_id, path=i.path, accepted=not i.problems,
+                                     message_id="" if i.problems else message_id,
+                                     violations=_fields(i.problems), warnings=_fields(i.warnings))
+            for i in checked.items]
+
+
+# Item outcomes are recorded in the accepted message's audit entry (durable in the same transaction), so
+# that a retried submit answers exactly what the first did, even after the directory's rules changed.
+def _outcomes_detail(outcomes: Sequence[exchange_pb2.ItemOutcome]) -> list[list[object]]:
+    return [[o.index, o.item_id, o.path, o.message_id, [[v.field, v.description] for v in o.violations],
+             [[w.field, w.description] for w in o.warnings]] for o in outcomes]
+
+
+def _outcomes_from_detail(rows: list[Any]) -> list[exchange_pb2.ItemOutcome]:
+    out = []
+    for index, item_id, path, message_id, violations, warnings in rows:
+        out.append(exchange_pb2.ItemOutcome(
+            index=int(index), item_id=str(item_id), path=str(path), accepted=bool(message_id),
+            message_id=str(message_id),
+            violations=[exchange_pb2.FieldWarning(field=f, description=d) for f, d in violations],
+            warnings=[exchange_pb2.FieldWarning(field=f, description=d) for f, d in warnings]))
+    return out
 
 
 class Submitter:
@@ -147,7 +181,19 @@ class Submitter:
         acc = Accepted(st.message.message_id, st.message.conversation_id, st.message.document_type,
                        tuple(d.recipient for d in st.deliveries), st.message.accepted_us, True,
                        st.message.envelope_sha256)
-        return Submitted(_response(acc), ())
+        items = await asyncio.to_thread(self._first_outcomes, req.message_id)
+        warnings = [Violation(w.field, w.description) for o in items for w in o.warnings]
+        return Submitted(_response(acc, warnings, items), ())
+
+    def _first_outcomes(self, message_id: str) -> list[exchange_pb2.ItemOutcome]:
+        """The per-item outcome the first submit of ``message_id`` answered (from its audit entry)."""
+        store = self.node.store
+        for seq in store.audit_seqs_of(message_id):
+            entry = store.audit_entry(seq)
+            if entry is not None and entry.event == audit.ACCEPTED and entry.message_id == message_id:
+                rows = json.loads(entry.detail).get("items")
+                return _outcomes_from_detail(rows) if isinstance(rows, list) else []
+        return []
 
     async def _reply_context(self, req: exchange_pb2.SubmitRequest, sender: str) -> tuple[str, frozenset[str]]:
         """Checks in_reply_to names a message the sender took part in; returns its conversation id and
@@ -185,18 +231,33 @@ class Submitter:
 
     async def _prepare(self, sender: str, req: exchange_pb2.SubmitRequest, keys: envelope.ParticipantKeys,
                        digest: bytes) -> tuple[Awaitable[Accepted], NewMessage, envelope_pb2.EnvelopeHeader, Message,
-                                               list[Violation]]:
+                                               list[Violation], list[exchange_pb2.ItemOutcome]]:
         """Decode, route and seal; hands the accept to the writer and returns its (awaitable) outcome."""
         node = self.node
         try:
             # Large documents are decoded in a worker process (gateway.codec): the event loop stays free.
-            document_type, doc, warnings = await node.codec.decode_with_warnings(req.format, req.content)
+            checked = await node.codec.decode_per_item(req.format, req.content)
         except UnknownFormat as exc:
             raise InvalidArgument("unknown format", violations=[FieldViolation("format", str(exc))]) from None
         except DocumentError as exc:
             raise InvalidArgument(f"the {req.format} document is invalid", violations=[
                 FieldViolation(v.path, v.reason) for v in exc.violations]) from None
+        document_type, doc = checked.document_type, checked.msg
         items = sizes.check_items(node.config.limits, doc)
+        refused = checked.refused
+        if checked.document_problems or (refused and (req.all_or_nothing or len(refused) == len(checked.items))):
+            # Nothing to accept: a problem of the document itself, every item bad, or all or nothing asked.
+            why = ""
+            if refused and not checked.document_problems:
+                why = (f": {len(refused)} of {len(checked.items)} items are invalid"
+                       + (" and the request asks all_or_nothing" if len(refused) < len(checked.items) else ""))
+            raise InvalidArgument(f"the {req.format} document is invalid{why}", violations=[
+                FieldViolation(v.path, v.reason) for v in checked.all_problems()])
+        warnings = checked.all_warnings()
+        if refused:
+            # The accepted subset is stored as the canonical model holding the good items only (every message
+            # is sealed as canonical protobuf); the refused ones are named in the answer and the audit entry.
+            doc = entries_subset(document_type, doc, [i.index for i in checked.accepted])
         reply_conversation, reply_parties = await self._reply_context(req, sender)
         # One directory version for the whole message, even if a newer one is swapped in meanwhile.
         view = node.view
@@ -237,6 +298,9 @@ class Submitter:
             detail["parts"] = {p.message_id: p.deliveries[0].recipient for p in parts}
         if warnings:
             detail["warnings"] = [f"{w.path}: {w.reason}"[:200] for w in warnings[:10]]
+        outcomes = item_outcomes(checked, message_id)
+        if outcomes:
+            detail["items"] = _outcomes_detail(outcomes)
         msg = NewMessage(
             message_id=message_id, conversation_id=conversation_id, in_reply_to=req.in_reply_to, sender=sender,
             document_type=document_type, submit_sha256=digest, envelope=sealed.data,
@@ -246,7 +310,7 @@ class Submitter:
             kpi_facts=await node.codec.to_thread(len(req.content), kpi.facts_of, document_type, doc),
             parts=parts,
         )
-        return node.store.accept(msg), msg, header, doc, warnings
+        return node.store.accept(msg), msg, header, doc, warnings, outcomes
 
     def _part(self, whole: envelope_pb2.EnvelopeHeader, document_type: str, doc: Message, recipient: str,
               indices: tuple[int, ...], keys: envelope.ParticipantKeys, view: DirectoryView,
@@ -295,7 +359,7 @@ class Submitter:
             return dup
         # The writer may hold its next commit a moment for this message (gateway.store.engine.Writer).
         with node.store.expect_write():
-            pending, msg, header, doc, warnings = await self._prepare(sender, req, keys, digest)
+            pending, msg, header, doc, warnings, outcomes = await self._prepare(sender, req, keys, digest)
         accepted: Accepted = await pending
         local = tuple(dict.fromkeys(d.recipient for m in (msg, *msg.parts) for d in m.deliveries if d.route == "local"))
         if not accepted.duplicate:
@@ -305,5 +369,9 @@ class Submitter:
             self._on_accepted(local)
             if self.on_document is not None:
                 await self.on_document(header, doc)
-        return Submitted(_response(accepted, () if accepted.duplicate else warnings), local)
+        if accepted.duplicate:  # a concurrent submit of the same id and content stored first: its answer
+            items = await asyncio.to_thread(self._first_outcomes, msg.message_id)
+            return Submitted(_response(accepted, [Violation(w.field, w.description) for o in items
+                                                  for w in o.warnings], items), local)
+        return Submitted(_response(accepted, warnings, outcomes), local)
 

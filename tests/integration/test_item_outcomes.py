@@ -1,0 +1,114 @@
+"""Per-item outcome of a submit through a real node: the good items of a batch are accepted even when others
+are refused (each refused item named with every violation, at XPaths into the submitted document), unless the
+request asks all_or_nothing; a retry answers the first answer, per item included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from adapters.upu import s10
+from gateway.api.swg.v1 import exchange_pb2, item_pb2
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "itmatt" / "input.xml"
+POST, CUSTOMS = "DE/POST/MAIN", "DE/CUSTOMS/MAIN"
+BAD = {3: "/itmatt:Itmatt/itmatt:Item[4]", 7: "/itmatt:Itmatt/itmatt:Item[8]"}
+
+
+def _s10(n: int) -> str:
+    serial = f"{n:08d}"
+    return f"RR{serial}{s10.check_digit(serial)}DE"
+
+
+def _batch_of_ten_with_two_bad_items() -> bytes:
+    """The real ITMATT sample's item ten times over (own S10 ids, to Germany); items 4 and 8 are bad."""
+    head, rest = FIXTURE.read_bytes().split(b"<i:Item>", 1)
+    item = b"<i:Item>" + rest.split(b"</i:Item>", 1)[0] + b"</i:Item>"
+    assert b"RR123456785DE" in item and b"<i:DestCountryCd>FR<" in item
+    items = []
+    for n in range(10):
+        x = item.replace(b"RR123456785DE", _s10(n + 1).encode()).replace(b"<i:DestCountryCd>FR<", b"<i:DestCountryCd>DE<")
+        if n == 3:
+            x = x.replace(b"<i:GrossWeight>0.850<", b"<i:GrossWeight>heavy<")
+        if n == 7:
+            x = x.replace(b"<i:OrigCountryCd>DE<", b"<i:OrigCountryCd>XX<").replace(
+                b"<i:InsuredValueCurrencyCd>EUR<", b"<i:InsuredValueCurrencyCd>EURO<")
+        items.append(x)
+    return head + b"\n".join(items) + b"</i:Itmatt>"
+
+
+def _submit(post, message_id: str, *, all_or_nothing: bool = False) -> exchange_pb2.SubmitResponse:  # type: ignore[no-untyped-def]
+    return post.exchange.Submit(exchange_pb2.SubmitRequest(  # type: ignore[no-any-return]
+        message_id=message_id, format="upu.itmatt.v1", content=_batch_of_ten_with_two_bad_items(),
+        all_or_nothing=all_or_nothing), metadata=post.metadata, timeout=60)
+
+
+def test_a_batch_of_ten_with_two_bad_items_accepts_eight_and_names_the_two(de_node) -> None:  # type: ignore[no-untyped-def]
+    post, customs = de_node.client(POST), de_node.client(CUSTOMS)
+    resp = _submit(post, "batch-of-ten")
+    assert resp.message_id == "batch-of-ten" and list(resp.recipients) == [CUSTOMS]
+    assert [o.index for o in resp.items] == list(range(10))
+    assert [o.item_id for o in resp.items] == [_s10(n + 1) for n in range(10)]
+    accepted = [o for o in resp.items if o.accepted]
+    assert [o.index for o in accepted] == [0, 1, 2, 4, 5, 6, 8, 9]
+    assert all(o.message_id == "batch-of-ten" and not o.violations for o in accepted)
+    refused = {o.index: o for o in resp.items if not o.accepted}
+    assert {n: o.path for n, o in refused.items()} == BAD
+    assert [v.field for v in refused[3].violations] == [BAD[3] + "/itmatt:Declaration/itmatt:GrossWeight"]
+    assert sorted(v.field for v in refused[7].violations) == sorted([
+        BAD[7] + "/itmatt:OrigCountryCd", BAD[7] + "/itmatt:Declaration/itmatt:InsuredValueCurrencyCd"])
+    assert "'XX' is not an ISO 3166-1" in " ".join(v.description for v in refused[7].violations)
+    assert all(not o.message_id for o in refused.values())
+
+    # Customs receives the eight good items, and only them.
+    [delivery] = customs.receive(1, format="swg.aed.v1")
+    assert delivery.message_id == "batch-of-ten"
+    got = [i.item_id for i in item_pb2.ItemBatch.FromString(delivery.content).items]
+    assert got == [o.item_id for o in accepted]
+
+    # A retry answers the first answer, per item included, and stores nothing new.
+    again = _submit(post, "batch-of-ten")
+    assert again.duplicate
+    assert list(again.items) == list(resp.items)
+    status = post.exchange.GetStatus(exchange_pb2.GetStatusRequest(message_id="batch-of-ten"),
+                                     metadata=post.metadata, timeout=30)
+    assert [r.recipient for r in status.recipients] == [CUSTOMS]
+
+
+def test_all_or_nothing_refuses_the_whole_batch_with_every_violation(de_node) -> None:  # type: ignore[no-untyped-def]
+    post = de_node.client(POST)
+    with pytest.raises(grpc.RpcError) as err:
+        _submit(post, "batch-all-or-nothing", all_or_nothing=True)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "2 of 10 items are invalid" in err.value.details()
+    fields = sorted(v.field for v in _violations(err.value))
+    assert fields == sorted([BAD[3] + "/itmatt:Declaration/itmatt:GrossWeight", BAD[7] + "/itmatt:OrigCountryCd",
+                             BAD[7] + "/itmatt:Declaration/itmatt:InsuredValueCurrencyCd"])
+    # Nothing was stored: the same id is free for the corrected batch.
+    with pytest.raises(grpc.RpcError) as missing:
+        post.exchange.GetStatus(exchange_pb2.GetStatusRequest(message_id="batch-all-or-nothing"),
+                                metadata=post.metadata, timeout=30)
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_submit_stream_answers_per_item_too(de_node) -> None:  # type: ignore[no-untyped-def]
+    post = de_node.client(POST)
+    requests = [exchange_pb2.SubmitRequest(message_id="stream-batch", format="upu.itmatt.v1",
+                                           content=_batch_of_ten_with_two_bad_items())]
+    [resp] = list(post.exchange.SubmitStream(iter(requests), metadata=post.metadata, timeout=60))
+    assert not resp.HasField("error")
+    assert [o.index for o in resp.items if not o.accepted] == [3, 7]
+    assert sum(o.accepted for o in resp.items) == 8
+
+
+def _violations(err: grpc.RpcError) -> list[error_details_pb2.BadRequest.FieldViolation]:
+    st = rpc_status.from_call(err)  # type: ignore[arg-type]
+    assert st is not None
+    bad = error_details_pb2.BadRequest()
+    [detail] = st.details
+    assert detail.Unpack(bad)
+    return list(bad.field_violations)
