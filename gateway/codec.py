@@ -47,12 +47,13 @@ def decode_to_canonical(fmt: str, content: bytes, profile: str | None) -> tuple[
     return document_type, msg.SerializeToString(deterministic=True), warnings
 
 
-def decode_checked(fmt: str, content: bytes, profile: str | None) -> tuple[str, bytes, registry.PerItem]:
-    """Worker: ``registry.decode_per_item``; the message travels back as canonical protobuf bytes."""
+def decode_checked(fmt: str, content: bytes, profile: str | None
+                   ) -> tuple[str, bytes, tuple[Violation, ...], tuple[registry.ItemCheck, ...]]:
+    """Worker: ``registry.decode_per_item``; the message travels back as canonical protobuf bytes (a
+    protobuf message does not pickle)."""
     found = registry.decode_per_item(fmt, content, profile=profile)
-    payload = found.msg.SerializeToString(deterministic=True)
-    return found.document_type, payload, registry.PerItem(found.document_type, type(found.msg)(),
-                                                         found.document_problems, found.items)
+    return (found.document_type, found.msg.SerializeToString(deterministic=True), found.document_problems,
+            found.items)
 
 
 def encode_from_canonical(fmt: str, document_type: str, payload: bytes) -> bytes:
@@ -124,9 +125,9 @@ class Codec:
         """``registry.decode_per_item``, in a worker process for a large ``content``."""
         if not self._offloaded(len(content)):
             return registry.decode_per_item(fmt, content, profile=profile)
-        document_type, canonical, found = await self._run(decode_checked, fmt, bytes(content), profile)
+        document_type, canonical, problems, items = await self._run(decode_checked, fmt, bytes(content), profile)
         msg = await asyncio.to_thread(registry.DOCUMENT_TYPES[document_type].FromString, canonical)
-        return registry.PerItem(document_type, msg, found.document_problems, found.items)
+        return registry.PerItem(document_type, msg, problems, items)
 
     async def encode(self, fmt: str, document_type: str, msg: Message, payload: bytes) -> bytes:
         """``registry.encode`` of ``msg``, whose canonical bytes are ``payload``; large ones in a worker."""
