@@ -43,7 +43,7 @@ from gateway.errors import (
 from gateway.clock import now_us, timestamp_us
 from gateway.crypto.trust import Purpose
 from gateway.node import Node
-from gateway.federation.routing import attributes_of, entries_subset, route_for
+from gateway.federation.routing import RouteDecision, attributes_of, entries_subset, route_for
 from gateway.federation.view import DirectoryView
 from gateway.store import Accepted, NewDelivery, NewMessage
 
@@ -101,27 +101,48 @@ def _fields(found: Sequence[Violation]) -> list[exchange_pb2.FieldWarning]:
     return [exchange_pb2.FieldWarning(field=v.path, description=v.reason) for v in found]
 
 
-def item_outcomes(checked: registry.PerItem, message_id: str) -> list[exchange_pb2.ItemOutcome]:
-    """One outcome per item of a document accepted (wholly or in part) as ``message_id``."""
-    return [exchange_pb2.ItemOutcome(index=i.index, item_id=i.item_id, path=i.path, accepted=not i.problems,
-                                     message_id="" if i.problems else message_id,
-                                     violations=_fields(i.problems), warnings=_fields(i.warnings))
-            for i in checked.items]
+def item_outcomes(checked: registry.PerItem, message_id: str,
+                  where: dict[int, tuple[str, tuple[str, ...]]]) -> list[exchange_pb2.ItemOutcome]:
+    """One outcome per item of a document accepted (wholly or in part) as ``message_id``; ``where``: the
+    message and recipients of each accepted item, by its index in the document."""
+    out = []
+    for i in checked.items:
+        carried, recipients = ("", ()) if i.problems else where.get(i.index, (message_id, ()))
+        out.append(exchange_pb2.ItemOutcome(index=i.index, item_id=i.item_id, path=i.path, accepted=not i.problems,
+                                            message_id=carried, recipients=recipients,
+                                            violations=_fields(i.problems), warnings=_fields(i.warnings)))
+    return out
+
+
+def _routes_of(document_type: str, doc: Message) -> list[tuple[str, tuple[int, ...]]]:
+    """An AED's items grouped by destination country, in order of first appearance."""
+    if document_type != registry.AED:
+        return []
+    groups: dict[str, list[int]] = {}
+    for n, item in enumerate(doc.items):  # type: ignore[attr-defined]
+        groups.setdefault(item.destination_country, []).append(n)
+    return [(country, tuple(indices)) for country, indices in groups.items()]
+
+
+def _route_id(message_id: str, country: str) -> str:
+    """``<message id>.to-<CC>``, within the 128 characters of a message id."""
+    suffix = f".to-{country or 'none'}"
+    return message_id[:128 - len(suffix)] + suffix
 
 
 # Item outcomes are recorded in the accepted message's audit entry (durable in the same transaction), so
 # that a retried submit answers exactly what the first did, even after the directory's rules changed.
 def _outcomes_detail(outcomes: Sequence[exchange_pb2.ItemOutcome]) -> list[list[object]]:
     return [[o.index, o.item_id, o.path, o.message_id, [[v.field, v.description] for v in o.violations],
-             [[w.field, w.description] for w in o.warnings]] for o in outcomes]
+             [[w.field, w.description] for w in o.warnings], list(o.recipients)] for o in outcomes]
 
 
 def _outcomes_from_detail(rows: list[Any]) -> list[exchange_pb2.ItemOutcome]:
     out = []
-    for index, item_id, path, message_id, violations, warnings in rows:
+    for index, item_id, path, message_id, violations, warnings, recipients in rows:
         out.append(exchange_pb2.ItemOutcome(
             index=int(index), item_id=str(item_id), path=str(path), accepted=bool(message_id),
-            message_id=str(message_id),
+            message_id=str(message_id), recipients=[str(r) for r in recipients],
             violations=[exchange_pb2.FieldWarning(field=f, description=d) for f, d in violations],
             warnings=[exchange_pb2.FieldWarning(field=f, description=d) for f, d in warnings]))
     return out
@@ -262,12 +283,30 @@ class Submitter:
         # One directory version for the whole message, even if a newer one is swapped in meanwhile.
         view = node.view
         router = view.router
-        route = functools.partial(router.route, sender=sender, document_type=document_type, doc=doc,
-                                  explicit=list(req.recipients), in_reply_to=req.in_reply_to)
-        # A thread hop costs more than routing itself unless the routes read the database.
-        decision = (await asyncio.to_thread(route) if router.needs_lookup(document_type)
+
+        async def route_of(routed: Message) -> RouteDecision:
+            route = functools.partial(router.route, sender=sender, document_type=document_type, doc=routed,
+                                      explicit=list(req.recipients), in_reply_to=req.in_reply_to)
+            # A thread hop costs more than routing itself unless the routes read the database.
+            return (await asyncio.to_thread(route) if router.needs_lookup(document_type)
                     else await node.codec.to_thread(len(req.content), route))
+
         message_id = req.message_id or str(uuid.uuid4())
+        # Items for several destination countries: one message per route, each routed on its own.
+        groups = _routes_of(document_type, doc)
+        split: list[tuple[str, tuple[int, ...], Message, RouteDecision]] = []
+        for country, indices in groups if len(groups) > 1 else ():
+            part_doc = entries_subset(document_type, doc, indices)
+            split.append((_route_id(message_id, country), indices, part_doc, await route_of(part_doc)))
+        if split:
+            taken = [pid for pid, *_ in split if await asyncio.to_thread(node.store.message_exists, pid)]
+            if taken:
+                raise FailedPrecondition(f"message id {taken[0]} (for the items of one route of this document) "
+                                         "is already used; submit it under another message_id")
+            decision = RouteDecision(tuple(dict.fromkeys(r for *_, d in split for r in d.recipients)), {},
+                                     tuple(i.item_id for i in doc.items))  # type: ignore[attr-defined]
+        else:
+            decision = await route_of(doc)
         conversation_id = req.conversation_id or reply_conversation or message_id
         created = now_us()
         if req.HasField("expires_at"):
@@ -275,10 +314,10 @@ class Submitter:
         else:
             expires = created + node.config.limits.default_ttl_s * 1_000_000
         partial = dict(decision.partial)
-        whole = [r for r in decision.recipients if r not in partial]
-        # A document split per recipient keeps the whole of it sealed as its sender signed it, delivered to
-        # the recipients entitled to all of it; with none, sealed for the sender itself (evidence only).
-        sealed_for = whole or ([sender] if partial else [])
+        whole = [] if split else [r for r in decision.recipients if r not in partial]
+        # A document split per recipient (or per route) keeps the whole of it sealed as its sender signed it,
+        # delivered to the recipients entitled to all of it; with none, sealed for the sender itself (evidence).
+        sealed_for = whole or ([sender] if partial or split else [])
         header = envelope_pb2.EnvelopeHeader(
             message_id=message_id, conversation_id=conversation_id, in_reply_to=req.in_reply_to, sender=sender,
             recipients=sealed_for, document_type=document_type, created_at=_ts(created),
@@ -291,6 +330,12 @@ class Submitter:
         routes = tuple(NewDelivery(r, route_for(view.directory, r, node.name)) for r in whole)
         parts = tuple(self._part(header, document_type, doc, rcpt, indices, keys, view, reply_parties)
                       for rcpt, indices in decision.partial)
+        parts += tuple(self._route_part(header, document_type, part_doc, part_id, d, keys, view, reply_parties)
+                       for part_id, _, part_doc, d in split)
+        # Where each accepted item went (index in the accepted subset -> message id, recipients).
+        where: dict[int, tuple[str, tuple[str, ...]]] = {}
+        for part_id, indices, _, d in split:
+            where.update((n, (part_id, d.recipients)) for n in indices)
         detail = {"document_type": document_type, "format": req.format, "recipients": whole,
                   "envelope_sha256": sealed.sha256.hex(), "bytes": len(sealed.data),
                   "conversation_id": conversation_id}
@@ -298,7 +343,9 @@ class Submitter:
             detail["parts"] = {p.message_id: p.deliveries[0].recipient for p in parts}
         if warnings:
             detail["warnings"] = [f"{w.path}: {w.reason}"[:200] for w in warnings[:10]]
-        outcomes = item_outcomes(checked, message_id)
+        accepted_at = [i.index for i in checked.accepted]
+        outcomes = item_outcomes(checked, message_id, {
+            accepted_at[n]: where.get(n, (message_id, decision.recipients)) for n in range(len(accepted_at))})
         if outcomes:
             detail["items"] = _outcomes_detail(outcomes)
         msg = NewMessage(
@@ -342,6 +389,39 @@ class Submitter:
                 "document_type": document_type, "format": whole.source_format, "recipients": [recipient],
                 "envelope_sha256": sealed.sha256.hex(), "bytes": len(sealed.data),
                 "conversation_id": whole.conversation_id, "part_of": whole.message_id, "entries": len(indices)}))
+
+    def _route_part(self, whole: envelope_pb2.EnvelopeHeader, document_type: str, part_doc: Message, part_id: str,
+                    decision: RouteDecision, keys: envelope.ParticipantKeys, view: DirectoryView,
+                    reply_parties: frozenset[str]) -> NewMessage:
+        """The message for the items of one route of a document split per destination: sealed and signed as
+        the sender to that route's recipients, declaring its items to them."""
+        node = self.node
+        if decision.partial:
+            raise FailedPrecondition(f"the items for {part_id} would be split between recipients again; "
+                                     "submit them in a document of their own")
+        recipients = list(decision.recipients)
+        in_reply_to = whole.in_reply_to if reply_parties.intersection(recipients) else ""
+        header = envelope_pb2.EnvelopeHeader()
+        header.CopyFrom(whole)
+        header.message_id, header.in_reply_to = part_id, in_reply_to
+        header.ClearField("recipients")
+        header.recipients.extend(recipients)
+        header.ClearField("routing_attributes")
+        header.routing_attributes.update(decision.attributes)
+        sealed = envelope.seal(header, part_doc.SerializeToString(deterministic=True), keys,
+                               [sealing_certificate(node, view, r) for r in recipients], node.keks)
+        created, expires = timestamp_us(whole.created_at), timestamp_us(whole.expires_at)
+        return NewMessage(
+            message_id=part_id, conversation_id=whole.conversation_id, in_reply_to=in_reply_to, sender=whole.sender,
+            document_type=document_type, submit_sha256=None, envelope=sealed.data, envelope_sha256=sealed.sha256,
+            created_us=created, expires_us=expires, accepted_us=created, origin="local",
+            attributes=dict(decision.attributes), item_ids=decision.item_ids,
+            deliveries=tuple(NewDelivery(r, route_for(view.directory, r, node.name)) for r in recipients),
+            audit_event=audit.AuditEvent(audit.ACCEPTED, part_id, actor=whole.sender, detail={
+                "document_type": document_type, "format": whole.source_format, "recipients": recipients,
+                "envelope_sha256": sealed.sha256.hex(), "bytes": len(sealed.data),
+                "conversation_id": whole.conversation_id, "part_of": whole.message_id,
+                "entries": len(decision.item_ids)}))
 
     async def _submit(self, sender: str, req: exchange_pb2.SubmitRequest) -> Submitted:
         node = self.node

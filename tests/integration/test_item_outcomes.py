@@ -15,7 +15,7 @@ from adapters.upu import s10
 from gateway.api.swg.v1 import exchange_pb2, item_pb2
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "itmatt" / "input.xml"
-POST, CUSTOMS = "DE/POST/MAIN", "DE/CUSTOMS/MAIN"
+POST, CUSTOMS, FR_CUSTOMS = "DE/POST/MAIN", "DE/CUSTOMS/MAIN", "FR/CUSTOMS/MAIN"
 BAD = {3: "/itmatt:Itmatt/itmatt:Item[4]", 7: "/itmatt:Itmatt/itmatt:Item[8]"}
 
 
@@ -24,14 +24,20 @@ def _s10(n: int) -> str:
     return f"RR{serial}{s10.check_digit(serial)}DE"
 
 
-def _batch_of_ten_with_two_bad_items() -> bytes:
-    """The real ITMATT sample's item ten times over (own S10 ids, to Germany); items 4 and 8 are bad."""
+def _itmatt(destinations: list[str]) -> tuple[bytes, list[bytes]]:
+    """The real ITMATT sample's head and its item once per destination (own S10 ids)."""
     head, rest = FIXTURE.read_bytes().split(b"<i:Item>", 1)
     item = b"<i:Item>" + rest.split(b"</i:Item>", 1)[0] + b"</i:Item>"
     assert b"RR123456785DE" in item and b"<i:DestCountryCd>FR<" in item
+    return head, [item.replace(b"RR123456785DE", _s10(n + 1).encode()).replace(
+        b"<i:DestCountryCd>FR<", b"<i:DestCountryCd>" + cc.encode() + b"<") for n, cc in enumerate(destinations)]
+
+
+def _batch_of_ten_with_two_bad_items() -> bytes:
+    """The real ITMATT sample's item ten times over (own S10 ids, to Germany); items 4 and 8 are bad."""
+    head, ten = _itmatt(["DE"] * 10)
     items = []
-    for n in range(10):
-        x = item.replace(b"RR123456785DE", _s10(n + 1).encode()).replace(b"<i:DestCountryCd>FR<", b"<i:DestCountryCd>DE<")
+    for n, x in enumerate(ten):
         if n == 3:
             x = x.replace(b"<i:GrossWeight>0.850<", b"<i:GrossWeight>heavy<")
         if n == 7:
@@ -112,3 +118,31 @@ def _violations(err: grpc.RpcError) -> list[error_details_pb2.BadRequest.FieldVi
     [detail] = st.details
     assert detail.Unpack(bad)
     return list(bad.field_violations)
+
+
+def test_a_document_for_two_destinations_is_split_into_one_message_per_route(nodes) -> None:  # type: ignore[no-untyped-def]
+    """Items for Germany and France in one ITMATT from the German post: DE customs (same node) gets its
+    two, FR customs (the other node, relayed) its one, each in a message ``<id>.to-<CC>``."""
+    post = nodes.client("de-node", POST)
+    head, items = _itmatt(["DE", "FR", "DE"])
+    content = head + b"\n".join(items) + b"</i:Itmatt>"
+    req = exchange_pb2.SubmitRequest(message_id="two-routes", format="upu.itmatt.v1", content=content)
+    resp = post.exchange.Submit(req, metadata=post.metadata, timeout=60)
+    assert resp.message_id == "two-routes" and sorted(resp.recipients) == [CUSTOMS, FR_CUSTOMS]
+    assert [(o.item_id, o.message_id, list(o.recipients)) for o in resp.items] == [
+        (_s10(1), "two-routes.to-DE", [CUSTOMS]), (_s10(2), "two-routes.to-FR", [FR_CUSTOMS]),
+        (_s10(3), "two-routes.to-DE", [CUSTOMS])]
+
+    [de] = nodes.client("de-node", CUSTOMS).receive(1, format="swg.aed.v1")
+    assert de.message_id == "two-routes.to-DE" and de.sender == POST
+    assert [i.item_id for i in item_pb2.ItemBatch.FromString(de.content).items] == [_s10(1), _s10(3)]
+    [fr] = nodes.client("fr-node", FR_CUSTOMS).receive(1, 60, format="swg.aed.v1")
+    assert fr.message_id == "two-routes.to-FR"
+    assert [i.item_id for i in item_pb2.ItemBatch.FromString(fr.content).items] == [_s10(2)]
+
+    # GetStatus on the submitted id shows both routes; a retry answers the same, sending nothing again.
+    status = post.exchange.GetStatus(exchange_pb2.GetStatusRequest(message_id="two-routes"),
+                                     metadata=post.metadata, timeout=30)
+    assert sorted(r.recipient for r in status.recipients) == [CUSTOMS, FR_CUSTOMS]
+    again = post.exchange.Submit(req, metadata=post.metadata, timeout=60)
+    assert again.duplicate and list(again.items) == list(resp.items)

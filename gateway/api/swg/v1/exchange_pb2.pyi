@@ -95,7 +95,7 @@ class SubmitResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., duplicate: _Optional[bool] = ..., document_type: _Optional[str] = ..., recipients: _Optional[_Iterable[str]] = ..., accepted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., warnings: _Optional[_Iterable[_Union[FieldWarning, _Mapping]]] = ..., items: _Optional[_Iterable[_Union[ItemOutcome, _Mapping]]] = ...) -> None: ...
 
 class ItemOutcome(_message.Message):
-    __slots__ = ("index", "item_id", "path", "accepted", "message_id", "violations", "warnings")
+    __slots__ = ("index", "item_id", "path", "accepted", "message_id", "violations", "warnings", "recipients")
     INDEX_FIELD_NUMBER: _ClassVar[int]
     ITEM_ID_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
@@ -103,6 +103,7 @@ class ItemOutcome(_message.Message):
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENTS_FIELD_NUMBER: _ClassVar[int]
     index: int
     item_id: str
     path: str
@@ -110,7 +111,8 @@ class ItemOutcome(_message.Message):
     message_id: str
     violations: _containers.RepeatedCompositeFieldContainer[FieldWarning]
     warnings: _containers.RepeatedCompositeFieldContainer[FieldWarning]
-    def __init__(self, index: _Optional[int] = ..., item_id: _Optional[str] = ..., path: _Optional[str] = ..., accepted: _Optional[bool] = ..., message_id: _Optional[str] = ..., violations: _Optional[_Iterable[_Union[FieldWarning, _Mapping]]] = ..., warnings: _Optional[_Iterable[_Union[FieldWarning, _Mapping]]] = ...) -> None: ...
+    recipients: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, index: _Optional[int] = ..., item_id: _Optional[str] = ..., path: _Optional[str] = ..., accepted: _Optional[bool] = ..., message_id: _Optional[str] = ..., violations: _Optional[_Iterable[_Union[FieldWarning, _Mapping]]] = ..., warnings: _Optional[_Iterable[_Union[FieldWarning, _Mapping]]] = ..., recipients: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class FieldWarning(_message.Message):
     __slots__ = ("field", "description")
