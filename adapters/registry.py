@@ -230,6 +230,8 @@ class ItemCheck:
     path: str
     problems: tuple[Violation, ...]
     warnings: tuple[Violation, ...]
+    # Ids of the warning rules the item breaks (its data-quality flags for the recipient customs).
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -272,7 +274,8 @@ def _owner(path: str, prefixes: list[tuple[str, int]]) -> int | None:
     return None
 
 
-def decode_per_item(name: str, content: bytes, *, profile: str | None = None) -> PerItem:
+def decode_per_item(name: str, content: bytes, *, profile: str | None = None,
+                    classes: validation.RuleClasses | None = None) -> PerItem:
     """Decode ``content`` and check it item by item (swg.aed.v1): every violation of the document, each
     attributed to the item it is in, or to the document. Raises DocumentError only when the document
     cannot be read at all (or names an unknown format: UnknownFormat); the caller decides what to accept.
@@ -287,12 +290,17 @@ def decode_per_item(name: str, content: bytes, *, profile: str | None = None) ->
         msg, locate, earlier = fmt.decode(content), identity, []
     checked = profile or fmt.validation_profile
     document_type = fmt.document_type
-    found = validation.validate(document_type, msg, profile=checked)
-    warned = validation.item_batch_warnings(msg, profile=checked) if document_type == AED else []  # type: ignore[arg-type]
     if document_type != AED:
+        found = validation.validate(document_type, msg, profile=checked)
         problems = list(earlier) + [Violation(locate(v.path), v.reason) for v in found]
         return PerItem(document_type, msg, tuple(dict.fromkeys(problems)), ())
+    found, warned, flagged = validation.check_item_batch(msg, profile=checked, classes=classes)  # type: ignore[arg-type]
     items = msg.items  # type: ignore[attr-defined]
+    flags: list[list[str]] = [[] for _ in items]
+    for path, rule_id in flagged:
+        m = _ITEM.match(path)
+        if m is not None and int(m.group(1)) < len(items) and rule_id not in flags[int(m.group(1))]:
+            flags[int(m.group(1))].append(rule_id)
     paths = [locate(f"items[{n}]") for n in range(len(items))]
     # Longest first: a nested element's path is never taken for its parent's.
     prefixes = sorted(((p, n) for n, p in enumerate(paths) if p != "/"), key=lambda x: -len(x[0]))
@@ -311,8 +319,8 @@ def decode_per_item(name: str, content: bytes, *, profile: str | None = None) ->
         located = Violation(locate(w.path), w.reason)
         if m is not None and int(m.group(1)) < len(items):
             per_warn[int(m.group(1))].append(located)
-    checks = tuple(ItemCheck(n, item.item_id, paths[n], tuple(dict.fromkeys(per[n])), tuple(per_warn[n]))
-                   for n, item in enumerate(items))
+    checks = tuple(ItemCheck(n, item.item_id, paths[n], tuple(dict.fromkeys(per[n])), tuple(per_warn[n]),
+                             tuple(flags[n])) for n, item in enumerate(items))
     return PerItem(document_type, msg, tuple(dict.fromkeys(document)), checks)
 
 

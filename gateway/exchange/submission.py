@@ -22,7 +22,7 @@ import structlog
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
 
-from adapters import registry
+from adapters import registry, validation
 from adapters.errors import DocumentError, UnknownFormat, Violation
 from gateway import ids
 from gateway import envelope
@@ -112,6 +112,17 @@ def item_outcomes(checked: registry.PerItem, message_id: str,
                                             message_id=carried, recipients=recipients,
                                             violations=_fields(i.problems), warnings=_fields(i.warnings)))
     return out
+
+
+def _flag(doc: Message, checked: registry.PerItem) -> None:
+    """Mark each item with the warning rules it breaks (``swg:data-quality`` extension, rule ids), for the
+    recipient customs' risk assessment; the key is the gateway's: a value the sender put there is removed."""
+    key = validation.DATA_QUALITY_EXTENSION
+    for item, check in zip(doc.items, checked.items, strict=True):  # type: ignore[attr-defined]
+        if check.flags:
+            item.extensions[key] = ",".join(check.flags)
+        elif key in item.extensions:
+            del item.extensions[key]
 
 
 def _routes_of(document_type: str, doc: Message) -> list[tuple[str, tuple[int, ...]]]:
@@ -255,9 +266,11 @@ class Submitter:
                                                list[Violation], list[exchange_pb2.ItemOutcome]]:
         """Decode, route and seal; hands the accept to the writer and returns its (awaitable) outcome."""
         node = self.node
+        # One directory version for the whole message (rule classes, routes), even if a newer one is swapped in.
+        view = node.view
         try:
             # Large documents are decoded in a worker process (gateway.codec): the event loop stays free.
-            checked = await node.codec.decode_per_item(req.format, req.content)
+            checked = await node.codec.decode_per_item(req.format, req.content, classes=view.directory.rules)
         except UnknownFormat as exc:
             raise InvalidArgument("unknown format", violations=[FieldViolation("format", str(exc))]) from None
         except DocumentError as exc:
@@ -275,13 +288,13 @@ class Submitter:
             raise InvalidArgument(f"the {req.format} document is invalid{why}", violations=[
                 FieldViolation(v.path, v.reason) for v in checked.all_problems()])
         warnings = checked.all_warnings()
+        if document_type == registry.AED:
+            _flag(doc, checked)
         if refused:
             # The accepted subset is stored as the canonical model holding the good items only (every message
             # is sealed as canonical protobuf); the refused ones are named in the answer and the audit entry.
             doc = entries_subset(document_type, doc, [i.index for i in checked.accepted])
         reply_conversation, reply_parties = await self._reply_context(req, sender)
-        # One directory version for the whole message, even if a newer one is swapped in meanwhile.
-        view = node.view
         router = view.router
 
         async def route_of(routed: Message) -> RouteDecision:

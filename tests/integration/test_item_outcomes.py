@@ -4,6 +4,7 @@ request asks all_or_nothing; a retry answers the first answer, per item included
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import grpc
@@ -13,6 +14,8 @@ from grpc_status import rpc_status
 
 from adapters.upu import s10
 from gateway.api.swg.v1 import exchange_pb2, item_pb2
+from gateway.testing.federation import Federation
+from gateway.testing.nodes import NodeRunner, connect, default_database_url, free_port, write_directory, write_node_config
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "itmatt" / "input.xml"
 POST, CUSTOMS, FR_CUSTOMS = "DE/POST/MAIN", "DE/CUSTOMS/MAIN", "FR/CUSTOMS/MAIN"
@@ -146,3 +149,50 @@ def test_a_document_for_two_destinations_is_split_into_one_message_per_route(nod
     assert sorted(r.recipient for r in status.recipients) == [CUSTOMS, FR_CUSTOMS]
     again = post.exchange.Submit(req, metadata=post.metadata, timeout=60)
     assert again.duplicate and list(again.items) == list(resp.items)
+
+
+IPS = FIXTURE.parents[1] / "upu-ips" / "IPSExpC_20170606_091542_45349.xml"
+
+
+def _ips_to_germany_with_a_zero_weight() -> bytes:
+    """A real 19-item IPS export, addressed to Germany, its first item's weight 0.000 (not weighed yet)."""
+    content = re.sub(rb"<DestCountryCd>[A-Z]{2}</DestCountryCd>", b"<DestCountryCd>DE</DestCountryCd>", IPS.read_bytes())
+    zeroed = content.replace(b"<ItemWeight>3.460</ItemWeight>", b"<ItemWeight>0.000</ItemWeight>", 1)
+    assert zeroed != content
+    return zeroed
+
+
+def test_zero_weight_is_a_warning_by_default_and_flags_the_item_for_customs(de_node) -> None:  # type: ignore[no-untyped-def]
+    post, customs = de_node.client(POST), de_node.client(CUSTOMS)
+    resp = post.exchange.Submit(exchange_pb2.SubmitRequest(format="upu.ips.v1", content=_ips_to_germany_with_a_zero_weight()),
+                                metadata=post.metadata, timeout=60)
+    assert len(resp.items) == 19 and all(o.accepted for o in resp.items)
+    [flagged] = [o for o in resp.items if o.warnings]
+    assert flagged.index == 0 and "[weight-zero: warning]" in flagged.warnings[0].description
+    [delivery] = customs.receive(1, format="swg.aed.v1")
+    items = item_pb2.ItemBatch.FromString(delivery.content).items
+    assert len(items) == 19
+    # The customs sees the data-quality flag on that item, and on no other.
+    assert [dict(i.extensions).get("swg:data-quality") for i in items] == ["weight-zero"] + [None] * 18
+
+
+def test_a_country_that_makes_zero_weight_an_error_refuses_that_item(database_backend: str, federation: Federation,
+                                                                     tmp_path: Path) -> None:
+    port = free_port()
+    directory = write_directory(federation, tmp_path, {"de-node": port, "fr-node": free_port()},
+                                extra='\n[rules.DE]\nweight-zero = "error"\n')
+    config = write_node_config(federation, tmp_path, "de-node", port, directory,
+                               database_url=default_database_url("de-node", tmp_path))
+    runner = NodeRunner(config).start()
+    post = connect(federation, "de-node", runner.address, POST)
+    try:
+        resp = post.exchange.Submit(exchange_pb2.SubmitRequest(
+            format="upu.ips.v1", content=_ips_to_germany_with_a_zero_weight()), metadata=post.metadata, timeout=60)
+        assert [o.index for o in resp.items if not o.accepted] == [0]
+        [v] = resp.items[0].violations
+        assert v.field == "/ips:ips/ips:MailItem[1]/ips:FromIPS/ips:ItemWeight"
+        assert "must be greater than zero" in v.description
+        assert sum(o.accepted for o in resp.items) == 18 and not resp.warnings
+    finally:
+        post.close()
+        runner.close()
