@@ -213,19 +213,34 @@ class Submitter:
         acc = Accepted(st.message.message_id, st.message.conversation_id, st.message.document_type,
                        tuple(d.recipient for d in st.deliveries), st.message.accepted_us, True,
                        st.message.envelope_sha256)
-        items = await asyncio.to_thread(self._first_outcomes, req.message_id)
+        items = await self._first_answer(req, acc)
         warnings = [Violation(w.field, w.description) for o in items for w in o.warnings]
         return Submitted(_response(acc, warnings, items), ())
 
-    def _first_outcomes(self, message_id: str) -> list[exchange_pb2.ItemOutcome]:
+    async def _first_answer(self, req: exchange_pb2.SubmitRequest, acc: Accepted) -> list[exchange_pb2.ItemOutcome]:
+        """The per-item outcome of the first submit of ``acc``: from its audit entry when anything was refused,
+        warned or split, else every item accepted into the message (item ids and paths read from the content,
+        which is the same as the first's)."""
+        recorded = await asyncio.to_thread(self._first_outcomes, acc.message_id)
+        if recorded is not None or acc.document_type != registry.AED:
+            return recorded or []
+        try:
+            checked = await self.node.codec.decode_per_item(req.format, req.content)
+        except (DocumentError, UnknownFormat):
+            return []
+        return [exchange_pb2.ItemOutcome(index=i.index, item_id=i.item_id, path=i.path, accepted=True,
+                                         message_id=acc.message_id, recipients=acc.recipients)
+                for i in checked.items]
+
+    def _first_outcomes(self, message_id: str) -> list[exchange_pb2.ItemOutcome] | None:
         """The per-item outcome the first submit of ``message_id`` answered (from its audit entry)."""
         store = self.node.store
         for seq in store.audit_seqs_of(message_id):
             entry = store.audit_entry(seq)
             if entry is not None and entry.event == audit.ACCEPTED and entry.message_id == message_id:
                 rows = json.loads(entry.detail).get("items")
-                return _outcomes_from_detail(rows) if isinstance(rows, list) else []
-        return []
+                return _outcomes_from_detail(rows) if isinstance(rows, list) else None
+        return None
 
     async def _reply_context(self, req: exchange_pb2.SubmitRequest, sender: str) -> tuple[str, frozenset[str]]:
         """Checks in_reply_to names a message the sender took part in; returns its conversation id and
@@ -359,7 +374,8 @@ class Submitter:
         accepted_at = [i.index for i in checked.accepted]
         outcomes = item_outcomes(checked, message_id, {
             accepted_at[n]: where.get(n, (message_id, decision.recipients)) for n in range(len(accepted_at))})
-        if outcomes:
+        if refused or warnings or split:
+            # Only what a retry could not work out again from the content (all accepted into this message).
             detail["items"] = _outcomes_detail(outcomes)
         msg = NewMessage(
             message_id=message_id, conversation_id=conversation_id, in_reply_to=req.in_reply_to, sender=sender,
@@ -463,7 +479,7 @@ class Submitter:
             if self.on_document is not None:
                 await self.on_document(header, doc)
         if accepted.duplicate:  # a concurrent submit of the same id and content stored first: its answer
-            items = await asyncio.to_thread(self._first_outcomes, msg.message_id)
+            items = await self._first_answer(req, accepted)
             return Submitted(_response(accepted, [Violation(w.field, w.description) for o in items
                                                   for w in o.warnings], items), local)
         return Submitted(_response(accepted, warnings, outcomes), local)

@@ -196,3 +196,15 @@ def test_a_country_that_makes_zero_weight_an_error_refuses_that_item(database_ba
     finally:
         post.close()
         runner.close()
+
+
+def test_a_retry_of_a_clean_batch_answers_every_item_accepted_again(de_node) -> None:  # type: ignore[no-untyped-def]
+    post = de_node.client(POST)
+    head, items = _itmatt(["DE", "DE", "DE"])
+    req = exchange_pb2.SubmitRequest(message_id="clean-batch", format="upu.itmatt.v1",
+                                     content=head + b"\n".join(items) + b"</i:Itmatt>")
+    first = post.exchange.Submit(req, metadata=post.metadata, timeout=60)
+    assert [(o.item_id, o.accepted, o.message_id, list(o.recipients), o.path) for o in first.items] == [
+        (_s10(n + 1), True, "clean-batch", [CUSTOMS], f"/itmatt:Itmatt/itmatt:Item[{n + 1}]") for n in range(3)]
+    again = post.exchange.Submit(req, metadata=post.metadata, timeout=60)
+    assert again.duplicate and list(again.items) == list(first.items)
