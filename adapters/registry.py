@@ -6,6 +6,9 @@ writes it (``upu.itmatt.v1`` XML, ``wco.ecommerce.v1`` JSON, or the canonical pr
 
 from __future__ import annotations
 
+import re
+
+from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf import json_format
@@ -216,6 +219,109 @@ def decode_with_warnings(name: str, content: bytes, *,
     checked = profile or fmt.validation_profile
     validation.check(fmt.document_type, msg, locate=locate, profile=checked, earlier=problems)
     return fmt.document_type, msg, validation.warnings(fmt.document_type, msg, locate=locate, profile=checked)
+
+
+@dataclass(frozen=True)
+class ItemCheck:
+    """The problems and warnings of one item of a document (paths into the submitted document)."""
+
+    index: int
+    item_id: str
+    path: str
+    problems: tuple[Violation, ...]
+    warnings: tuple[Violation, ...]
+    # Ids of the warning rules the item breaks (its data-quality flags for the recipient customs).
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PerItem:
+    """A decoded document with its problems told apart per item (``decode_per_item``).
+
+    ``document_problems`` concern the document as a whole (its header, "no item", a problem the decoder
+    could not place in one item): any of them refuses the whole document. ``items`` is empty for the
+    document types without items (all their problems are then document problems).
+    """
+
+    document_type: str
+    msg: Message
+    document_problems: tuple[Violation, ...]
+    items: tuple[ItemCheck, ...]
+
+    @property
+    def refused(self) -> tuple[ItemCheck, ...]:
+        return tuple(i for i in self.items if i.problems)
+
+    @property
+    def accepted(self) -> tuple[ItemCheck, ...]:
+        return tuple(i for i in self.items if not i.problems)
+
+    def all_problems(self) -> list[Violation]:
+        return list(dict.fromkeys([*self.document_problems, *(v for i in self.items for v in i.problems)]))
+
+    def all_warnings(self) -> list[Violation]:
+        return [w for i in self.items if not i.problems for w in i.warnings]
+
+
+_ITEM = re.compile(r"items\[(\d+)\]", re.ASCII)
+
+
+def _owner(path: str, prefixes: list[tuple[str, int]]) -> int | None:
+    """The item whose located path ``path`` is inside, or None."""
+    for prefix, index in prefixes:
+        if path == prefix or (path.startswith(prefix) and path[len(prefix)] in "/."):
+            return index
+    return None
+
+
+def decode_per_item(name: str, content: bytes, *, profile: str | None = None,
+                    classes: validation.RuleClasses | None = None) -> PerItem:
+    """Decode ``content`` and check it item by item (swg.aed.v1): every violation of the document, each
+    attributed to the item it is in, or to the document. Raises DocumentError only when the document
+    cannot be read at all (or names an unknown format: UnknownFormat); the caller decides what to accept.
+    """
+    fmt = get(name)
+    if not isinstance(content, (bytes, bytearray, memoryview)):
+        raise DocumentError([Violation("/", f"document must be bytes, not {type(content).__name__}")])
+    content = bytes(content)
+    if fmt.decode_located is not None:
+        msg, locate, earlier = fmt.decode_located(content)
+    else:
+        msg, locate, earlier = fmt.decode(content), identity, []
+    checked = profile or fmt.validation_profile
+    document_type = fmt.document_type
+    if document_type != AED:
+        found = validation.validate(document_type, msg, profile=checked)
+        problems = list(earlier) + [Violation(locate(v.path), v.reason) for v in found]
+        return PerItem(document_type, msg, tuple(dict.fromkeys(problems)), ())
+    found, warned, flagged = validation.check_item_batch(msg, profile=checked, classes=classes)  # type: ignore[arg-type]
+    items = msg.items  # type: ignore[attr-defined]
+    flags: list[list[str]] = [[] for _ in items]
+    for path, rule_id in flagged:
+        m = _ITEM.match(path)
+        if m is not None and int(m.group(1)) < len(items) and rule_id not in flags[int(m.group(1))]:
+            flags[int(m.group(1))].append(rule_id)
+    paths = [locate(f"items[{n}]") for n in range(len(items))]
+    # Longest first: a nested element's path is never taken for its parent's.
+    prefixes = sorted(((p, n) for n, p in enumerate(paths) if p != "/"), key=lambda x: -len(x[0]))
+    per: list[list[Violation]] = [[] for _ in items]
+    per_warn: list[list[Violation]] = [[] for _ in items]
+    document: list[Violation] = []
+    for v in earlier:
+        n = _owner(v.path, prefixes)
+        (document if n is None else per[n]).append(v)
+    for v, out, doc_out in ((v, per, document) for v in found):
+        m = _ITEM.match(v.path)
+        located = Violation(locate(v.path), v.reason)
+        (doc_out if m is None or int(m.group(1)) >= len(items) else out[int(m.group(1))]).append(located)
+    for w in warned:
+        m = _ITEM.match(w.path)
+        located = Violation(locate(w.path), w.reason)
+        if m is not None and int(m.group(1)) < len(items):
+            per_warn[int(m.group(1))].append(located)
+    checks = tuple(ItemCheck(n, item.item_id, paths[n], tuple(dict.fromkeys(per[n])), tuple(per_warn[n]),
+                             tuple(flags[n])) for n, item in enumerate(items))
+    return PerItem(document_type, msg, tuple(dict.fromkeys(document)), checks)
 
 
 def encode(name: str, document_type: str, msg: Message) -> bytes:

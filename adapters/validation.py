@@ -8,6 +8,8 @@ those paths into XPaths / JSON pointers into the input document. The rules are l
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 
 from google.protobuf.descriptor import FieldDescriptor
@@ -28,6 +30,39 @@ INSPECTION = "swg.inspection.v1"
 #: customs declaration: the item category is never required; every other rule applies.
 PROFILE_AED = "aed"
 PROFILE_LOGISTIC = "logistic"
+
+ERROR, WARNING = "error", "warning"
+RULE_CLASSES = (ERROR, WARNING)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A validation rule whose class (error: the item is refused; warning: accepted, the sender told and the
+    item flagged for the recipient customs) a destination country may set in the directory (``[rules.CC]``)."""
+
+    id: str
+    path: str
+    aed: str  # default class, profile aed
+    logistic: str  # default class, profile logistic (IPS exports)
+    description: str
+
+
+#: The classed rules, by id (docs/formats.md lists them with every fixed rule). Every other rule is an error.
+RULES: dict[str, Rule] = {r.id: r for r in (
+    Rule("weight-zero", "items[].gross_weight_kg", ERROR, WARNING,
+         "gross weight exactly 0 (IPS exports carry 0.000 for items not weighed yet)"),
+    Rule("hs-code-required", "items[].contents[].hs_code", ERROR, ERROR,
+         "an HS code (at least 6 digits) on every content piece of a sale of goods"),
+    Rule("declared-value-total", "items[].declared_value.amount", ERROR, ERROR,
+         "the content values add up to at most the declared value"),
+)}
+
+#: Country -> rule id -> class, as the directory's ``[rules.CC]`` tables set them (overriding the defaults).
+RuleClasses = Mapping[str, Mapping[str, str]]
+
+#: The item extension that carries the data-quality flags of an accepted item to its recipients: the ids of the
+#: warning rules it broke, comma-separated.
+DATA_QUALITY_EXTENSION = "swg:data-quality"
 
 # ASCII digits only, matched whole (see adapters/upu/s10.py).
 _DECIMAL = re.compile(r"\d{1,15}(\.\d{1,6})?", re.ASCII)
@@ -80,9 +115,27 @@ class _Checker:
     """Collects violations. Checks take the parent's canonical path and the field name separately, so
     that a path string is only built for a field that has a problem (valid documents are the rule)."""
 
-    def __init__(self) -> None:
+    def __init__(self, profile: str = PROFILE_AED, classes: RuleClasses | None = None) -> None:
         self.problems: list[Violation] = []
         self.warnings: list[Violation] = []
+        self.profile = profile
+        self.classes: RuleClasses = classes or {}
+        # (path, rule id) of every warning, so that an item's flags can name the rules.
+        self.flags: list[tuple[str, str]] = []
+        self.country_code = ""  # destination country of the item being checked
+
+    def rule_class(self, rule_id: str) -> str:
+        rule = RULES[rule_id]
+        return self.classes.get(self.country_code, {}).get(rule_id) or (
+            rule.logistic if self.profile == PROFILE_LOGISTIC else rule.aed)
+
+    def rule(self, rule_id: str, path: str, reason: str) -> None:
+        """A classed rule broken at ``path``: an error or a warning, as the item's destination country says."""
+        if self.rule_class(rule_id) == WARNING:
+            self.warn(path, f"{reason} [{rule_id}: warning]")
+            self.flags.append((path, rule_id))
+        else:
+            self.add(path, reason)
 
     def add(self, path: str, reason: str) -> None:
         self.problems.append(Violation(path, reason))
@@ -152,10 +205,12 @@ def _item(c: _Checker, path: str, item: item_pb2.PostalItem, profile: str) -> No
     c.timestamp(path, item, "posted_at")
     c.country(path, "origin_country", item.origin_country)
     c.country(path, "destination_country", item.destination_country)
-    if profile == PROFILE_LOGISTIC and item.gross_weight_kg and decimal_problem(item.gross_weight_kg) is None \
-            and Decimal(item.gross_weight_kg) == 0:
+    c.country_code = item.destination_country
+    if item.gross_weight_kg and decimal_problem(item.gross_weight_kg) is None and Decimal(item.gross_weight_kg) == 0:
         # Real IPS exports carry 0.000 for items not yet weighed: one such item must not refuse the other 170.
-        c.warn(join(path, "gross_weight_kg"), "weight 0 (not weighed yet?): accepted; customs sees no weight")
+        c.rule("weight-zero", join(path, "gross_weight_kg"),
+               "weight 0 (not weighed yet?): accepted; customs sees no weight" if c.rule_class("weight-zero") == WARNING
+               else f"{item.gross_weight_kg} must be greater than zero")
     else:
         c.decimal(path, "gross_weight_kg", item.gross_weight_kg, positive=True)
     for field in ("insured_value", "postage", "declared_value", "dutiable_value"):
@@ -193,7 +248,7 @@ def _item(c: _Checker, path: str, item: item_pb2.PostalItem, profile: str) -> No
             if not _HS.fullmatch(piece.hs_code):
                 c.add(join(ppath, "hs_code"), f"HS code {piece.hs_code!r} must be 6 to 10 digits")
         elif sale:
-            c.add(join(ppath, "hs_code"), "HS code (at least 6 digits) is required for a sale of goods")
+            c.rule("hs-code-required", join(ppath, "hs_code"), "HS code (at least 6 digits) is required for a sale of goods")
         c.decimal(ppath, "net_weight_kg", piece.net_weight_kg, positive=True)
         c.country(ppath, "origin_country", piece.origin_country)
         before = len(c.problems)
@@ -211,8 +266,8 @@ def _item(c: _Checker, path: str, item: item_pb2.PostalItem, profile: str) -> No
             c.add(join(path, "declared_value.currency"),
                   f"declared value is in {declared.currency} but the content values are in {currencies.pop()}")
         elif declared.amount and decimal_problem(declared.amount) is None and total > Decimal(declared.amount):
-            c.add(join(path, "declared_value.amount"),
-                  f"content values add up to {total}, more than the declared value {declared.amount}")
+            c.rule("declared-value-total", join(path, "declared_value.amount"),
+                   f"content values add up to {total}, more than the declared value {declared.amount}")
     for i, event in enumerate(item.events):
         epath = join(path, "events", i)
         if event.scheme not in _SCHEMES:
@@ -232,8 +287,16 @@ def item_batch_warnings(batch: item_pb2.ItemBatch, *, profile: str = PROFILE_AED
     return _check_item_batch(batch, profile).warnings
 
 
-def _check_item_batch(batch: item_pb2.ItemBatch, profile: str) -> _Checker:
-    c = _Checker()
+def check_item_batch(batch: item_pb2.ItemBatch, *, profile: str = PROFILE_AED, classes: RuleClasses | None = None
+                     ) -> tuple[list[Violation], list[Violation], list[tuple[str, str]]]:
+    """(problems, warnings, flags) of an AED document with the rule classes of its items' destination
+    countries; canonical paths; a flag is (path, rule id) of a warning."""
+    c = _check_item_batch(batch, profile, classes)
+    return text_problems(batch) + c.problems, c.warnings, c.flags
+
+
+def _check_item_batch(batch: item_pb2.ItemBatch, profile: str, classes: RuleClasses | None = None) -> _Checker:
+    c = _Checker(profile, classes)
     if not batch.items:
         c.add("items", "the document carries no item")
     seen: dict[str, int] = {}
@@ -387,10 +450,12 @@ def _unknown_walk(msg: Message, path: str, out: list[Violation]) -> None:
             _unknown_walk(value, join(path, fd.name), out)
 
 
-def validate(document_type: str, msg: Message, *, profile: str = PROFILE_AED) -> list[Violation]:
-    """Every problem of a canonical document, with canonical paths; [] for types without rules."""
+def validate(document_type: str, msg: Message, *, profile: str = PROFILE_AED,
+             classes: RuleClasses | None = None) -> list[Violation]:
+    """Every problem of a canonical document, with canonical paths; [] for types without rules. ``classes``:
+    the directory's rule classes per destination country (``[rules.CC]``), defaults where absent."""
     if document_type == AED:
-        return text_problems(msg) + validate_item_batch(msg, profile=profile)  # type: ignore[arg-type]
+        return text_problems(msg) + _check_item_batch(msg, profile, classes).problems  # type: ignore[arg-type]
     if document_type == INSPECTION:
         return text_problems(msg) + validate_inspection_batch(msg)  # type: ignore[arg-type]
     return text_problems(msg)
@@ -406,13 +471,14 @@ def warnings(document_type: str, msg: Message, *, locate: Locator = identity,
 
 
 def check(document_type: str, msg: Message, *, locate: Locator = identity, profile: str = PROFILE_AED,
-          earlier: list[Violation] | None = None) -> None:
+          earlier: list[Violation] | None = None, classes: RuleClasses | None = None) -> None:
     """Raise DocumentError with every violation (paths translated by ``locate``), if there is any.
 
     ``earlier`` are problems the decoder already found (their paths already point into the input).
     """
     problems = list(earlier or [])
-    problems += [Violation(locate(v.path), v.reason) for v in validate(document_type, msg, profile=profile)]
+    problems += [Violation(locate(v.path), v.reason)
+                 for v in validate(document_type, msg, profile=profile, classes=classes)]
     if problems:
         unique = list(dict.fromkeys(problems))
         raise DocumentError(unique, summary=f"invalid {document_type} document ({len(unique)} problems)")

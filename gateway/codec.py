@@ -30,6 +30,7 @@ from google.protobuf.message import Message
 
 from adapters import registry
 from adapters.errors import Violation
+from adapters.validation import RuleClasses
 from gateway.errors import Unavailable
 
 log = structlog.get_logger("gateway.codec")
@@ -45,6 +46,15 @@ def decode_to_canonical(fmt: str, content: bytes, profile: str | None) -> tuple[
     warnings)."""
     document_type, msg, warnings = registry.decode_with_warnings(fmt, content, profile=profile)
     return document_type, msg.SerializeToString(deterministic=True), warnings
+
+
+def decode_checked(fmt: str, content: bytes, profile: str | None, classes: RuleClasses | None
+                   ) -> tuple[str, bytes, tuple[Violation, ...], tuple[registry.ItemCheck, ...]]:
+    """Worker: ``registry.decode_per_item``; the message travels back as canonical protobuf bytes (a
+    protobuf message does not pickle)."""
+    found = registry.decode_per_item(fmt, content, profile=profile, classes=classes)
+    return (found.document_type, found.msg.SerializeToString(deterministic=True), found.document_problems,
+            found.items)
 
 
 def encode_from_canonical(fmt: str, document_type: str, payload: bytes) -> bytes:
@@ -111,6 +121,16 @@ class Codec:
         document_type, canonical, warnings = await self._run(decode_to_canonical, fmt, bytes(content), profile)
         msg = await asyncio.to_thread(registry.DOCUMENT_TYPES[document_type].FromString, canonical)
         return document_type, msg, warnings
+
+    async def decode_per_item(self, fmt: str, content: bytes, *, profile: str | None = None,
+                              classes: RuleClasses | None = None) -> registry.PerItem:
+        """``registry.decode_per_item``, in a worker process for a large ``content``."""
+        if not self._offloaded(len(content)):
+            return registry.decode_per_item(fmt, content, profile=profile, classes=classes)
+        document_type, canonical, problems, items = await self._run(decode_checked, fmt, bytes(content), profile,
+                                                                    classes)
+        msg = await asyncio.to_thread(registry.DOCUMENT_TYPES[document_type].FromString, canonical)
+        return registry.PerItem(document_type, msg, problems, items)
 
     async def encode(self, fmt: str, document_type: str, msg: Message, payload: bytes) -> bytes:
         """``registry.encode`` of ``msg``, whose canonical bytes are ``payload``; large ones in a worker."""

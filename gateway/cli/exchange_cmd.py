@@ -33,6 +33,8 @@ def register(sub: Any) -> None:
                                         "the file's content, so a rerun is answered as duplicates")
     s.add_argument("--new-ids", action="store_true",
                    help="let the node give new ids: the same file sent again is a new message")
+    s.add_argument("--all-or-nothing", action="store_true",
+                   help="refuse a whole document when any of its items is bad (default: accept the good items)")
     s.add_argument("--conversation-id", default="")
     s.add_argument("--in-reply-to", default="")
     s.add_argument("paths", nargs="+", metavar="PATH")
@@ -84,7 +86,7 @@ def _submit(args: Any) -> int:
         return 2
     profile, channel, tokens = connect(args.client)
     stub = exchange_pb2_grpc.ExchangeStub(channel)
-    counts = {"accepted": 0, "duplicate": 0, "refused": 0, "warnings": 0}
+    counts = {"accepted": 0, "duplicate": 0, "refused": 0, "warnings": 0, "items": 0, "items refused": 0}
     progress = Progress(len(files), "submitting") if len(files) > 1 else None
 
     def message_id(content: bytes) -> str:
@@ -97,19 +99,32 @@ def _submit(args: Any) -> int:
             content = f.read_bytes()
             yield exchange_pb2.SubmitRequest(
                 message_id=message_id(content), format=args.format, content=content, recipients=args.to,
-                conversation_id=args.conversation_id, in_reply_to=args.in_reply_to)
+                conversation_id=args.conversation_id, in_reply_to=args.in_reply_to,
+                all_or_nothing=args.all_or_nothing)
 
     def accepted(f: Path, resp: Any) -> None:
         counts["duplicate" if resp.duplicate else "accepted"] += 1
         for w in resp.warnings:  # accepted as it is, but worth a look
             counts["warnings"] += 1
             print(f"warning\t{f}\t{printable(w.field, 200)}: {printable(w.description, 200)}", file=sys.stderr)
+        routes: dict[str, list[Any]] = {}
+        for o in resp.items:
+            counts["items"] += 1
+            if not o.accepted:  # the rest of the document was accepted; this item was not
+                counts["items refused"] += 1
+                for v in o.violations:
+                    print(f"REFUSED ITEM\t{f}\t{printable(o.item_id or o.path, 64)}\t{printable(v.field, 200)}: "
+                          f"{printable(v.description, 200)}", file=sys.stderr)
+            elif o.message_id != resp.message_id:
+                routes.setdefault(o.message_id, []).append(o)
         print(f"{resp.message_id}\t{f}\t{','.join(resp.recipients)}" + ("\t(duplicate)" if resp.duplicate else ""))
+        for part, items in routes.items():  # a document split per destination: one message per route
+            print(f"  {part}\t{','.join(items[0].recipients)}\t{plural(len(items), 'item', 'items')}", file=sys.stderr)
 
     try:
         if len(files) == 1:
             accepted(files[0], stub.Submit(next(requests()), metadata=tokens.metadata()))
-            return 0
+            return 1 if counts["items refused"] else 0
         for f, resp in zip(files, stub.SubmitStream(requests(), metadata=tokens.metadata())):
             if progress:
                 progress.step()
@@ -126,8 +141,10 @@ def _submit(args: Any) -> int:
         channel.close()
     print(f"{plural(len(files), 'file', 'files')}: {counts['accepted']} accepted, {counts['duplicate']} duplicate "
           f"(sent before), {counts['refused']} refused"
-          + (f"; {plural(counts['warnings'], 'warning', 'warnings')}" if counts["warnings"] else ""), file=sys.stderr)
-    return 1 if counts["refused"] else 0
+          + (f"; {plural(counts['warnings'], 'warning', 'warnings')}" if counts["warnings"] else "")
+          + (f"; {plural(counts['items'], 'item', 'items')}, {counts['items refused']} refused" if counts["items refused"] else ""),
+          file=sys.stderr)
+    return 1 if counts["refused"] or counts["items refused"] else 0
 
 
 def _receive(args: Any) -> int:

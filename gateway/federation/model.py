@@ -119,6 +119,9 @@ class Directory:
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
     agreements: dict[str, Agreement] = field(default_factory=dict)
     revenue: dict[str, RevenueRules] = field(default_factory=dict)
+    # Validation rule classes per destination country ([rules.CC]: rule id = "error" | "warning"), overriding
+    # the defaults of adapters.validation.RULES for the items bound there.
+    rules: dict[str, dict[str, str]] = field(default_factory=dict)
     # The exact bytes loaded (what the signature covers), their SHA-256 (hex) and the detached JWS
     # ("" when running unsigned under allow_unsigned_directory).
     data: bytes = field(repr=False, default=b"")

@@ -14,6 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from adapters import validation
 from gateway.config.reader import ADDRESS, NODE_NAME, PARTICIPANT_ID, Reader
 from gateway.crypto.certificates import pem_file_sha256_hex
 from gateway.crypto.composite import public_key_file_sha256_hex
@@ -33,7 +34,7 @@ from gateway.federation.model import (
 def parse_directory(data: dict[str, Any], path: Path) -> Directory:
     problems: list[FieldViolation] = []
     r = Reader(path.parent, problems)
-    r.unknown(data, {"federation", "crypto", "nodes", "participants", "routes", "agreements", "revenue"}, "")
+    r.unknown(data, {"federation", "crypto", "nodes", "participants", "routes", "agreements", "revenue", "rules"}, "")
     fed = r.table(data, "federation")
     r.unknown(fed, {"name", "version"}, "federation.")
     name = r.str_(fed, "name", "federation.")
@@ -111,11 +112,12 @@ def parse_directory(data: dict[str, Any], path: Path) -> Directory:
     agreements = _agreements(r, data)
     revenue = _revenue(r, data, participants)
     crypto = _crypto(r, data, participants)
+    rules = _rules(r, data)
     if problems:
         raise ConfigError(problems)
     return Directory(path=path, name=name, version=version, nodes=nodes, participants=participants,
                      routes=tuple(routes), raw=data, agreements=agreements, revenue=revenue,
-                     unpinned=tuple(unpinned), crypto=crypto)
+                     rules=rules, unpinned=tuple(unpinned), crypto=crypto)
 
 
 def _instant(r: Reader, table: dict[str, Any], key: str) -> dt.datetime | None:
@@ -201,6 +203,29 @@ def _agreements(r: Reader, data: dict[str, Any]) -> dict[str, Agreement]:
 
 COLLECTION_MODELS = ("vendor", "intermediary", "buyer", "hybrid")
 DECIMAL = re.compile(r"\d+(\.\d+)?", re.ASCII)
+
+
+def _rules(r: Reader, data: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """``[rules.CC]``: the class (error or warning) of validation rules for items bound for country CC."""
+    table = data.get("rules", {}) or {}
+    if not isinstance(table, dict):
+        r.problem("rules", "must be a table of [rules.CC] tables")
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for cc, v in table.items():
+        if not re.fullmatch(r"[A-Z]{2}", cc) or not isinstance(v, dict):
+            r.problem(f"rules.{cc}", "must be a [rules.CC] table with a two-letter country code")
+            continue
+        out[cc] = {}
+        for rule_id, cls in v.items():
+            if rule_id not in validation.RULES:
+                r.problem(f"rules.{cc}.{rule_id}", "not a rule whose class can be set; one of "
+                          + ", ".join(sorted(validation.RULES)))
+            elif cls not in validation.RULE_CLASSES:
+                r.problem(f"rules.{cc}.{rule_id}", f"must be one of {', '.join(validation.RULE_CLASSES)}")
+            else:
+                out[cc][rule_id] = cls
+    return out
 
 
 def _revenue(r: Reader, data: dict[str, Any], participants: dict[str, DirectoryParticipant]) -> dict[str, RevenueRules]:

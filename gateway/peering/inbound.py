@@ -120,7 +120,7 @@ class Inbound:
         # access right on the document itself.
         opened = await asyncio.to_thread(functools.partial(envelope.open, req.envelope, node.keys[hosted[0]],
                                                            node.trust, pq_keys=view, policy=view.crypto))
-        doc = _document(h, opened.payload, profile, limits.max_message_bytes)
+        doc = _document(h, opened.payload, profile, limits.max_message_bytes, node.directory.rules)
         decision = await asyncio.to_thread(node.router.route, sender=h.sender, document_type=h.document_type,
                                            doc=doc, explicit=hosted, in_reply_to=h.in_reply_to,
                                            message_id=h.message_id, relayed=True,
@@ -287,7 +287,8 @@ def _check_header(h: envelope_pb2.EnvelopeHeader, directory: Directory, max_ttl_
     return profile
 
 
-def _document(h: envelope_pb2.EnvelopeHeader, payload: bytes, profile: str, max_bytes: int) -> Any:
+def _document(h: envelope_pb2.EnvelopeHeader, payload: bytes, profile: str, max_bytes: int,
+              classes: dict[str, dict[str, str]] | None = None) -> Any:
     """The relayed payload as a local submit of its canonical protobuf would be checked: size, structure,
     then every rule of ``adapters.validation`` (text, ids, amounts...) for the profile of its format."""
     if len(payload) > max_bytes:
@@ -295,7 +296,8 @@ def _document(h: envelope_pb2.EnvelopeHeader, payload: bytes, profile: str, max_
             "payload", f"{len(payload)} bytes; this node accepts at most {max_bytes} (limits.max_message_bytes)")])
     try:
         doc = registry.get(h.document_type).decode(payload)
-        validation.check(h.document_type, doc, profile=profile)
+        # With the directory's rule classes: an item the sender's node accepted with a warning is not refused here.
+        validation.check(h.document_type, doc, profile=profile, classes=classes)
     except DocumentError as exc:
         raise InvalidArgument(f"the relayed {h.document_type} document is invalid",
                               violations=[FieldViolation(v.path, v.reason) for v in exc.violations]) from None

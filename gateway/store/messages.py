@@ -222,6 +222,8 @@ def accept(msg: NewMessage, *, buffered: bool = True) -> WriteOp[Accepted]:
             if existing is not None:
                 return _known(conn, msg, existing)
         updated = _claim_items(conn, msg, buf)
+        for part in msg.parts:  # a document split per route: each part declares its items to its recipients
+            updated += _claim_items(conn, part, buf)
         _write(conn, buf, msg)
         for ev in updated:
             append_audit(conn, ev, msg.accepted_us)

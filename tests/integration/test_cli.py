@@ -130,3 +130,22 @@ def test_a_bulk_submit_with_a_refused_file_says_so_and_exits_1(node_process, fed
     new = gateway("submit", "--client", str(post), "--format", "upu.itmatt.v1", "--new-ids",
                   str(docs / "a-good.xml"))
     assert "(duplicate)" not in new.stdout, "--new-ids sends the same file again as a new message"
+
+
+def test_a_bulk_submit_names_each_refused_item_and_accepts_the_rest(node_process, federation, tmp_path: Path) -> None:
+    _, address = node_process
+    post = client_profile(federation, tmp_path, "DE/POST/MAIN", address)
+    docs = tmp_path / "outbox"
+    docs.mkdir()
+    batch = aed_batch(3, start=20200000)
+    batch.items[1].origin_country = "XX"
+    (docs / "a-batch.xml").write_bytes(registry.encode("upu.itmatt.v1", registry.AED, batch))
+    (docs / "b-good.xml").write_bytes(registry.encode("upu.itmatt.v1", registry.AED, aed_batch(1, start=20300000)))
+    res = gateway("submit", "--client", str(post), "--format", "upu.itmatt.v1", str(docs), check=False)
+    assert res.returncode == 1, "a refused item is worth a non-zero exit, as a refused file is"
+    [line] = [x for x in res.stderr.splitlines() if x.startswith("REFUSED ITEM")]
+    assert f"\t{batch.items[1].item_id}\t" in line and "Item[2]/itmatt:OrigCountryCd: 'XX'" in line
+    assert res.stderr.strip().endswith("2 files: 2 accepted, 0 duplicate (sent before), 0 refused; 4 items, 1 refused")
+    every = gateway("submit", "--client", str(post), "--format", "upu.itmatt.v1", "--all-or-nothing", "--new-ids",
+                    str(docs / "a-batch.xml"), check=False)
+    assert every.returncode != 0 and "INVALID_ARGUMENT" in every.stderr + every.stdout

@@ -39,7 +39,9 @@ def test_a_zero_weight_item_is_accepted_with_a_warning_and_reaches_customs(de_no
     again = post.exchange.Submit(exchange_pb2.SubmitRequest(
         message_id="ips-zero-weight", format="upu.ips.v1", content=_export_to_germany_with_a_zero_weight()),
         metadata=post.metadata, timeout=60)
-    assert again.duplicate and not again.warnings
+    # A retry answers what the first submit answered, warnings and per-item outcome included.
+    assert again.duplicate and list(again.warnings) == list(resp.warnings) and list(again.items) == list(resp.items)
+    assert [o.index for o in resp.items if o.warnings] == [0] and all(o.accepted for o in resp.items)
 
 
 @pytest.mark.parametrize("export", sorted(p.name for p in FIXTURES.glob("*.xml")))

@@ -238,13 +238,14 @@ def test_a_maximum_size_document_is_accepted_and_delivered_while_health_checks_a
 
 
 def test_a_large_invalid_document_is_refused_with_the_path_of_its_problem(secnode: SecurityNode) -> None:
-    """Large documents are validated in the worker process: its violations come back with their paths."""
+    """Large documents are validated in the worker process: its violations come back with their paths (the
+    whole refused, as the request asks all_or_nothing; without it, the item alone: see test_item_outcomes)."""
     content, items = _largest_itmatt(1024 * 1024)
     last = item(20_000_000 + items - 1).item_id
     bad = last[:10] + str((int(last[10]) + 1) % 10) + last[11:]  # wrong check digit
     content = _swap(content, last, bad)
     post = secnode.client(POST)
-    req = exchange_pb2.SubmitRequest(format="upu.itmatt.v1", content=content)
+    req = exchange_pb2.SubmitRequest(format="upu.itmatt.v1", content=content, all_or_nothing=True)
     err = secnode.assert_refused("input", lambda: post.exchange.Submit(req, metadata=post.metadata, timeout=120),
                                  INVALID, "check digit")
     assert f"Item[{items}]" in (err.details() or "")

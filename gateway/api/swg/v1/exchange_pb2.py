@@ -27,7 +27,7 @@ from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 from gateway.api.swg.v1 import envelope_pb2 as swg_dot_v1_dot_envelope__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15swg/v1/exchange.proto\x12\x06swg.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x15swg/v1/envelope.proto\"\xb6\x01\n\rSubmitRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\x0c\x12\x12\n\nrecipients\x18\x04 \x03(\t\x12\x17\n\x0f\x63onversation_id\x18\x05 \x01(\t\x12\x13\n\x0bin_reply_to\x18\x06 \x01(\t\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf7\x01\n\x0eSubmitResponse\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x11\n\tduplicate\x18\x03 \x01(\x08\x12\x15\n\rdocument_type\x18\x04 \x01(\t\x12\x12\n\nrecipients\x18\x05 \x03(\t\x12/\n\x0b\x61\x63\x63\x65pted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12!\n\x05\x65rror\x18\x07 \x01(\x0b\x32\x12.google.rpc.Status\x12&\n\x08warnings\x18\x08 \x03(\x0b\x32\x14.swg.v1.FieldWarning\"2\n\x0c\x46ieldWarning\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"i\n\x0eReceiveRequest\x12\x0e\n\x06\x66ormat\x18\x01 \x01(\t\x12\x16\n\x0e\x64ocument_types\x18\x02 \x03(\t\x12\x18\n\x10include_envelope\x18\x03 \x01(\x08\x12\x15\n\rmax_in_flight\x18\x04 \x01(\r\"\xb0\x02\n\x08\x44\x65livery\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x13\n\x0bin_reply_to\x18\x03 \x01(\t\x12\x0e\n\x06sender\x18\x04 \x01(\t\x12\x15\n\rdocument_type\x18\x05 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x06 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x07 \x01(\x0c\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x61ttempt\x18\n \x01(\r\x12\x17\n\x0f\x65nvelope_sha256\x18\x0b \x01(\x0c\x12\x10\n\x08\x65nvelope\x18\x0c \x01(\x0c\")\n\x12\x41\x63knowledgeRequest\x12\x13\n\x0bmessage_ids\x18\x01 \x03(\t\"8\n\x13\x41\x63knowledgeResponse\x12!\n\x08receipts\x18\x01 \x03(\x0b\x32\x0f.swg.v1.Receipt\"&\n\x10GetStatusRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\t\"\xf8\x01\n\x0fRecipientStatus\x12\x11\n\trecipient\x18\x01 \x01(\t\x12$\n\x05state\x18\x02 \x01(\x0e\x32\x15.swg.v1.DeliveryState\x12\x10\n\x08\x61ttempts\x18\x03 \x01(\r\x12\x12\n\nlast_error\x18\x04 \x01(\t\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12!\n\x08receipts\x18\x06 \x03(\x0b\x32\x0f.swg.v1.Receipt\x12\x33\n\x0fnext_attempt_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8d\x02\n\x11GetStatusResponse\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x0e\n\x06sender\x18\x03 \x01(\t\x12\x15\n\rdocument_type\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\nrecipients\x18\x07 \x03(\x0b\x32\x17.swg.v1.RecipientStatus\x12\x17\n\x0f\x65nvelope_sha256\x18\x08 \x01(\x0c\"%\n\x11TrackItemsRequest\x12\x10\n\x08item_ids\x18\x01 \x03(\t\"\xb8\x01\n\tItemEvent\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x04kind\x18\x02 \x01(\x0e\x32\x15.swg.v1.ItemEventKind\x12\x12\n\nmessage_id\x18\x03 \x01(\t\x12\x15\n\rdocument_type\x18\x04 \x01(\t\x12\x0e\n\x06sender\x18\x05 \x01(\t\x12\x12\n\nrecipients\x18\x06 \x03(\t\x12\x0f\n\x07outcome\x18\x07 \x01(\t\"e\n\x0cItemTimeline\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12!\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.google.rpc.Status\x12!\n\x06\x65vents\x18\x03 \x03(\x0b\x32\x11.swg.v1.ItemEvent\"9\n\x12TrackItemsResponse\x12#\n\x05items\x18\x01 \x03(\x0b\x32\x14.swg.v1.ItemTimeline*\xde\x01\n\rDeliveryState\x12\x1e\n\x1a\x44\x45LIVERY_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x44\x45LIVERY_STATE_QUEUED\x10\x01\x12\x1c\n\x18\x44\x45LIVERY_STATE_IN_FLIGHT\x10\x02\x12\x1c\n\x18\x44\x45LIVERY_STATE_DELIVERED\x10\x03\x12\x1f\n\x1b\x44\x45LIVERY_STATE_ACKNOWLEDGED\x10\x04\x12\x19\n\x15\x44\x45LIVERY_STATE_FAILED\x10\x05\x12\x1a\n\x16\x44\x45LIVERY_STATE_EXPIRED\x10\x06*\xdd\x02\n\rItemEventKind\x12\x1f\n\x1bITEM_EVENT_KIND_UNSPECIFIED\x10\x00\x12 \n\x1cITEM_EVENT_KIND_AED_ACCEPTED\x10\x01\x12$\n ITEM_EVENT_KIND_CUSTOMS_DECISION\x10\x02\x12\"\n\x1eITEM_EVENT_KIND_REVENUE_NOTICE\x10\x03\x12&\n\"ITEM_EVENT_KIND_ASSISTANCE_REQUEST\x10\x04\x12\x1b\n\x17ITEM_EVENT_KIND_MESSAGE\x10\x05\x12\x1d\n\x19ITEM_EVENT_KIND_DELIVERED\x10\x06\x12 \n\x1cITEM_EVENT_KIND_ACKNOWLEDGED\x10\x07\x12\x1b\n\x17ITEM_EVENT_KIND_ARRIVED\x10\x08\x12\x1c\n\x18ITEM_EVENT_KIND_DEPARTED\x10\t2\x8c\x03\n\x08\x45xchange\x12\x37\n\x06Submit\x12\x15.swg.v1.SubmitRequest\x1a\x16.swg.v1.SubmitResponse\x12\x41\n\x0cSubmitStream\x12\x15.swg.v1.SubmitRequest\x1a\x16.swg.v1.SubmitResponse(\x01\x30\x01\x12\x35\n\x07Receive\x12\x16.swg.v1.ReceiveRequest\x1a\x10.swg.v1.Delivery0\x01\x12\x46\n\x0b\x41\x63knowledge\x12\x1a.swg.v1.AcknowledgeRequest\x1a\x1b.swg.v1.AcknowledgeResponse\x12@\n\tGetStatus\x12\x18.swg.v1.GetStatusRequest\x1a\x19.swg.v1.GetStatusResponse\x12\x43\n\nTrackItems\x12\x19.swg.v1.TrackItemsRequest\x1a\x1a.swg.v1.TrackItemsResponseB@\n\norg.swg.v1P\x01Z\'swg.example/gateway/gen/go/swg/v1;swgv1\xaa\x02\x06Swg.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15swg/v1/exchange.proto\x12\x06swg.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x15swg/v1/envelope.proto\"\xce\x01\n\rSubmitRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\x0c\x12\x12\n\nrecipients\x18\x04 \x03(\t\x12\x17\n\x0f\x63onversation_id\x18\x05 \x01(\t\x12\x13\n\x0bin_reply_to\x18\x06 \x01(\t\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x61ll_or_nothing\x18\x08 \x01(\x08\"\x9b\x02\n\x0eSubmitResponse\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x11\n\tduplicate\x18\x03 \x01(\x08\x12\x15\n\rdocument_type\x18\x04 \x01(\t\x12\x12\n\nrecipients\x18\x05 \x03(\t\x12/\n\x0b\x61\x63\x63\x65pted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12!\n\x05\x65rror\x18\x07 \x01(\x0b\x32\x12.google.rpc.Status\x12&\n\x08warnings\x18\x08 \x03(\x0b\x32\x14.swg.v1.FieldWarning\x12\"\n\x05items\x18\t \x03(\x0b\x32\x13.swg.v1.ItemOutcome\"\xc7\x01\n\x0bItemOutcome\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x04 \x01(\x08\x12\x12\n\nmessage_id\x18\x05 \x01(\t\x12(\n\nviolations\x18\x06 \x03(\x0b\x32\x14.swg.v1.FieldWarning\x12&\n\x08warnings\x18\x07 \x03(\x0b\x32\x14.swg.v1.FieldWarning\x12\x12\n\nrecipients\x18\x08 \x03(\t\"2\n\x0c\x46ieldWarning\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"i\n\x0eReceiveRequest\x12\x0e\n\x06\x66ormat\x18\x01 \x01(\t\x12\x16\n\x0e\x64ocument_types\x18\x02 \x03(\t\x12\x18\n\x10include_envelope\x18\x03 \x01(\x08\x12\x15\n\rmax_in_flight\x18\x04 \x01(\r\"\xb0\x02\n\x08\x44\x65livery\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x13\n\x0bin_reply_to\x18\x03 \x01(\t\x12\x0e\n\x06sender\x18\x04 \x01(\t\x12\x15\n\rdocument_type\x18\x05 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x06 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x07 \x01(\x0c\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x61ttempt\x18\n \x01(\r\x12\x17\n\x0f\x65nvelope_sha256\x18\x0b \x01(\x0c\x12\x10\n\x08\x65nvelope\x18\x0c \x01(\x0c\")\n\x12\x41\x63knowledgeRequest\x12\x13\n\x0bmessage_ids\x18\x01 \x03(\t\"8\n\x13\x41\x63knowledgeResponse\x12!\n\x08receipts\x18\x01 \x03(\x0b\x32\x0f.swg.v1.Receipt\"&\n\x10GetStatusRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\t\"\xf8\x01\n\x0fRecipientStatus\x12\x11\n\trecipient\x18\x01 \x01(\t\x12$\n\x05state\x18\x02 \x01(\x0e\x32\x15.swg.v1.DeliveryState\x12\x10\n\x08\x61ttempts\x18\x03 \x01(\r\x12\x12\n\nlast_error\x18\x04 \x01(\t\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12!\n\x08receipts\x18\x06 \x03(\x0b\x32\x0f.swg.v1.Receipt\x12\x33\n\x0fnext_attempt_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8d\x02\n\x11GetStatusResponse\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x0e\n\x06sender\x18\x03 \x01(\t\x12\x15\n\rdocument_type\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\nrecipients\x18\x07 \x03(\x0b\x32\x17.swg.v1.RecipientStatus\x12\x17\n\x0f\x65nvelope_sha256\x18\x08 \x01(\x0c\"%\n\x11TrackItemsRequest\x12\x10\n\x08item_ids\x18\x01 \x03(\t\"\xb8\x01\n\tItemEvent\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x04kind\x18\x02 \x01(\x0e\x32\x15.swg.v1.ItemEventKind\x12\x12\n\nmessage_id\x18\x03 \x01(\t\x12\x15\n\rdocument_type\x18\x04 \x01(\t\x12\x0e\n\x06sender\x18\x05 \x01(\t\x12\x12\n\nrecipients\x18\x06 \x03(\t\x12\x0f\n\x07outcome\x18\x07 \x01(\t\"e\n\x0cItemTimeline\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12!\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.google.rpc.Status\x12!\n\x06\x65vents\x18\x03 \x03(\x0b\x32\x11.swg.v1.ItemEvent\"9\n\x12TrackItemsResponse\x12#\n\x05items\x18\x01 \x03(\x0b\x32\x14.swg.v1.ItemTimeline*\xde\x01\n\rDeliveryState\x12\x1e\n\x1a\x44\x45LIVERY_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x44\x45LIVERY_STATE_QUEUED\x10\x01\x12\x1c\n\x18\x44\x45LIVERY_STATE_IN_FLIGHT\x10\x02\x12\x1c\n\x18\x44\x45LIVERY_STATE_DELIVERED\x10\x03\x12\x1f\n\x1b\x44\x45LIVERY_STATE_ACKNOWLEDGED\x10\x04\x12\x19\n\x15\x44\x45LIVERY_STATE_FAILED\x10\x05\x12\x1a\n\x16\x44\x45LIVERY_STATE_EXPIRED\x10\x06*\xdd\x02\n\rItemEventKind\x12\x1f\n\x1bITEM_EVENT_KIND_UNSPECIFIED\x10\x00\x12 \n\x1cITEM_EVENT_KIND_AED_ACCEPTED\x10\x01\x12$\n ITEM_EVENT_KIND_CUSTOMS_DECISION\x10\x02\x12\"\n\x1eITEM_EVENT_KIND_REVENUE_NOTICE\x10\x03\x12&\n\"ITEM_EVENT_KIND_ASSISTANCE_REQUEST\x10\x04\x12\x1b\n\x17ITEM_EVENT_KIND_MESSAGE\x10\x05\x12\x1d\n\x19ITEM_EVENT_KIND_DELIVERED\x10\x06\x12 \n\x1cITEM_EVENT_KIND_ACKNOWLEDGED\x10\x07\x12\x1b\n\x17ITEM_EVENT_KIND_ARRIVED\x10\x08\x12\x1c\n\x18ITEM_EVENT_KIND_DEPARTED\x10\t2\x8c\x03\n\x08\x45xchange\x12\x37\n\x06Submit\x12\x15.swg.v1.SubmitRequest\x1a\x16.swg.v1.SubmitResponse\x12\x41\n\x0cSubmitStream\x12\x15.swg.v1.SubmitRequest\x1a\x16.swg.v1.SubmitResponse(\x01\x30\x01\x12\x35\n\x07Receive\x12\x16.swg.v1.ReceiveRequest\x1a\x10.swg.v1.Delivery0\x01\x12\x46\n\x0b\x41\x63knowledge\x12\x1a.swg.v1.AcknowledgeRequest\x1a\x1b.swg.v1.AcknowledgeResponse\x12@\n\tGetStatus\x12\x18.swg.v1.GetStatusRequest\x1a\x19.swg.v1.GetStatusResponse\x12\x43\n\nTrackItems\x12\x19.swg.v1.TrackItemsRequest\x1a\x1a.swg.v1.TrackItemsResponseB@\n\norg.swg.v1P\x01Z\'swg.example/gateway/gen/go/swg/v1;swgv1\xaa\x02\x06Swg.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,38 +35,40 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'swg.v1.exchange_pb2', _glob
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\norg.swg.v1P\001Z\'swg.example/gateway/gen/go/swg/v1;swgv1\252\002\006Swg.V1'
-  _globals['_DELIVERYSTATE']._serialized_start=2068
-  _globals['_DELIVERYSTATE']._serialized_end=2290
-  _globals['_ITEMEVENTKIND']._serialized_start=2293
-  _globals['_ITEMEVENTKIND']._serialized_end=2642
+  _globals['_DELIVERYSTATE']._serialized_start=2330
+  _globals['_DELIVERYSTATE']._serialized_end=2552
+  _globals['_ITEMEVENTKIND']._serialized_start=2555
+  _globals['_ITEMEVENTKIND']._serialized_end=2904
   _globals['_SUBMITREQUEST']._serialized_start=115
-  _globals['_SUBMITREQUEST']._serialized_end=297
-  _globals['_SUBMITRESPONSE']._serialized_start=300
-  _globals['_SUBMITRESPONSE']._serialized_end=547
-  _globals['_FIELDWARNING']._serialized_start=549
-  _globals['_FIELDWARNING']._serialized_end=599
-  _globals['_RECEIVEREQUEST']._serialized_start=601
-  _globals['_RECEIVEREQUEST']._serialized_end=706
-  _globals['_DELIVERY']._serialized_start=709
-  _globals['_DELIVERY']._serialized_end=1013
-  _globals['_ACKNOWLEDGEREQUEST']._serialized_start=1015
-  _globals['_ACKNOWLEDGEREQUEST']._serialized_end=1056
-  _globals['_ACKNOWLEDGERESPONSE']._serialized_start=1058
-  _globals['_ACKNOWLEDGERESPONSE']._serialized_end=1114
-  _globals['_GETSTATUSREQUEST']._serialized_start=1116
-  _globals['_GETSTATUSREQUEST']._serialized_end=1154
-  _globals['_RECIPIENTSTATUS']._serialized_start=1157
-  _globals['_RECIPIENTSTATUS']._serialized_end=1405
-  _globals['_GETSTATUSRESPONSE']._serialized_start=1408
-  _globals['_GETSTATUSRESPONSE']._serialized_end=1677
-  _globals['_TRACKITEMSREQUEST']._serialized_start=1679
-  _globals['_TRACKITEMSREQUEST']._serialized_end=1716
-  _globals['_ITEMEVENT']._serialized_start=1719
-  _globals['_ITEMEVENT']._serialized_end=1903
-  _globals['_ITEMTIMELINE']._serialized_start=1905
-  _globals['_ITEMTIMELINE']._serialized_end=2006
-  _globals['_TRACKITEMSRESPONSE']._serialized_start=2008
-  _globals['_TRACKITEMSRESPONSE']._serialized_end=2065
-  _globals['_EXCHANGE']._serialized_start=2645
-  _globals['_EXCHANGE']._serialized_end=3041
+  _globals['_SUBMITREQUEST']._serialized_end=321
+  _globals['_SUBMITRESPONSE']._serialized_start=324
+  _globals['_SUBMITRESPONSE']._serialized_end=607
+  _globals['_ITEMOUTCOME']._serialized_start=610
+  _globals['_ITEMOUTCOME']._serialized_end=809
+  _globals['_FIELDWARNING']._serialized_start=811
+  _globals['_FIELDWARNING']._serialized_end=861
+  _globals['_RECEIVEREQUEST']._serialized_start=863
+  _globals['_RECEIVEREQUEST']._serialized_end=968
+  _globals['_DELIVERY']._serialized_start=971
+  _globals['_DELIVERY']._serialized_end=1275
+  _globals['_ACKNOWLEDGEREQUEST']._serialized_start=1277
+  _globals['_ACKNOWLEDGEREQUEST']._serialized_end=1318
+  _globals['_ACKNOWLEDGERESPONSE']._serialized_start=1320
+  _globals['_ACKNOWLEDGERESPONSE']._serialized_end=1376
+  _globals['_GETSTATUSREQUEST']._serialized_start=1378
+  _globals['_GETSTATUSREQUEST']._serialized_end=1416
+  _globals['_RECIPIENTSTATUS']._serialized_start=1419
+  _globals['_RECIPIENTSTATUS']._serialized_end=1667
+  _globals['_GETSTATUSRESPONSE']._serialized_start=1670
+  _globals['_GETSTATUSRESPONSE']._serialized_end=1939
+  _globals['_TRACKITEMSREQUEST']._serialized_start=1941
+  _globals['_TRACKITEMSREQUEST']._serialized_end=1978
+  _globals['_ITEMEVENT']._serialized_start=1981
+  _globals['_ITEMEVENT']._serialized_end=2165
+  _globals['_ITEMTIMELINE']._serialized_start=2167
+  _globals['_ITEMTIMELINE']._serialized_end=2268
+  _globals['_TRACKITEMSRESPONSE']._serialized_start=2270
+  _globals['_TRACKITEMSRESPONSE']._serialized_end=2327
+  _globals['_EXCHANGE']._serialized_start=2907
+  _globals['_EXCHANGE']._serialized_end=3303
 # @@protoc_insertion_point(module_scope)

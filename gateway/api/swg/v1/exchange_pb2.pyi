@@ -53,7 +53,7 @@ ITEM_EVENT_KIND_ARRIVED: ItemEventKind
 ITEM_EVENT_KIND_DEPARTED: ItemEventKind
 
 class SubmitRequest(_message.Message):
-    __slots__ = ("message_id", "format", "content", "recipients", "conversation_id", "in_reply_to", "expires_at")
+    __slots__ = ("message_id", "format", "content", "recipients", "conversation_id", "in_reply_to", "expires_at", "all_or_nothing")
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
@@ -61,6 +61,7 @@ class SubmitRequest(_message.Message):
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     IN_REPLY_TO_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    ALL_OR_NOTHING_FIELD_NUMBER: _ClassVar[int]
     message_id: str
     format: str
     content: bytes
@@ -68,10 +69,11 @@ class SubmitRequest(_message.Message):
     conversation_id: str
     in_reply_to: str
     expires_at: _timestamp_pb2.Timestamp
-    def __init__(self, message_id: _Optional[str] = ..., format: _Optional[str] = ..., content: _Optional[bytes] = ..., recipients: _Optional[_Iterable[str]] = ..., conversation_id: _Optional[str] = ..., in_reply_to: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    all_or_nothing: bool
+    def __init__(self, message_id: _Optional[str] = ..., format: _Optional[str] = ..., content: _Optional[bytes] = ..., recipients: _Optional[_Iterable[str]] = ..., conversation_id: _Optional[str] = ..., in_reply_to: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., all_or_nothing: _Optional[bool] = ...) -> None: ...
 
 class SubmitResponse(_message.Message):
-    __slots__ = ("message_id", "conversation_id", "duplicate", "document_type", "recipients", "accepted_at", "error", "warnings")
+    __slots__ = ("message_id", "conversation_id", "duplicate", "document_type", "recipients", "accepted_at", "error", "warnings", "items")
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_FIELD_NUMBER: _ClassVar[int]
@@ -80,6 +82,7 @@ class SubmitResponse(_message.Message):
     ACCEPTED_AT_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
     message_id: str
     conversation_id: str
     duplicate: bool
@@ -88,7 +91,28 @@ class SubmitResponse(_message.Message):
     accepted_at: _timestamp_pb2.Timestamp
     error: _status_pb2.Status
     warnings: _containers.RepeatedCompositeFieldContainer[FieldWarning]
-    def __init__(self, message_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., duplicate: _Optional[bool] = ..., document_type: _Optional[str] = ..., recipients: _Optional[_Iterable[str]] = ..., accepted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., warnings: _Optional[_Iterable[_Union[FieldWarning, _Mapping]]] = ...) -> None: ...
+    items: _containers.RepeatedCompositeFieldContainer[ItemOutcome]
+    def __init__(self, message_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., duplicate: _Optional[bool] = ..., document_type: _Optional[str] = ..., recipients: _Optional[_Iterable[str]] = ..., accepted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., warnings: _Optional[_Iterable[_Union[FieldWarning, _Mapping]]] = ..., items: _Optional[_Iterable[_Union[ItemOutcome, _Mapping]]] = ...) -> None: ...
+
+class ItemOutcome(_message.Message):
+    __slots__ = ("index", "item_id", "path", "accepted", "message_id", "violations", "warnings", "recipients")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENTS_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    item_id: str
+    path: str
+    accepted: bool
+    message_id: str
+    violations: _containers.RepeatedCompositeFieldContainer[FieldWarning]
+    warnings: _containers.RepeatedCompositeFieldContainer[FieldWarning]
+    recipients: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, index: _Optional[int] = ..., item_id: _Optional[str] = ..., path: _Optional[str] = ..., accepted: _Optional[bool] = ..., message_id: _Optional[str] = ..., violations: _Optional[_Iterable[_Union[FieldWarning, _Mapping]]] = ..., warnings: _Optional[_Iterable[_Union[FieldWarning, _Mapping]]] = ..., recipients: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class FieldWarning(_message.Message):
     __slots__ = ("field", "description")
