@@ -14,7 +14,7 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -404,6 +404,23 @@ class Submitter:
         )
         return node.store.accept(msg), msg, header, doc, warnings, outcomes
 
+    def _seal_part(self, whole: envelope_pb2.EnvelopeHeader, part_id: str, in_reply_to: str,
+                   recipients: Sequence[str], attributes: Mapping[str, str], part_doc: Message,
+                   keys: envelope.ParticipantKeys, view: DirectoryView) -> envelope.Sealed:
+        """A part of a submitted document (a decision split per post, items split per route) as its own
+        message: the whole's header under the part's id, recipients and attributes, sealed under the profile
+        the federation asks for now, as the whole would be."""
+        header = envelope_pb2.EnvelopeHeader()
+        header.CopyFrom(whole)
+        header.message_id, header.in_reply_to = part_id, in_reply_to
+        header.ClearField("recipients")
+        header.recipients.extend(recipients)
+        header.ClearField("routing_attributes")
+        header.routing_attributes.update(attributes)
+        certs = [sealing_certificate(self.node, view, r) for r in recipients]
+        return envelope.seal(header, part_doc.SerializeToString(deterministic=True), keys, certs, self.node.keks,
+                             profile=sealing_profile(view, keys, certs))
+
     def _part(self, whole: envelope_pb2.EnvelopeHeader, document_type: str, doc: Message, recipient: str,
               indices: tuple[int, ...], keys: envelope.ParticipantKeys, view: DirectoryView,
               reply_parties: frozenset[str]) -> NewMessage:
@@ -415,16 +432,7 @@ class Submitter:
         part_id = f"{whole.message_id[:106]}.part-{secrets.token_hex(8)}"
         # in_reply_to only for a party of that message: the others never saw it.
         in_reply_to = whole.in_reply_to if recipient in reply_parties else ""
-        header = envelope_pb2.EnvelopeHeader()
-        header.CopyFrom(whole)
-        header.message_id, header.in_reply_to = part_id, in_reply_to
-        header.ClearField("recipients")
-        header.recipients.append(recipient)
-        header.ClearField("routing_attributes")
-        header.routing_attributes.update(attributes)
-        certs = [sealing_certificate(node, view, recipient)]
-        sealed = envelope.seal(header, part_doc.SerializeToString(deterministic=True), keys, certs, node.keks,
-                               profile=sealing_profile(view, keys, certs))
+        sealed = self._seal_part(whole, part_id, in_reply_to, [recipient], attributes, part_doc, keys, view)
         created, expires = timestamp_us(whole.created_at), timestamp_us(whole.expires_at)
         return NewMessage(
             message_id=part_id, conversation_id=whole.conversation_id, in_reply_to=in_reply_to, sender=whole.sender,
@@ -447,15 +455,8 @@ class Submitter:
                                      "submit them in a document of their own")
         recipients = list(decision.recipients)
         in_reply_to = whole.in_reply_to if reply_parties.intersection(recipients) else ""
-        header = envelope_pb2.EnvelopeHeader()
-        header.CopyFrom(whole)
-        header.message_id, header.in_reply_to = part_id, in_reply_to
-        header.ClearField("recipients")
-        header.recipients.extend(recipients)
-        header.ClearField("routing_attributes")
-        header.routing_attributes.update(decision.attributes)
-        sealed = envelope.seal(header, part_doc.SerializeToString(deterministic=True), keys,
-                               [sealing_certificate(node, view, r) for r in recipients], node.keks)
+        sealed = self._seal_part(whole, part_id, in_reply_to, recipients, decision.attributes, part_doc, keys,
+                                 view)
         created, expires = timestamp_us(whole.created_at), timestamp_us(whole.expires_at)
         return NewMessage(
             message_id=part_id, conversation_id=whole.conversation_id, in_reply_to=in_reply_to, sender=whole.sender,

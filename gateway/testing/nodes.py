@@ -7,9 +7,12 @@ synchronous gRPC client exactly as an agency's application would, over real mTLS
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import random
 import socket
+import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,7 +189,14 @@ class NodeRunner:
         self.thread.start()
 
     def _call(self, coro: Any, timeout: float = 60) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+        try:
+            return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+        except concurrent.futures.TimeoutError:
+            # Say where the node's loop thread was, so that a hang can be explained from the test output.
+            frames = sys._current_frames().get(self.thread.ident or 0)
+            where = "".join(traceback.format_stack(frames)) if frames is not None else "(no frame)"
+            raise TimeoutError(f"node call did not finish within {timeout} s; its loop thread was at:\n{where}") \
+                from None
 
     def start(self) -> NodeRunner:
         async def go() -> GatewayServer:

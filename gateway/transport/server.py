@@ -343,15 +343,19 @@ class GatewayServer:
         await self.health.enter_graceful_shutdown()
         if self._health_server is not None:
             await self._health_server.stop(0)
-        await self.relay.stop()
-        await self._server.stop(grace_s)
+        # Every phase is bounded: a stop that never ends (a task that will not finish) is worse for an
+        # operator than one that names what it left behind.
+        await _bounded("relay links", self.relay.stop(), grace_s + STOP_SLACK_S)
+        await _bounded("gRPC server", self._server.stop(grace_s), grace_s + STOP_SLACK_S)
         # Streams are gone now; what they still held goes back to the queue before the store closes.
         await self.local.release_all()
         for t in self._tasks:
             t.cancel()
-        for t in self._tasks:
-            with suppress(asyncio.CancelledError, Exception):
-                await t
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=STOP_SLACK_S)
+            for t in pending:
+                log.error("background task did not stop; the node stops without it", task=t.get_name(),
+                          where=_where(t))
         self._server = None
         self.submitter.refusals.flush(everything=True)  # before the store closes: the counts are not lost
         self.node.metrics.stop()
@@ -360,6 +364,25 @@ class GatewayServer:
                 await asyncio.to_thread(self.checkpoints.final)
         await asyncio.to_thread(self.node.close)
         log.info("node stopped", node=self.node.name)
+
+
+STOP_SLACK_S = 5.0
+
+
+async def _bounded(what: str, step: Any, timeout: float) -> None:
+    task = asyncio.ensure_future(step)
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    if not done:
+        log.error("stopping took too long; going on without it", step=what, where=_where(task))
+        task.cancel()
+    elif not task.cancelled() and task.exception() is not None:
+        log.error("stopping failed; going on without it", step=what, error=repr(task.exception()))
+
+
+def _where(task: asyncio.Future[Any]) -> str:
+    """Where a task that did not end is waiting: the innermost frame of its coroutine, for the log."""
+    frames = task.get_stack(limit=1) if isinstance(task, asyncio.Task) else []
+    return f"{frames[-1].f_code.co_filename}:{frames[-1].f_lineno}" if frames else "?"
 
 
 async def _nothing() -> None:

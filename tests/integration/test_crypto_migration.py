@@ -153,3 +153,28 @@ def test_a_node_refuses_to_start_with_pq_keys_the_directory_does_not_bind(federa
     with pytest.raises(ConfigError) as exc:
         Node.load(config)
     assert any(p.field.endswith(".pq_signing_key") and "DE/POST/MAIN" in p.description for p in exc.value.problems)
+
+
+def test_parts_of_a_split_document_are_sealed_under_the_federations_profile(federation: Federation,
+                                                                             tmp_path: Path) -> None:
+    """A document split per destination is sealed as several messages: each is hybrid-pq when the
+    federation sends hybrid-pq, as the whole would be (after the window a classic part would be refused)."""
+    ports = {"de-node": free_port(), "fr-node": free_port()}
+    path = write_directory(federation, tmp_path, ports)
+    now = dt.datetime.now(dt.timezone.utc)
+    sign_directory(federation, path, _directory(path.read_text(), 2, now - dt.timedelta(days=1),
+                                                now + dt.timedelta(days=30)))
+    runner = NodeRunner(write_node_config(federation, tmp_path, "de-node", ports["de-node"], path)).start()
+    post = connect(federation, "de-node", runner.address, "DE/POST/MAIN")
+    try:
+        batch = aed_batch(2, start=30_500_000, origin="DE", destination="DE")
+        batch.items.extend(aed_batch(1, start=30_600_000, origin="DE", destination="FR").items)
+        resp = post.exchange.Submit(S.SubmitRequest(format="swg.aed.v1", message_id="split-pq",
+                                                    content=batch.SerializeToString()),
+                                    metadata=post.metadata, timeout=60)
+        parts = sorted({o.message_id for o in resp.items})
+        assert parts == ["split-pq.to-DE", "split-pq.to-FR"], resp
+        assert [_profile(runner, p) for p in parts] == [envelope.HYBRID_PQ, envelope.HYBRID_PQ]
+    finally:
+        post.close()
+        runner.stop()
