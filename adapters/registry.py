@@ -20,7 +20,7 @@ from adapters.format import Decoded, Format
 from adapters.upu import cusrsp, ips, itmatt
 from adapters.wco import ecommerce
 from adapters.errors import DocumentError, UnknownFormat, UnsupportedConversion, Violation
-from adapters.paths import identity, json_pointer_locator
+from adapters.paths import Locator, identity, json_pointer_locator
 from adapters.xml import DEFAULT_MAX_BYTES, parse_json
 from gateway.api.swg.v1 import assistance_pb2, inspection_pb2, item_pb2, revenue_pb2
 
@@ -191,6 +191,20 @@ def formats_for(document_type: str) -> list[str]:
     return sorted(f.name for f in _FORMATS.values() if f.document_type == document_type)
 
 
+def _read(name: str, content: bytes) -> tuple[Format, Message, Locator, list[Violation]]:
+    """The format named ``name`` and ``content`` decoded in it, with a locator of paths into the input and the
+    problems found while reading (a format without a locating decoder reports canonical paths)."""
+    fmt = get(name)
+    if not isinstance(content, (bytes, bytearray, memoryview)):
+        raise DocumentError([Violation("/", f"document must be bytes, not {type(content).__name__}")])
+    content = bytes(content)
+    if fmt.decode_located is not None:
+        msg, locate, problems = fmt.decode_located(content)
+    else:
+        msg, locate, problems = fmt.decode(content), identity, []
+    return fmt, msg, locate, problems
+
+
 def decode(name: str, content: bytes, *, profile: str | None = None) -> tuple[str, Message]:
     """``decode_with_warnings`` without the warnings."""
     document_type, msg, _ = decode_with_warnings(name, content, profile=profile)
@@ -208,14 +222,7 @@ def decode_with_warnings(name: str, content: bytes, *,
     ``profile`` replaces the format's validation profile (a relayed canonical document is checked with the
     profile of the format it was first submitted in).
     """
-    fmt = get(name)
-    if not isinstance(content, (bytes, bytearray, memoryview)):
-        raise DocumentError([Violation("/", f"document must be bytes, not {type(content).__name__}")])
-    content = bytes(content)
-    if fmt.decode_located is not None:
-        msg, locate, problems = fmt.decode_located(content)
-    else:
-        msg, locate, problems = fmt.decode(content), identity, []
+    fmt, msg, locate, problems = _read(name, content)
     checked = profile or fmt.validation_profile
     validation.check(fmt.document_type, msg, locate=locate, profile=checked, earlier=problems)
     return fmt.document_type, msg, validation.warnings(fmt.document_type, msg, locate=locate, profile=checked)
@@ -280,14 +287,7 @@ def decode_per_item(name: str, content: bytes, *, profile: str | None = None,
     attributed to the item it is in, or to the document. Raises DocumentError only when the document
     cannot be read at all (or names an unknown format: UnknownFormat); the caller decides what to accept.
     """
-    fmt = get(name)
-    if not isinstance(content, (bytes, bytearray, memoryview)):
-        raise DocumentError([Violation("/", f"document must be bytes, not {type(content).__name__}")])
-    content = bytes(content)
-    if fmt.decode_located is not None:
-        msg, locate, earlier = fmt.decode_located(content)
-    else:
-        msg, locate, earlier = fmt.decode(content), identity, []
+    fmt, msg, locate, earlier = _read(name, content)
     checked = profile or fmt.validation_profile
     document_type = fmt.document_type
     if document_type != AED:
