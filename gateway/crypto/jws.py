@@ -30,6 +30,7 @@ from gateway.errors import BadSignature, InvalidArgument, MalformedEnvelope, Sig
 
 ALGORITHMS = frozenset({"ES256", "EdDSA"})
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
+_HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 SigningKey = Union[ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey]
 
@@ -60,6 +61,14 @@ def b64url_decode(text: str, what: str) -> bytes:
     if b64url(raw) != text:
         raise MalformedEnvelope(f"{what}: non-canonical base64url")
     return raw
+
+
+def hex_digest(text: str, what: str) -> bytes:
+    """A SHA-256 digest as the gateway spells it: 64 lowercase hex digits, nothing else (one spelling
+    per digest, so that a signed statement has exactly one byte form)."""
+    if not _HEX_DIGEST.fullmatch(text):
+        raise MalformedEnvelope(f"{what}: not a SHA-256 digest in lowercase hex")
+    return bytes.fromhex(text)
 
 
 def b64std_decode(text: str, what: str) -> bytes:

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from gateway.api.swg.v1.envelope_pb2 import Receipt
 from gateway.crypto import composite
-from gateway.crypto.jws import b64url_decode, sign_jws, strict_json, trusted, verify_signature
+from gateway.crypto.jws import b64url_decode, hex_digest, sign_jws, strict_json, trusted, verify_signature
 from gateway.crypto.keys import ParticipantKeys
 from gateway.crypto.trust import Purpose, TrustStore
-from gateway.encoding import b64url, canonical_json
+from gateway.encoding import canonical_json
 from gateway.envelope.profiles import CLASSIC, HYBRID_PQ, NO_PQ_KEYS, CryptoPolicy, PqSigningKeys
 from gateway.envelope.seal import check_pq_half
 from gateway.errors import InvalidArgument, MalformedEnvelope, ReceiptMismatch, SenderMismatch
 
 RECEIPT_TYP = "swg-receipt+jws"
-RECEIPT_VERSION = 1
+# v1 spelled the digests ("dig", "pq") in base64url; v2, issued now, in lowercase hex as everywhere else.
+RECEIPT_VERSION = 2
+_RECEIPT_VERSIONS = (1, RECEIPT_VERSION)
 _RECEIPT_KEYS = frozenset({"v", "msg", "dig", "rcp", "iat", "node"})
 # hybrid-pq receipts also name the recipient's ML-DSA-65 key ("pq") and carry a composite signature.
 _RECEIPT_KEYS_PQ = _RECEIPT_KEYS | {"pq"}
@@ -31,10 +34,10 @@ def _utc(at: dt.datetime | None) -> dt.datetime:
 
 def _receipt_payload(message_id: str, envelope_sha256: bytes, recipient: str, iat: int, node: str,
                      pq: bytes | None = None) -> bytes:
-    body: dict[str, object] = {"v": RECEIPT_VERSION, "msg": message_id, "dig": b64url(envelope_sha256),
+    body: dict[str, object] = {"v": RECEIPT_VERSION, "msg": message_id, "dig": envelope_sha256.hex(),
                                "rcp": recipient, "iat": iat, "node": node}
     if pq is not None:
-        body["pq"] = b64url(pq)
+        body["pq"] = pq.hex()
     return canonical_json(body)
 
 
@@ -88,14 +91,16 @@ def verify_receipt(receipt: Receipt | str, trust: TrustStore, at: dt.datetime | 
         not isinstance(body, dict)
         or set(body) != (_RECEIPT_KEYS_PQ if hybrid else _RECEIPT_KEYS)
         or (hybrid and not isinstance(body["pq"], str))
-        or body["v"] != RECEIPT_VERSION
+        or type(body["v"]) is not int
+        or body["v"] not in _RECEIPT_VERSIONS
         or not all(isinstance(body[k], str) for k in ("msg", "dig", "rcp", "node"))
         or type(body["iat"]) is not int
         or body["iat"] < 0
         or canonical_json(body) != raw
     ):
-        raise MalformedEnvelope("receipt payload is not a canonical v1 receipt")
-    digest = b64url_decode(body["dig"], "receipt dig")
+        raise MalformedEnvelope("receipt payload is not a canonical v1 or v2 receipt")
+    digest_of: Callable[[str, str], bytes] = hex_digest if body["v"] == RECEIPT_VERSION else b64url_decode
+    digest = digest_of(body["dig"], "receipt dig")
     if len(digest) != _DIGEST_LEN:
         raise MalformedEnvelope("receipt dig must be a SHA-256 digest")
     when = at or dt.datetime.fromtimestamp(body["iat"], dt.timezone.utc)
@@ -103,7 +108,7 @@ def verify_receipt(receipt: Receipt | str, trust: TrustStore, at: dt.datetime | 
     if signer != body["rcp"]:
         raise SenderMismatch(f"receipt for {body['rcp']!r} signed by {signer!r}")
     if hybrid:
-        check_pq_half(classic_jws, pq_signature, b64url_decode(body["pq"], "receipt pq"), signer, pq_keys, "receipt")
+        check_pq_half(classic_jws, pq_signature, digest_of(body["pq"], "receipt pq"), signer, pq_keys, "receipt")
     elif pq_signature is not None:
         raise MalformedEnvelope("a classic receipt carries a composite signature")
     stated = Receipt(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -25,7 +25,7 @@ from google.protobuf.message import DecodeError
 
 from gateway.api.swg.v1.envelope_pb2 import Envelope, EnvelopeHeader, KeyWrap
 from gateway.crypto import composite
-from gateway.crypto.jws import b64url_decode, sign_jws, strict_json, trusted, verify_signature
+from gateway.crypto.jws import b64url_decode, hex_digest, sign_jws, strict_json, trusted, verify_signature
 from gateway.crypto.keys import ParticipantKeys, RecipientCertificate
 from gateway.crypto.trust import Purpose, TrustStore
 from gateway.encoding import b64url, canonical_json, sha256
@@ -45,10 +45,17 @@ from gateway.errors import (
 
 ENVELOPE_TYP = "swg-envelope+jws"
 # v1: direct-form key wraps (HPKE per message); v2: KEK form, each key wrap entry also has "k".
-MANIFEST_VERSION = 2
-_MANIFEST_VERSION_DIRECT = 1
 # v3: hybrid-pq; each key wrap entry also has "q" (the ML-KEM key), the manifest "pq" (the ML-DSA key).
-MANIFEST_VERSION_PQ = 3
+# v1-v3 spell digests in base64url. v4 (everything sealed now, either profile) is v2/v3 with every
+# digest in lowercase hex, the one spelling of a digest everywhere else in the gateway (directory pins,
+# audit entries, bundles, archives, CLI); the nonce is not a digest and stays base64url.
+_MANIFEST_VERSION_DIRECT = 1
+_MANIFEST_VERSION_KEK_B64 = 2
+_MANIFEST_VERSION_PQ_B64 = 3
+MANIFEST_VERSION = 4
+# The versions a verifier accepts for each key wrap form: envelopes stored before v4 must still verify.
+_MANIFEST_VERSIONS = {"direct": (_MANIFEST_VERSION_DIRECT,), "kek": (_MANIFEST_VERSION_KEK_B64, MANIFEST_VERSION),
+                      "pq": (_MANIFEST_VERSION_PQ_B64, MANIFEST_VERSION)}
 
 _KEY_LEN = 32
 _SALT_LEN = 32
@@ -104,30 +111,42 @@ def _hybrid(envelope: Envelope) -> bool:
     return any(kw.pq_key_sha256 for kw in envelope.key_wraps)
 
 
-def manifest(envelope: Envelope, pq_signer_sha256: bytes | None = None) -> bytes:
-    """The JWS payload of an envelope signature (docs/evidence.md, "Manifest"): v2 for the KEK form,
-    v1 (no "k" members) for direct-form envelopes sealed before it, v3 for hybrid-pq (key wraps with "q",
-    and "pq": the SHA-256 of the signer's ML-DSA-65 key, ``pq_signer_sha256``)."""
-    kek_form = _kek_form(envelope)
-    hybrid = _hybrid(envelope)
+def _form(envelope: Envelope) -> str:
+    return "pq" if _hybrid(envelope) else "kek" if _kek_form(envelope) else "direct"
+
+
+def manifest(envelope: Envelope, pq_signer_sha256: bytes | None = None, version: int | None = None) -> bytes:
+    """The JWS payload of an envelope signature (docs/evidence.md, "Manifest").
+
+    ``version`` None is what a seal writes now: v4 (hex digests), or v1 for the legacy direct form. A
+    verifier passes the version the signed payload states, one of those its form allows. Key wrap
+    entries get "k" in the KEK form and "q" in hybrid-pq, whose manifest also names the signer's
+    ML-DSA-65 key ("pq", ``pq_signer_sha256``).
+    """
+    form = _form(envelope)
+    allowed = _MANIFEST_VERSIONS[form]
+    v = allowed[-1] if version is None else version
+    if v not in allowed:
+        raise MalformedEnvelope(f"manifest version {v} is not one for a {form}-form envelope")
+    digest: Callable[[bytes], str] = bytes.hex if v == MANIFEST_VERSION else b64url
     wraps: list[dict[str, str]] = []
     for kw in envelope.key_wraps:
-        entry = {"r": kw.recipient, "c": b64url(kw.certificate_sha256), "w": b64url(sha256(kw.wrapped_key))}
-        if kek_form:
-            entry["k"] = b64url(sha256(kw.sealed_kek))
-        if hybrid:
-            entry["q"] = b64url(kw.pq_key_sha256)
+        entry = {"r": kw.recipient, "c": digest(kw.certificate_sha256), "w": digest(sha256(kw.wrapped_key))}
+        if form != "direct":
+            entry["k"] = digest(sha256(kw.sealed_kek))
+        if form == "pq":
+            entry["q"] = digest(kw.pq_key_sha256)
         wraps.append(entry)
     body: dict[str, object] = {
-        "v": MANIFEST_VERSION_PQ if hybrid else MANIFEST_VERSION if kek_form else _MANIFEST_VERSION_DIRECT,
-        "hdr": b64url(sha256(envelope.header)),
+        "v": v,
+        "hdr": digest(sha256(envelope.header)),
         "nonce": b64url(envelope.nonce),
-        "ct": b64url(sha256(envelope.ciphertext)),
+        "ct": digest(sha256(envelope.ciphertext)),
         "kw": wraps,
-        "cc": b64url(envelope.content_commitment),
+        "cc": digest(envelope.content_commitment),
     }
-    if hybrid:
-        body["pq"] = b64url(pq_signer_sha256 or b"")
+    if form == "pq":
+        body["pq"] = digest(pq_signer_sha256 or b"")
     return canonical_json(body)
 
 
@@ -248,12 +267,19 @@ def profile_of(header: EnvelopeHeader) -> str:
     return header.crypto_profile or CLASSIC
 
 
-def _pq_kid(signed: bytes) -> bytes:
+def _signed_manifest(signed: bytes, hybrid: bool) -> tuple[int, bytes | None]:
+    """The version a signed manifest states and, for hybrid-pq, the ML-DSA-65 key it names."""
     body = strict_json(signed, "envelope manifest")
-    kid = body.get("pq") if isinstance(body, dict) else None
+    version = body.get("v") if isinstance(body, dict) else None
+    if type(version) is not int:
+        raise MalformedEnvelope("the envelope manifest states no version")
+    if not hybrid:
+        return version, None
+    kid = body.get("pq")
     if not isinstance(kid, str):
         raise BadSignature("a hybrid-pq envelope's signature must name the signer's ML-DSA-65 key (pq)")
-    return b64url_decode(kid, "manifest pq")
+    return version, (hex_digest(kid, "manifest pq") if version == MANIFEST_VERSION
+                     else b64url_decode(kid, "manifest pq"))
 
 
 def check_pq_half(classic_jws: str, pq_signature: bytes | None, kid: bytes, signer: str,
@@ -284,10 +310,10 @@ def verify(data: bytes, trust: TrustStore, at: dt.datetime | None = None, *,
         policy.require(profile, "envelope", at)
     classic_jws, pq_signature = composite.split(envelope.signature)
     signed, protected = verify_signature(classic_jws, ENVELOPE_TYP)
-    kid = _pq_kid(signed) if profile == HYBRID_PQ else None
+    version, kid = _signed_manifest(signed, profile == HYBRID_PQ)
     if profile != HYBRID_PQ and pq_signature is not None:
         raise MalformedEnvelope("a classic envelope carries a composite signature")
-    if not hmac.compare_digest(signed, manifest(envelope, kid)):
+    if not hmac.compare_digest(signed, manifest(envelope, kid, version)):
         raise BadSignature("signature does not cover this envelope (manifest differs)")
     signer = trusted(protected, trust, Purpose.SIGNING, at)
     if signer != header.sender:

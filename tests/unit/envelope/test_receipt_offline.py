@@ -72,21 +72,18 @@ def verify_jws(token: str, typ: str) -> tuple[dict, bytes, x509.Certificate]:
 
 
 def manifest(envelope: Envelope) -> bytes:
-    """Section 1 of docs/evidence.md: v2 when the key wraps carry sealed KEKs, v1 (older envelopes) otherwise."""
-    kek_form = any(kw.sealed_kek for kw in envelope.key_wraps)
-    wraps = []
-    for kw in envelope.key_wraps:
-        entry = {"r": kw.recipient, "c": b64url(kw.certificate_sha256), "w": b64url(hashlib.sha256(kw.wrapped_key).digest())}
-        if kek_form:
-            entry["k"] = b64url(hashlib.sha256(kw.sealed_kek).digest())
-        wraps.append(entry)
+    """Section 1 of docs/evidence.md, version 4 (KEK form, classic): every digest in lowercase hex."""
+    def sha(data: bytes) -> str:
+        return hashlib.sha256(data).hexdigest()
+    wraps = [{"r": kw.recipient, "c": kw.certificate_sha256.hex(), "k": sha(kw.sealed_kek), "w": sha(kw.wrapped_key)}
+             for kw in envelope.key_wraps]
     return jcs({
-        "v": 2 if kek_form else 1,
-        "hdr": b64url(hashlib.sha256(envelope.header).digest()),
+        "v": 4,
+        "hdr": sha(envelope.header),
         "nonce": b64url(envelope.nonce),
-        "ct": b64url(hashlib.sha256(envelope.ciphertext).digest()),
+        "ct": sha(envelope.ciphertext),
         "kw": wraps,
-        "cc": b64url(envelope.content_commitment),
+        "cc": envelope.content_commitment.hex(),
     })
 
 
@@ -96,7 +93,7 @@ def test_envelope_signature_and_manifest(offline_evidence: Path) -> None:
     _, payload, cert = verify_jws(envelope.signature, "swg-envelope+jws")
     assert all(len(kw.sealed_kek) == 80 and len(kw.wrapped_key) == 60 for kw in envelope.key_wraps)  # KEK form
     assert payload == manifest(envelope)
-    assert json.loads(payload)["v"] == 2
+    assert json.loads(payload)["v"] == 4
     from gateway.api.swg.v1.envelope_pb2 import EnvelopeHeader
 
     header = EnvelopeHeader.FromString(envelope.header)
@@ -123,12 +120,12 @@ def test_receipt(offline_evidence: Path) -> None:
     token = (offline_evidence / "receipt.jws").read_text()
     _, payload, cert = verify_jws(token, "swg-receipt+jws")
     claims = json.loads(payload)
-    assert set(claims) == {"v", "msg", "dig", "rcp", "iat", "node"} and claims["v"] == 1
+    assert set(claims) == {"v", "msg", "dig", "rcp", "iat", "node"} and claims["v"] == 2
     assert payload == jcs(claims)
     iat = dt.datetime.fromtimestamp(claims["iat"], dt.timezone.utc)
     assert check_certificate(cert, offline_evidence, iat) == claims["rcp"]
     data = (offline_evidence / "envelope.bin").read_bytes()
-    assert b64url_decode(claims["dig"]) == hashlib.sha256(data).digest()
+    assert claims["dig"] == hashlib.sha256(data).hexdigest()
 
 
 def test_a_tampered_receipt_is_refused_by_joserfc(offline_evidence: Path) -> None:
