@@ -26,7 +26,8 @@ from gateway.crypto.trust import Purpose, TrustStore
 # The entry types, event names and the entry hash live with the store, which appends entries without
 # importing the envelope; they are re-exported here, where chains and checkpoints are verified.
 from gateway.store.audit_log import (
-    ACCEPTED as ACCEPTED, ACKNOWLEDGED as ACKNOWLEDGED, ASSISTANCE_ANSWER as ASSISTANCE_ANSWER,
+    ACCEPTED as ACCEPTED, ACKNOWLEDGED as ACKNOWLEDGED, CRL_CHANGED as CRL_CHANGED, CRL_REFUSED as CRL_REFUSED,
+    ASSISTANCE_ANSWER as ASSISTANCE_ANSWER,
     ASSISTANCE_REQUEST as ASSISTANCE_REQUEST, DELIVERED as DELIVERED, DIRECTORY_CHANGED as DIRECTORY_CHANGED,
     DIRECTORY_REFUSED as DIRECTORY_REFUSED, EXPIRED as EXPIRED, FAILED as FAILED, GENESIS as GENESIS,
     KEY_CHANGED as KEY_CHANGED, NODE_STARTED as NODE_STARTED, RECEIPT_ISSUED as RECEIPT_ISSUED, REFUSED as REFUSED,

@@ -33,6 +33,9 @@ ASSISTANCE_ANSWER = "assistance_answer"
 DIRECTORY_CHANGED = "directory_changed"
 DIRECTORY_REFUSED = "directory_refused"
 KEY_CHANGED = "key_changed"
+# A CRL file the node looked at: now in force (who is revoked changed), or refused (the CRL in force stays).
+CRL_CHANGED = "crl_changed"
+CRL_REFUSED = "crl_refused"
 NODE_STARTED = "node_started"
 # A sender declared items again to a participant it had declared them to (its AED replaces the earlier one).
 ITEMS_UPDATED = "items_updated"

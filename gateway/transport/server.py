@@ -21,7 +21,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from gateway.exchange import assistance
-from gateway.evidence import archiver, auditor, timestamping
+from gateway.evidence import archiver, audit, auditor, timestamping
 from gateway.exchange import revenue
 from gateway.api.swg.v1 import admin_pb2, admin_pb2_grpc, exchange_pb2, exchange_pb2_grpc, peering_pb2, peering_pb2_grpc
 from gateway.transport.auth import AuthInterceptor
@@ -301,11 +301,15 @@ class GatewayServer:
         if outcome is None:
             return False
         path = str(self.node.config.tls.crl)
+        # Who may connect changed (or an attempt to change it failed): that belongs in the evidence, not only the log.
+        detail: dict[str, object] = {"file": path, "sha256": outcome.sha256, "revoked": outcome.revoked}
         if not outcome.loaded:
             log.error("CRL FILE REFUSED: the CRL in force stays; revocations in the new file are NOT applied",
                       crl=path, reason=outcome.reason, sha256=outcome.sha256, revoked_in_force=outcome.revoked)
+            await self._audit_crl(audit.CRL_REFUSED, dict(detail, reason=outcome.reason[:500]))
             return False
         log.info("CRL reloaded", crl=path, sha256=outcome.sha256, revoked=outcome.revoked)
+        await self._audit_crl(audit.CRL_CHANGED, detail)
         token_refused = self.node.authenticator.crl_reloaded()
         if token_refused:
             log.error("this node's token issuer certificate is no longer trusted: every bearer token is refused",
@@ -317,6 +321,13 @@ class GatewayServer:
         for peer, reason in self.relay.close_revoked():
             log.warning("relay link to a peer with a revoked certificate dropped", peer=peer, reason=reason)
         return True
+
+    async def _audit_crl(self, event: str, detail: dict[str, object]) -> None:
+        try:
+            await self.node.store.append_audit([audit.AuditEvent(event, actor=self.node.name, subject="crl",
+                                                                 detail=detail)], now_us())
+        except Exception:  # noqa: BLE001 - the CRL is in force (or refused) whether or not the row is written
+            log.exception("CRL change not recorded in the audit log", event=event)
 
     async def _check_space(self) -> str:
         """Reads work, but do writes? After a write refused for lack of space the node is NOT_SERVING until

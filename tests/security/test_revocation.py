@@ -9,6 +9,8 @@ force alone (never "no CRL").
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import queue
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -72,8 +74,12 @@ def test_a_certificate_that_worked_is_refused_after_a_new_crl_revokes_it(node: S
     sent = post.exchange.Submit(submit_request(), metadata=post.metadata, timeout=30)
     assert get_status(post, sent.message_id)() is not None  # works, and its certificate and token are cached
 
-    publish_crl(node, cert.cert)
+    crl = publish_crl(node, cert.cert)
     wait_for(lambda: refused_code(get_status(post, sent.message_id)) == grpc.StatusCode.UNAUTHENTICATED, timeout=15)
+    # The change of who may connect is evidence: audited with the file's digest and the count it revokes.
+    changed = [json.loads(d) for _, actor, d in node.audit_rows("crl_changed") if actor == "de-node"]
+    assert changed and changed[-1]["revoked"] == len(crl) and changed[-1]["sha256"] == hashlib.sha256(
+        node.crl_path.read_bytes()).hexdigest()
     node.assert_refused("certificate revoked while the node runs",
                         lambda: post.exchange.Submit(submit_request(), metadata=post.metadata, timeout=10),
                         grpc.StatusCode.UNAUTHENTICATED, "revoked")
@@ -255,6 +261,8 @@ def test_a_bad_crl_file_keeps_the_crl_in_force(node: SecurityNode, spoil: Callab
     spoil(node)
     reason = wait_for(lambda: trust.crl_refused, timeout=15)  # the node looked at the bad file and refused it
     assert why in reason
+    refused = wait_for(lambda: node.audit_rows("crl_refused"), timeout=15)
+    assert why in json.loads(refused[-1][2])["reason"]
     node.assert_refused(f"revoked certificate after a bad CRL file ({spoil.__name__.strip('_')})",
                         lambda: post.exchange.Submit(submit_request(), metadata=post.metadata, timeout=10),
                         grpc.StatusCode.UNAUTHENTICATED, "revoked")
