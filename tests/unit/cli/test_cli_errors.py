@@ -40,9 +40,10 @@ def test_an_everyday_participant_profile_does_not_mint_admin_tokens(capsys: pyte
                    "needs; use a profile made for it, e.g. examples/clients/de-node-admin.toml")
 
 
-def test_the_operator_profile_has_admin_and_only_admin() -> None:
+def test_the_operator_profile_has_admin_and_the_case_list_only() -> None:
     from gateway.client import ClientProfile
 
-    assert ClientProfile.load("examples/clients/de-node-admin.toml").scopes == ("admin",)
+    # "assist" lists assistance cases (the console's Assistance page); no submit, receive or status.
+    assert ClientProfile.load("examples/clients/de-node-admin.toml").scopes == ("admin", "assist")
     for name in ("de-node-de-post", "de-node-de-customs", "de-node-de-tax", "fr-node-fr-post", "fr-node-fr-customs"):
         assert "admin" not in ClientProfile.load(f"examples/clients/{name}.toml").scopes, name
