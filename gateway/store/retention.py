@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Exists, delete, exists, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Exists, delete, exists, func, insert, or_, select, update
 
 import gateway.store.schema as t
 from gateway.errors import FailedPrecondition
@@ -66,9 +66,13 @@ def _not_archived() -> ColumnElement[bool]:
 def archivable(conn: Connection, accepted_before_us: int, limit: int) -> list[str]:
     """Ids of messages accepted before the cut-off whose deliveries are all final, oldest first."""
     m = t.messages
+    # A message split into parts (a decision per post, items per route) may have no delivery of its own:
+    # it is final when its parts are.
     has_delivery = exists().where(t.deliveries.c.message_id == m.c.message_id)
+    has_part = exists().where(t.message_parts.c.message_id == m.c.message_id)
     q = (select(m.c.message_id)
-         .where(m.c.accepted_us < accepted_before_us, _not_archived(), has_delivery, ~_open_delivery(), ~_open_part())
+         .where(m.c.accepted_us < accepted_before_us, _not_archived(), or_(has_delivery, has_part),
+                ~_open_delivery(), ~_open_part())
          .order_by(m.c.accepted_us, m.c.message_id).limit(limit))
     return [str(r) for r in conn.execute(q).scalars()]
 

@@ -19,6 +19,7 @@ import pytest
 from gateway import envelope
 from gateway.api.swg.v1 import common_pb2, exchange_pb2 as S, inspection_pb2, item_pb2, peering_pb2, \
     peering_pb2_grpc, revenue_pb2
+from gateway.clock import now_us
 from gateway.errors import NotFound
 from gateway.evidence import audit
 from gateway.store.audit_log import ITEMS_UPDATED
@@ -235,6 +236,9 @@ def test_a_decision_on_items_of_two_posts_reaches_each_post_with_its_own_items_o
         for rc in r.receipts:
             v = envelope.verify_receipt(rc.jws, nodes.fed.trust)
             assert v.recipient == r.recipient and v.message_id == (de_got if r.recipient == DE_POST else fr_got).message_id
+    # The decision has no delivery of its own, only its parts; once they are final, retention may take it too.
+    later = now_us() + 86_400_000_000
+    assert decision.message_id in nodes.runners["de-node"].node.store.archivable(later, 100_000)
 
 
 def test_a_relayed_decision_giving_a_post_another_posts_items_is_refused(nodes: TwoNodes, apps: dict[str, Client],
